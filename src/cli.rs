@@ -1,0 +1,245 @@
+//! The command line: subcommands, the name the binary was started under (`backup-db`, `restore`, `list`
+//! links), and running a command to an exit code.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::error::{EXIT_FAILED, Error};
+use crate::jobs::{self, restore};
+use crate::logging;
+use crate::retention::Action;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "db-backup",
+    version,
+    about = "Streaming database backups for a Docker sidecar",
+    long_about = "Streaming database backups for a Docker sidecar. All settings come from the environment; \
+                  see the README for the list."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Take one backup now; exit 0 only when a complete, checked backup exists.
+    #[command(name = "backup-db", alias = "backup")]
+    BackupDb,
+    /// Restore a backup (a file name, a path, or `latest`) into the database.
+    Restore {
+        /// `latest`, a file name in the backup directory, or a path to a backup file.
+        file: String,
+        /// Restore into this database instead of DB_NAME (created when missing).
+        #[arg(long)]
+        database: Option<String>,
+        /// Skip the SHA-256 check (only for a backup whose .sha256 file is lost).
+        #[arg(long)]
+        no_verify: bool,
+    },
+    /// List the backups, newest first.
+    #[command(alias = "snapshots")]
+    List,
+    /// Re-read backups and check checksum, decompression and completeness.
+    Verify {
+        /// `latest`, `all`, a file name or a path.
+        file: String,
+    },
+    /// Apply the retention policy.
+    Prune {
+        /// Only say what would be deleted and why.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the effective configuration, secrets redacted.
+    Config,
+}
+
+/// The arguments as clap should see them: when the binary runs under a link name that is a subcommand, that
+/// name becomes the subcommand.
+pub fn effective_args(args: Vec<OsString>) -> Vec<OsString> {
+    let invoked = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("db-backup")
+        .to_string();
+    match invoked.as_str() {
+        "backup-db" | "restore" | "list" | "snapshots" | "verify" | "prune" => {
+            let mut out = vec![OsString::from("db-backup"), OsString::from(invoked)];
+            out.extend(args.into_iter().skip(1));
+            out
+        }
+        _ => args,
+    }
+}
+
+/// Parses the arguments, reads the configuration, runs the command; returns the exit code.
+pub fn main_with_args(args: Vec<OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(effective_args(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let cfg = match Config::from_env() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("db-backup: configuration error: {e}");
+            return e_code(&Error::Config(e));
+        }
+    };
+    logging::init(cfg.log_format, &cfg.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("db-backup: cannot start the runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    match runtime.block_on(run(cli.command, &cfg)) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "failed");
+            eprintln!("db-backup: error: {e}");
+            e_code(&e)
+        }
+    }
+}
+
+fn e_code(e: &Error) -> u8 {
+    e.exit_code()
+}
+
+async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
+    tokio::spawn(async {
+        stop_on_signal().await;
+    });
+    match command {
+        Command::BackupDb => {
+            jobs::backup::run(cfg).await?;
+        }
+        Command::Restore {
+            file,
+            database,
+            no_verify,
+        } => {
+            let opts = restore::Options {
+                spec: file,
+                database,
+                no_verify,
+            };
+            for line in restore::run(cfg, &opts).await? {
+                println!("{line}");
+            }
+        }
+        Command::List => {
+            for line in jobs::list::run(cfg)? {
+                println!("{line}");
+            }
+        }
+        Command::Verify { file } => {
+            let results = jobs::verify::run(cfg, &file)?;
+            let mut failed = 0;
+            for (name, result) in &results {
+                match result {
+                    Ok(()) => println!("ok      {name}"),
+                    Err(e) => {
+                        failed += 1;
+                        println!("FAILED  {name}: {e}");
+                    }
+                }
+            }
+            if failed > 0 {
+                return Err(Error::Other(format!(
+                    "{failed} of {} backup(s) failed verification",
+                    results.len()
+                )));
+            }
+        }
+        Command::Prune { dry_run } => {
+            let decisions = jobs::prune::run(cfg, dry_run)?;
+            if decisions.is_empty() {
+                println!("no backups of this configuration to prune");
+            }
+            for d in decisions {
+                let verb = match (d.action, dry_run) {
+                    (Action::Keep, _) => "keep  ",
+                    (Action::Delete, true) => "would delete",
+                    (Action::Delete, false) => "deleted",
+                };
+                println!("{verb}  {}  ({})", d.file_name, d.reason);
+            }
+        }
+        Command::Config => {
+            for (name, value) in cfg.describe() {
+                println!("{name}={value}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT and asks running jobs to stop; a second signal exits at once.
+async fn stop_on_signal() {
+    use std::sync::atomic::Ordering;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    for round in 0..2 {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        if round == 0 {
+            tracing::warn!("stop signal received: stopping the running job");
+            jobs::CANCEL.store(true, Ordering::SeqCst);
+        } else {
+            std::process::exit(130);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn link_names_become_subcommands() {
+        assert_eq!(
+            effective_args(args(&["/usr/local/bin/restore", "latest"])),
+            args(&["db-backup", "restore", "latest"])
+        );
+        assert_eq!(
+            effective_args(args(&["backup-db"])),
+            args(&["db-backup", "backup-db"])
+        );
+        assert_eq!(
+            effective_args(args(&["/x/db-backup", "list"])),
+            args(&["/x/db-backup", "list"])
+        );
+    }
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

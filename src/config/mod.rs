@@ -1,0 +1,468 @@
+//! Configuration: the environment turned into a validated [`Config`], in two steps (raw strings, then checked
+//! values). Nothing here touches the network or the databases; only `_FILE` secrets are read, through a callback.
+
+mod raw;
+mod values;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::naming;
+use crate::pipeline::Compression;
+use crate::retention::Policy;
+
+pub use raw::KNOWN;
+use values::{number, one_of};
+
+/// A secret value: printed as `[redacted]` by `Debug` and `Display`, so that it cannot leak into a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Which database engine to back up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Postgres,
+}
+
+impl EngineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Postgres => "postgres",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            EngineKind::Postgres => 5432,
+        }
+    }
+
+    pub fn default_user(self) -> &'static str {
+        match self {
+            EngineKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// Which databases to back up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Databases {
+    /// One database: its series is the container name.
+    One(String),
+    /// Several named databases: each gets the series `<container>-<database>`.
+    List(Vec<String>),
+    /// Every database on the server, each in its own series, plus the server's globals.
+    All,
+}
+
+/// The output format of `pg_dump`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgFormat {
+    Plain,
+    Custom,
+}
+
+impl PgFormat {
+    /// The file name extension of a dump in this format.
+    pub fn kind(self) -> &'static str {
+        match self {
+            PgFormat::Plain => "sql",
+            PgFormat::Custom => "dump",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub engine: EngineKind,
+    /// Why this engine was chosen, for the log.
+    pub engine_reason: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub databases: Databases,
+    /// The series base name used in file names (`DB_CONTAINER`).
+    pub container: String,
+    pub backup_dir: PathBuf,
+    pub retention: Policy,
+    pub prefix: String,
+    pub compression: Compression,
+    pub compression_level: i32,
+    pub pg_dump_args: Vec<String>,
+    pub pg_format: PgFormat,
+    pub pg_bin_dir: Option<PathBuf>,
+    pub wait_timeout: Duration,
+    pub tz: chrono_tz::Tz,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Config::from_vars(&vars, &|p: &Path| std::fs::read_to_string(p))
+    }
+
+    /// Builds the configuration from a list of variables; `read_file` reads `_FILE` secrets.
+    pub fn from_vars(
+        vars: &[(String, String)],
+        read_file: &dyn Fn(&Path) -> std::io::Result<String>,
+    ) -> Result<Config, ConfigError> {
+        let raw = raw::read(vars, read_file)?;
+        validate(raw)
+    }
+
+    /// The series name of a database's backups.
+    pub fn series_for(&self, database: &str) -> String {
+        match self.databases {
+            Databases::One(_) => self.container.clone(),
+            _ => format!("{}-{}", self.container, naming::sanitize_series(database)),
+        }
+    }
+
+    /// The series of the server-wide globals (roles, tablespaces) when every database is backed up.
+    pub fn globals_series(&self) -> String {
+        format!("{}-globals", self.container)
+    }
+
+    /// A printable description of the effective configuration, secrets redacted.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let databases = match &self.databases {
+            Databases::One(name) => name.clone(),
+            Databases::List(names) => names.join(","),
+            Databases::All => "all".to_string(),
+        };
+        vec![
+            (
+                "DB_TYPE",
+                format!("{} ({})", self.engine.name(), self.engine_reason),
+            ),
+            ("DB_HOST", self.host.clone()),
+            ("DB_PORT", self.port.to_string()),
+            ("DB_USER", self.user.clone()),
+            (
+                "DB_PASSWORD",
+                if self.password.is_some() {
+                    "[redacted]"
+                } else {
+                    "(none)"
+                }
+                .to_string(),
+            ),
+            ("DB_NAME", databases),
+            ("DB_CONTAINER", self.container.clone()),
+            ("BACKUP_DIR", self.backup_dir.display().to_string()),
+            (
+                "BACKUP_RETENTION_DAYS",
+                self.retention.max_age_days.to_string(),
+            ),
+            ("DB_BACKUP_MAX_N", self.retention.max_count.to_string()),
+            ("DB_BACKUP_PREFIX", self.prefix.clone()),
+            ("BACKUP_COMPRESSION", self.compression.to_string()),
+            (
+                "BACKUP_COMPRESSION_LEVEL",
+                self.compression_level.to_string(),
+            ),
+            (
+                "PG_DUMP_FORMAT",
+                format!("{:?}", self.pg_format).to_lowercase(),
+            ),
+            ("PG_DUMP_ARGS", self.pg_dump_args.join(" ")),
+            (
+                "PG_BIN_DIR",
+                self.pg_bin_dir
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "(search /usr/lib/postgresql/*/bin, then PATH)".into()),
+            ),
+            ("DB_WAIT_TIMEOUT", self.wait_timeout.as_secs().to_string()),
+            ("TZ", self.tz.name().to_string()),
+            (
+                "LOG_FORMAT",
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+            ("LOG_LEVEL", self.log_level.clone()),
+        ]
+    }
+}
+
+fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
+    let port_raw = raw.db_port.as_deref().or(raw.pgport.as_deref());
+    let port_var = if raw.db_port.is_some() {
+        "DB_PORT"
+    } else {
+        "PGPORT"
+    };
+    let port: Option<u16> = port_raw
+        .map(|p| number::<u16>(port_var, p, "a port number from 1 to 65535"))
+        .transpose()?;
+    if port == Some(0) {
+        return Err(ConfigError::new(
+            port_var,
+            "must be a port number from 1 to 65535",
+        ));
+    }
+    let (engine, engine_reason) = engine(raw.db_type.as_deref(), port)?;
+
+    let host_set = raw.db_host.clone().or(raw.pghost.clone());
+    let host = host_set.clone().unwrap_or_else(|| "localhost".to_string());
+    let user = raw
+        .db_user
+        .clone()
+        .or(raw.pguser.clone())
+        .unwrap_or_else(|| engine.default_user().to_string());
+
+    let databases = databases(raw.db_name.as_deref())?;
+
+    let container = match &raw.db_container {
+        Some(c) => {
+            naming::check_series(c).map_err(|m| ConfigError::new("DB_CONTAINER", m))?;
+            c.clone()
+        }
+        None => naming::sanitize_series(host_set.as_deref().unwrap_or(engine.name())),
+    };
+    let prefix = raw.db_backup_prefix.clone().unwrap_or_default();
+    naming::check_prefix(&prefix).map_err(|m| ConfigError::new("DB_BACKUP_PREFIX", m))?;
+
+    let backup_dir = PathBuf::from(
+        raw.backup_dir
+            .clone()
+            .or(raw.db_backup_dir.clone())
+            .unwrap_or_else(|| "/backups".to_string()),
+    );
+    if !backup_dir.is_absolute() {
+        let var = if raw.backup_dir.is_some() {
+            "BACKUP_DIR"
+        } else {
+            "DB_BACKUP_DIR"
+        };
+        return Err(ConfigError::new(
+            var,
+            "must be an absolute path such as /backups",
+        ));
+    }
+
+    let retention = Policy {
+        max_age_days: raw
+            .backup_retention_days
+            .as_deref()
+            .map(|v| {
+                number(
+                    "BACKUP_RETENTION_DAYS",
+                    v,
+                    "a whole number of days, 0 for no limit",
+                )
+            })
+            .transpose()?
+            .unwrap_or(7),
+        max_count: raw
+            .db_backup_max_n
+            .as_deref()
+            .map(|v| {
+                number(
+                    "DB_BACKUP_MAX_N",
+                    v,
+                    "a whole number of backups, 0 for no limit",
+                )
+            })
+            .transpose()?
+            .unwrap_or(10),
+    };
+
+    let compression = match raw.backup_compression.as_deref() {
+        None => Compression::Gzip,
+        Some(v) => one_of(
+            "BACKUP_COMPRESSION",
+            v,
+            &[
+                ("gzip", Compression::Gzip),
+                ("gz", Compression::Gzip),
+                ("zstd", Compression::Zstd),
+                ("none", Compression::None),
+            ],
+        )?,
+    };
+    let compression_level = match raw.backup_compression_level.as_deref() {
+        None => compression.default_level(),
+        Some(v) => {
+            let (lo, hi) = compression.level_range();
+            let expected = format!("a whole number from {lo} to {hi} for {compression}");
+            let level: i32 = number("BACKUP_COMPRESSION_LEVEL", v, &expected)?;
+            if level < lo || level > hi {
+                return Err(ConfigError::new(
+                    "BACKUP_COMPRESSION_LEVEL",
+                    format!("{level} is out of range: must be {expected}"),
+                ));
+            }
+            level
+        }
+    };
+
+    let pg_format = match raw.pg_dump_format.as_deref() {
+        None => PgFormat::Plain,
+        Some(v) => one_of(
+            "PG_DUMP_FORMAT",
+            v,
+            &[("plain", PgFormat::Plain), ("custom", PgFormat::Custom)],
+        )?,
+    };
+    let pg_dump_args = values::dump_args(raw.pg_dump_args.as_deref())?;
+    let pg_bin_dir = raw.pg_bin_dir.as_ref().map(PathBuf::from);
+
+    let wait_timeout = Duration::from_secs(
+        raw.db_wait_timeout
+            .as_deref()
+            .map(|v| number::<u64>("DB_WAIT_TIMEOUT", v, "a whole number of seconds"))
+            .transpose()?
+            .unwrap_or(30),
+    );
+
+    let tz = match raw.tz.as_deref() {
+        None => chrono_tz::UTC,
+        Some(v) => v
+            .trim_start_matches(':')
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| {
+                ConfigError::new(
+                    "TZ",
+                    format!(
+                        "{v:?} is not a time zone name; use a name such as UTC or Europe/Berlin"
+                    ),
+                )
+            })?,
+    };
+    let log_format = match raw.log_format.as_deref() {
+        None => LogFormat::Text,
+        Some(v) => one_of(
+            "LOG_FORMAT",
+            v,
+            &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+        )?,
+    };
+    let log_level = match raw.log_level.as_deref() {
+        None => "info".to_string(),
+        Some(v) => one_of(
+            "LOG_LEVEL",
+            v,
+            &[
+                ("error", "error"),
+                ("warn", "warn"),
+                ("info", "info"),
+                ("debug", "debug"),
+                ("trace", "trace"),
+            ],
+        )?
+        .to_string(),
+    };
+
+    Ok(Config {
+        engine,
+        engine_reason,
+        host,
+        port: port.unwrap_or(engine.default_port()),
+        user,
+        password: raw.password.map(Secret),
+        databases,
+        container,
+        backup_dir,
+        retention,
+        prefix,
+        compression,
+        compression_level,
+        pg_dump_args,
+        pg_format,
+        pg_bin_dir,
+        wait_timeout,
+        tz,
+        log_format,
+        log_level,
+    })
+}
+
+/// The engine from `DB_TYPE`, or detected from the port when it is unset.
+fn engine(db_type: Option<&str>, port: Option<u16>) -> Result<(EngineKind, String), ConfigError> {
+    const LATER: &str = "is a database engine this version of db-backup cannot back up yet; \
+                         supported: postgres (postgresql, pg)";
+    match db_type {
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" | "pg" => Ok((EngineKind::Postgres, "DB_TYPE".into())),
+            "mysql" | "mariadb" | "redis" | "sqlite" | "command" => {
+                Err(ConfigError::new("DB_TYPE", format!("{v:?} {LATER}")))
+            }
+            _ => Err(ConfigError::new(
+                "DB_TYPE",
+                format!(
+                    "{v:?} is not a database engine; use one of postgres (postgresql, pg), mysql \
+                     (mariadb), redis, sqlite, command"
+                ),
+            )),
+        },
+        None => match port {
+            None | Some(5432) => Ok((
+                EngineKind::Postgres,
+                "detected: DB_TYPE unset and the port is PostgreSQL's".into(),
+            )),
+            Some(p) => Err(ConfigError::new(
+                "DB_TYPE",
+                format!("is not set and port {p} does not say which engine to use; set DB_TYPE"),
+            )),
+        },
+    }
+}
+
+fn databases(value: Option<&str>) -> Result<Databases, ConfigError> {
+    let value = value.ok_or_else(|| {
+        ConfigError::new(
+            "DB_NAME",
+            "is required: the database to back up, a comma-separated list, or all",
+        )
+    })?;
+    if value.eq_ignore_ascii_case("all") {
+        return Ok(Databases::All);
+    }
+    let names: Vec<String> = value.split(',').map(|s| s.trim().to_string()).collect();
+    if names.iter().any(|n| n.is_empty()) {
+        return Err(ConfigError::new(
+            "DB_NAME",
+            format!("{value:?} has an empty name; use one name, a comma-separated list, or all"),
+        ));
+    }
+    Ok(match names.len() {
+        1 => Databases::One(names.into_iter().next().unwrap_or_default()),
+        _ => Databases::List(names),
+    })
+}
+
+#[cfg(test)]
+mod tests;

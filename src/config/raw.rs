@@ -1,0 +1,239 @@
+//! The raw step of configuration: the environment as strings, secrets read from `_FILE`, unknown names refused.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::ConfigError;
+
+/// Every `DB_*` and `BACKUP_*` name the program knows. Anything else with those prefixes is refused.
+pub const KNOWN: &[&str] = &[
+    "DB_TYPE",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_PASSWORD_FILE",
+    "DB_NAME",
+    "DB_CONTAINER",
+    "DB_PATH",
+    "DB_BACKUP_DIR",
+    "DB_BACKUP_MAX_N",
+    "DB_BACKUP_PREFIX",
+    "DB_BACKUP_INTERVAL",
+    "DB_WAIT_TIMEOUT",
+    "BACKUP_DIR",
+    "BACKUP_RETENTION_DAYS",
+    "BACKUP_COMPRESSION",
+    "BACKUP_COMPRESSION_LEVEL",
+    "BACKUP_SCHEDULE",
+    "BACKUP_ON_START",
+    "BACKUP_CMD",
+    "BACKUP_NAME",
+    "BACKUP_USER",
+    "BACKUP_ENCRYPTION_RECIPIENTS",
+    "BACKUP_ENCRYPTION_PASSPHRASE",
+    "BACKUP_ENCRYPTION_PASSPHRASE_FILE",
+    "BACKUP_ENCRYPTION_IDENTITY_FILE",
+];
+
+/// Names the program knows but this version does not implement. Ignoring them would give a false sense of
+/// safety (an unencrypted or local-only backup that the user believes is encrypted or off-site), so they are
+/// refused with a message.
+pub const NOT_YET: &[&str] = &[
+    "BACKUP_CMD",
+    "DB_PATH",
+    "BACKUP_ENCRYPTION_RECIPIENTS",
+    "BACKUP_ENCRYPTION_PASSPHRASE",
+    "BACKUP_ENCRYPTION_PASSPHRASE_FILE",
+    "BACKUP_ENCRYPTION_IDENTITY_FILE",
+    "S3_ENDPOINT",
+    "S3_BACKUP_BUCKET",
+];
+
+/// The environment as the program reads it: every field optional, everything a string.
+#[derive(Debug, Default, Deserialize)]
+pub struct Raw {
+    pub db_type: Option<String>,
+    pub db_host: Option<String>,
+    pub pghost: Option<String>,
+    pub db_port: Option<String>,
+    pub pgport: Option<String>,
+    pub db_user: Option<String>,
+    pub pguser: Option<String>,
+    pub db_name: Option<String>,
+    pub db_container: Option<String>,
+    pub backup_dir: Option<String>,
+    pub db_backup_dir: Option<String>,
+    pub backup_retention_days: Option<String>,
+    pub db_backup_max_n: Option<String>,
+    pub db_backup_prefix: Option<String>,
+    pub backup_compression: Option<String>,
+    pub backup_compression_level: Option<String>,
+    pub pg_dump_args: Option<String>,
+    pub pg_dump_format: Option<String>,
+    pub pg_bin_dir: Option<String>,
+    pub db_wait_timeout: Option<String>,
+    pub tz: Option<String>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+    /// Filled from `DB_PASSWORD`, `DB_PASSWORD_FILE`, `PGPASSWORD` or `PGPASSWORD_FILE`, never deserialized.
+    #[serde(skip)]
+    pub password: Option<String>,
+}
+
+/// Reads the raw configuration from a list of variables. `read_file` is how `_FILE` secrets are read, so that
+/// tests can feed files without touching the disk.
+pub fn read(
+    vars: &[(String, String)],
+    read_file: &dyn Fn(&Path) -> std::io::Result<String>,
+) -> Result<Raw, ConfigError> {
+    check_unknown(vars)?;
+    // Empty values count as unset: compose files often carry `VAR=` lines.
+    let set: Vec<(String, String)> = vars
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .cloned()
+        .collect();
+    let mut raw: Raw = envy::from_iter(set.clone())
+        .map_err(|e| ConfigError::new("environment", format!("cannot be read: {e}")))?;
+    let map: HashMap<&str, &str> = set.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    raw.password = match secret(&map, "DB_PASSWORD", read_file)? {
+        Some(p) => Some(p),
+        None => secret(&map, "PGPASSWORD", read_file)?,
+    };
+    Ok(raw)
+}
+
+/// A secret given either directly as `NAME` or as a file path in `NAME_FILE`; both at once is an error.
+fn secret(
+    map: &HashMap<&str, &str>,
+    name: &str,
+    read_file: &dyn Fn(&Path) -> std::io::Result<String>,
+) -> Result<Option<String>, ConfigError> {
+    let file_var = format!("{name}_FILE");
+    match (map.get(name), map.get(file_var.as_str())) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            name,
+            format!("set either {name} or {file_var}, not both"),
+        )),
+        (Some(value), None) => Ok(Some((*value).to_string())),
+        (None, Some(path)) => {
+            let content = read_file(Path::new(path)).map_err(|e| {
+                ConfigError::new(
+                    &file_var,
+                    format!(
+                        "cannot read the file {path}: {e}; mount the secret there or fix the path"
+                    ),
+                )
+            })?;
+            let value = content.strip_suffix('\n').unwrap_or(&content);
+            let value = value.strip_suffix('\r').unwrap_or(value);
+            if value.is_empty() {
+                return Err(ConfigError::new(
+                    &file_var,
+                    format!("the file {path} is empty; it must hold the secret"),
+                ));
+            }
+            Ok(Some(value.to_string()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn check_unknown(vars: &[(String, String)]) -> Result<(), ConfigError> {
+    for (name, _) in vars {
+        if NOT_YET.contains(&name.as_str()) {
+            return Err(ConfigError::new(
+                name,
+                "is not supported by this version of db-backup; unset it (a backup must not look \
+                 encrypted, off-site or of another engine when it is not)",
+            ));
+        }
+        let ours = name.starts_with("DB_") || name.starts_with("BACKUP_");
+        if !ours || KNOWN.contains(&name.as_str()) {
+            continue;
+        }
+        let mut message = String::from("is not a setting db-backup knows");
+        if let Some(best) = suggestion(name) {
+            message.push_str(&format!("; did you mean {best}?"));
+        }
+        message.push_str(" Remove it or fix its name (see the README for the list of settings).");
+        return Err(ConfigError::new(name, message));
+    }
+    Ok(())
+}
+
+/// The known name closest to `name`, when it is close enough to be a likely typo.
+fn suggestion(name: &str) -> Option<&'static str> {
+    KNOWN
+        .iter()
+        .map(|known| (strsim::jaro_winkler(name, known), *known))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, known)| known)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn no_files(_: &Path) -> std::io::Result<String> {
+        Err(std::io::Error::from(std::io::ErrorKind::NotFound))
+    }
+
+    #[test]
+    fn unknown_name_gets_a_suggestion() {
+        let err = read(&vars(&[("DB_BACKUP_MAXN", "3")]), &no_files).unwrap_err();
+        assert_eq!(err.variable, "DB_BACKUP_MAXN");
+        assert!(
+            err.message.contains("did you mean DB_BACKUP_MAX_N"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn foreign_names_are_ignored() {
+        let raw = read(&vars(&[("HOME", "/root"), ("PGHOST", "db")]), &no_files).unwrap();
+        assert_eq!(raw.pghost.as_deref(), Some("db"));
+    }
+
+    #[test]
+    fn password_from_file_drops_the_newline() {
+        let raw = read(&vars(&[("DB_PASSWORD_FILE", "/run/secrets/pw")]), &|_| {
+            Ok("s3cret\n".to_string())
+        })
+        .unwrap();
+        assert_eq!(raw.password.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn unreadable_password_file_names_the_variable() {
+        let err = read(&vars(&[("DB_PASSWORD_FILE", "/nope")]), &no_files).unwrap_err();
+        assert_eq!(err.variable, "DB_PASSWORD_FILE");
+        assert!(err.message.contains("/nope"));
+    }
+
+    #[test]
+    fn both_password_forms_is_an_error() {
+        let err = read(
+            &vars(&[("DB_PASSWORD", "a"), ("DB_PASSWORD_FILE", "/x")]),
+            &no_files,
+        )
+        .unwrap_err();
+        assert_eq!(err.variable, "DB_PASSWORD");
+    }
+
+    #[test]
+    fn unimplemented_settings_are_refused() {
+        let err = read(&vars(&[("BACKUP_ENCRYPTION_PASSPHRASE", "x")]), &no_files).unwrap_err();
+        assert_eq!(err.variable, "BACKUP_ENCRYPTION_PASSPHRASE");
+    }
+}

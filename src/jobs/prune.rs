@@ -1,0 +1,64 @@
+//! `prune`: apply the retention policy to this configuration's series and delete (or, dry, report) the rest.
+
+use chrono::Utc;
+
+use super::series;
+use crate::config::Config;
+use crate::error::Result;
+use crate::retention::{self, Action, Candidate, Decision};
+use crate::storage::{LocalDir, RunLock};
+
+/// The `prune` command: takes the run lock, so it never races a backup.
+pub fn run(cfg: &Config, dry_run: bool) -> Result<Vec<Decision>> {
+    let dir = LocalDir::new(&cfg.backup_dir);
+    let _lock = if dry_run {
+        None
+    } else {
+        dir.check_writable()?;
+        Some(RunLock::try_acquire(dir.path())?)
+    };
+    if !dry_run {
+        series::sweep(cfg, &dir)?;
+    }
+    apply(cfg, &dir, None, dry_run)
+}
+
+/// Decides and (unless `dry_run`) deletes. `only` limits pruning to these series (after a backup); otherwise
+/// every series of this configuration is considered.
+pub fn apply(
+    cfg: &Config,
+    dir: &LocalDir,
+    only: Option<&[String]>,
+    dry_run: bool,
+) -> Result<Vec<Decision>> {
+    let entries = dir.list()?;
+    let candidates: Vec<Candidate> = series::backups(cfg, &entries)
+        .into_iter()
+        .filter(|f| series::is_ours(cfg, &f.name.series))
+        .filter(|f| only.is_none_or(|s| s.contains(&f.name.series)))
+        .map(|f| Candidate {
+            file_name: f.file_name,
+            series: f.name.series,
+            taken_at: f.taken_at,
+            complete: f.has_checksum,
+        })
+        .collect();
+    let decisions = retention::plan(&candidates, cfg.retention, Utc::now());
+    for d in &decisions {
+        match (d.action, dry_run) {
+            (Action::Keep, _) => tracing::debug!(file = %d.file_name, reason = %d.reason, "keep"),
+            (Action::Delete, true) => {
+                tracing::info!(file = %d.file_name, reason = %d.reason, "would delete (dry run)")
+            }
+            (Action::Delete, false) => {
+                dir.delete(&d.file_name)?;
+                dir.delete(&format!("{}.sha256", d.file_name))?;
+                tracing::info!(file = %d.file_name, reason = %d.reason, "deleted by retention");
+            }
+        }
+    }
+    if !dry_run && decisions.iter().any(|d| d.action == Action::Delete) {
+        dir.sync()?;
+    }
+    Ok(decisions)
+}

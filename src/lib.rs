@@ -1,0 +1,25 @@
+//! db-backup: streaming database backups for a Docker sidecar.
+//!
+//! How the code is laid out:
+//!
+//! - [`cli`] parses the command line (and the name the binary was started under) and runs a command.
+//! - [`config`] turns the environment into a validated [`config::Config`]; it does no I/O of its own.
+//! - [`engine`] knows each database: how to check the server, dump, tell a complete dump and restore.
+//! - [`process`] runs a dump or restore tool as a child: stdout streamed, stderr drained, exit status checked.
+//! - [`pipeline`] is the byte path: compression and a SHA-256 tap between a dump and a destination.
+//! - [`storage`] holds backups: written under a temporary name and committed by an atomic rename.
+//! - [`naming`] formats and parses backup file names; [`retention`] decides what to keep.
+//! - [`jobs`] holds the commands themselves: backup, restore, verify, list and prune.
+//! - [`error`] defines the error types and their exit codes; [`logging`] sets up the log output.
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod jobs;
+pub mod logging;
+pub mod naming;
+pub mod pipeline;
+pub mod process;
+pub mod retention;
+pub mod storage;

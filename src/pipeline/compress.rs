@@ -1,0 +1,127 @@
+//! Compression layers: gzip, zstd or none, as `Write` encoders and `Read` decoders.
+
+use std::fmt;
+use std::io::{self, BufReader, Read, Write};
+
+/// How a backup's bytes are compressed; also decides the file name's suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    None,
+}
+
+impl Compression {
+    /// The suffix this compression adds to a file name, with its dot (empty for none).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Compression::Gzip => ".gz",
+            Compression::Zstd => ".zst",
+            Compression::None => "",
+        }
+    }
+
+    /// The compression level used when `BACKUP_COMPRESSION_LEVEL` is not set.
+    pub fn default_level(self) -> i32 {
+        match self {
+            Compression::Gzip => 6,
+            Compression::Zstd => 3,
+            Compression::None => 0,
+        }
+    }
+
+    /// The levels this compression accepts.
+    pub fn level_range(self) -> (i32, i32) {
+        match self {
+            Compression::Gzip => (1, 9),
+            Compression::Zstd => (1, 19),
+            Compression::None => (0, 0),
+        }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::None => "none",
+        })
+    }
+}
+
+/// A compressing writer in front of `W`; `finish` writes the trailer and hands `W` back.
+pub enum Encoder<W: Write> {
+    Gzip(flate2::write::GzEncoder<W>),
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+    None(W),
+}
+
+impl<W: Write> Encoder<W> {
+    pub fn new(inner: W, compression: Compression, level: i32) -> io::Result<Self> {
+        Ok(match compression {
+            Compression::Gzip => {
+                let level = flate2::Compression::new(level.clamp(1, 9) as u32);
+                Encoder::Gzip(flate2::write::GzEncoder::new(inner, level))
+            }
+            Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(inner, level)?),
+            Compression::None => Encoder::None(inner),
+        })
+    }
+
+    /// Ends the compressed stream and returns the inner writer, flushed.
+    pub fn finish(self) -> io::Result<W> {
+        let mut inner = match self {
+            Encoder::Gzip(e) => e.finish()?,
+            Encoder::Zstd(e) => e.finish()?,
+            Encoder::None(w) => w,
+        };
+        inner.flush()?;
+        Ok(inner)
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::Gzip(e) => e.write(buf),
+            Encoder::Zstd(e) => e.write(buf),
+            Encoder::None(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::Gzip(e) => e.flush(),
+            Encoder::Zstd(e) => e.flush(),
+            Encoder::None(w) => w.flush(),
+        }
+    }
+}
+
+/// A decompressing reader over `R`. Gzip reads every member, as `gunzip` does.
+pub enum Decoder<R: Read> {
+    Gzip(Box<flate2::read::MultiGzDecoder<R>>),
+    Zstd(zstd::stream::read::Decoder<'static, BufReader<R>>),
+    None(R),
+}
+
+impl<R: Read> Decoder<R> {
+    pub fn new(inner: R, compression: Compression) -> io::Result<Self> {
+        Ok(match compression {
+            Compression::Gzip => Decoder::Gzip(Box::new(flate2::read::MultiGzDecoder::new(inner))),
+            Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::new(inner)?),
+            Compression::None => Decoder::None(inner),
+        })
+    }
+}
+
+impl<R: Read> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoder::Gzip(d) => d.read(buf),
+            Decoder::Zstd(d) => d.read(buf),
+            Decoder::None(r) => r.read(buf),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Running a dump or restore tool as a child: stdout streamed, stderr drained at the same time, exit status
+//! checked, the child killed if it is dropped before it was waited for.
+
+use std::io::Read;
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+
+use crate::error::{Error, Result};
+
+/// How much of a child's stderr is kept for the error message: the end is what explains a failure.
+const STDERR_KEEP: usize = 16 * 1024;
+
+/// A running tool. Dropping it without [`Tool::wait`] kills the child.
+pub struct Tool {
+    name: String,
+    child: Option<Child>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Tool {
+    /// Starts `command` with stdin and stdout as given and stderr captured.
+    pub fn spawn(name: &str, mut command: Command, stdin: Stdio, stdout: Stdio) -> Result<Tool> {
+        command.stdin(stdin).stdout(stdout).stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|e| Error::Tool {
+            tool: name.to_string(),
+            message: format!("cannot start it: {e}"),
+        })?;
+        let stderr = child.stderr.take().map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut kept: Vec<u8> = Vec::new();
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    kept.extend_from_slice(&buf[..n]);
+                    if kept.len() > 2 * STDERR_KEEP {
+                        kept.drain(..kept.len() - STDERR_KEEP);
+                    }
+                }
+                if kept.len() > STDERR_KEEP {
+                    kept.drain(..kept.len() - STDERR_KEEP);
+                }
+                String::from_utf8_lossy(&kept).trim().to_string()
+            })
+        });
+        Ok(Tool {
+            name: name.to_string(),
+            child: Some(child),
+            stderr,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.as_mut().and_then(|c| c.stdin.take())
+    }
+
+    /// The process id, for logs and tests.
+    pub fn id(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Waits for the child and fails unless it exited 0; the error carries the end of its stderr.
+    pub fn wait(mut self) -> Result<String> {
+        let status = match self.child.take() {
+            Some(mut child) => {
+                drop(child.stdin.take());
+                child.wait().map_err(|e| Error::Tool {
+                    tool: self.name.clone(),
+                    message: format!("cannot wait for it: {e}"),
+                })?
+            }
+            None => return Ok(String::new()),
+        };
+        let stderr = self.collect_stderr();
+        if status.success() {
+            Ok(stderr)
+        } else {
+            Err(Error::Tool {
+                tool: self.name.clone(),
+                message: describe_failure(status, &stderr),
+            })
+        }
+    }
+
+    /// Kills the child and waits for it; its stderr is returned for the error message.
+    pub fn kill(mut self) -> String {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.collect_stderr()
+    }
+
+    fn collect_stderr(&mut self) -> String {
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Tool {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn describe_failure(status: ExitStatus, stderr: &str) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let how = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(sig)) => format!("was killed by signal {sig}"),
+        _ => "ended abnormally".to_string(),
+    };
+    if stderr.is_empty() {
+        how
+    } else {
+        format!("{how}: {stderr}")
+    }
+}
+
+/// Runs a command to completion and returns its stdout, for short queries such as `--version`.
+pub fn output(name: &str, mut command: Command) -> Result<String> {
+    let out = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Tool {
+            tool: name.to_string(),
+            message: format!("cannot start it: {e}"),
+        })?;
+    if !out.status.success() {
+        return Err(Error::Tool {
+            tool: name.to_string(),
+            message: describe_failure(out.status, String::from_utf8_lossy(&out.stderr).trim()),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
