@@ -1,1 +1,149 @@
+//! Tests of configuration: defaults, aliases and every kind of bad value.
 
+use super::*;
+
+fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let vars: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_vars(&vars, &|p: &Path| {
+        if p == Path::new("/run/secrets/pw") {
+            Ok("from-file\n".to_string())
+        } else {
+            Err(std::io::Error::from(std::io::ErrorKind::NotFound))
+        }
+    })
+}
+
+fn err(pairs: &[(&str, &str)]) -> ConfigError {
+    match cfg(pairs) {
+        Ok(c) => panic!("expected an error, got {c:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn defaults() {
+    let c = cfg(&[("DB_NAME", "app")]).unwrap();
+    assert_eq!(c.engine, EngineKind::Postgres);
+    assert_eq!(c.host, "localhost");
+    assert_eq!(c.port, 5432);
+    assert_eq!(c.user, "postgres");
+    assert_eq!(c.container, "postgres");
+    assert_eq!(c.backup_dir, PathBuf::from("/backups"));
+    assert_eq!(c.retention, Policy { max_age_days: 7, max_count: 10 });
+    assert_eq!(c.compression, Compression::Gzip);
+    assert_eq!(c.compression_level, 6);
+    assert_eq!(c.pg_format, PgFormat::Plain);
+    assert_eq!(c.tz, chrono_tz::UTC);
+    assert_eq!(c.databases, Databases::One("app".into()));
+    assert_eq!(c.series_for("app"), "postgres");
+}
+
+#[test]
+fn seed_aliases_work() {
+    let c = cfg(&[
+        ("PGHOST", "db"),
+        ("PGPORT", "5433"),
+        ("PGUSER", "u"),
+        ("PGPASSWORD", "p"),
+        ("DB_NAME", "a,b"),
+        ("DB_BACKUP_DIR", "/data"),
+        ("DB_TYPE", "postgresql"),
+    ])
+    .unwrap();
+    assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("db", 5433, "u"));
+    assert_eq!(c.password.as_ref().map(Secret::expose), Some("p"));
+    assert_eq!(c.container, "db");
+    assert_eq!(c.backup_dir, PathBuf::from("/data"));
+    assert_eq!(c.series_for("b"), "db-b");
+}
+
+#[test]
+fn ours_win_over_the_seed_names() {
+    let c = cfg(&[("DB_HOST", "a"), ("PGHOST", "b"), ("DB_NAME", "x")]).unwrap();
+    assert_eq!(c.host, "a");
+}
+
+#[test]
+fn password_file_is_read_and_never_printed() {
+    let c = cfg(&[("DB_PASSWORD_FILE", "/run/secrets/pw"), ("DB_NAME", "x")]).unwrap();
+    assert_eq!(c.password.as_ref().map(Secret::expose), Some("from-file"));
+    let shown = format!("{c:?} {:?}", c.describe());
+    assert!(!shown.contains("from-file"), "{shown}");
+}
+
+#[test]
+fn bad_values_name_their_variable() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("DB_TYPE", "oracle")], "DB_TYPE"),
+        (&[("BACKUP_COMPRESSION", "rar")], "BACKUP_COMPRESSION"),
+        (&[("DB_BACKUP_MAX_N", "-1")], "DB_BACKUP_MAX_N"),
+        (&[("BACKUP_RETENTION_DAYS", "abc")], "BACKUP_RETENTION_DAYS"),
+        (&[("DB_PORT", "70000")], "DB_PORT"),
+        (&[("DB_PORT", "0")], "DB_PORT"),
+        (&[("BACKUP_COMPRESSION_LEVEL", "12")], "BACKUP_COMPRESSION_LEVEL"),
+        (&[("PG_DUMP_FORMAT", "tar")], "PG_DUMP_FORMAT"),
+        (&[("PG_DUMP_ARGS", "--file=/tmp/x")], "PG_DUMP_ARGS"),
+        (&[("PG_DUMP_ARGS", "-Fd")], "PG_DUMP_ARGS"),
+        (&[("PG_DUMP_ARGS", "'unclosed")], "PG_DUMP_ARGS"),
+        (&[("TZ", "Mars/Olympus")], "TZ"),
+        (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+        (&[("LOG_LEVEL", "loud")], "LOG_LEVEL"),
+        (&[("BACKUP_DIR", "relative/dir")], "BACKUP_DIR"),
+        (&[("DB_CONTAINER", "a/b")], "DB_CONTAINER"),
+        (&[("DB_BACKUP_PREFIX", "x y")], "DB_BACKUP_PREFIX"),
+        (&[("DB_PASSWORD_FILE", "/nonexistent")], "DB_PASSWORD_FILE"),
+        (&[("DB_TYPE", "mysql")], "DB_TYPE"),
+        (&[("DB_WAIT_TIMEOUT", "soon")], "DB_WAIT_TIMEOUT"),
+    ];
+    for (pairs, var) in cases {
+        let mut all: Vec<(&str, &str)> = vec![("DB_NAME", "app")];
+        all.extend_from_slice(pairs);
+        let e = err(&all);
+        assert_eq!(e.variable, *var, "{pairs:?}: {e}");
+        assert!(e.message.len() > 10, "{e}");
+    }
+}
+
+#[test]
+fn db_name_is_required_and_checked() {
+    assert_eq!(err(&[]).variable, "DB_NAME");
+    assert_eq!(err(&[("DB_NAME", "a,,b")]).variable, "DB_NAME");
+    assert_eq!(cfg(&[("DB_NAME", "ALL")]).unwrap().databases, Databases::All);
+}
+
+#[test]
+fn engine_is_detected_from_the_port() {
+    let c = cfg(&[("DB_NAME", "x"), ("DB_PORT", "5432")]).unwrap();
+    assert_eq!(c.engine, EngineKind::Postgres);
+    assert!(c.engine_reason.contains("detected"));
+    assert_eq!(err(&[("DB_NAME", "x"), ("DB_PORT", "3306")]).variable, "DB_TYPE");
+}
+
+#[test]
+fn compression_level_follows_the_compression() {
+    let c = cfg(&[("DB_NAME", "x"), ("BACKUP_COMPRESSION", "zstd")]).unwrap();
+    assert_eq!((c.compression, c.compression_level), (Compression::Zstd, 3));
+    let c = cfg(&[
+        ("DB_NAME", "x"),
+        ("BACKUP_COMPRESSION", "zstd"),
+        ("BACKUP_COMPRESSION_LEVEL", "15"),
+    ])
+    .unwrap();
+    assert_eq!(c.compression_level, 15);
+}
+
+#[test]
+fn empty_values_count_as_unset() {
+    let c = cfg(&[("DB_NAME", "x"), ("DB_HOST", ""), ("BACKUP_COMPRESSION", "")]).unwrap();
+    assert_eq!(c.host, "localhost");
+    assert_eq!(c.compression, Compression::Gzip);
+}
+
+#[test]
+fn time_zone_names_parse() {
+    let c = cfg(&[("DB_NAME", "x"), ("TZ", "Europe/Berlin")]).unwrap();
+    assert_eq!(c.tz, chrono_tz::Europe::Berlin);
+}
