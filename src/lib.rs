@@ -9,6 +9,7 @@
 //! - [`pipeline`] is the byte path: compression and a SHA-256 tap between a dump and a destination.
 //! - [`storage`] holds backups: written under a temporary name and committed by an atomic rename.
 //! - [`naming`] formats and parses backup file names; [`retention`] decides what to keep.
+//! - [`scheduler`] computes when `backup-service` runs: cron and interval schedules, next run, retry backoff.
 //! - [`jobs`] holds the commands themselves: backup, restore, verify, list and prune.
 //! - [`error`] defines the error types and their exit codes; [`logging`] sets up the log output.
 
@@ -22,4 +23,5 @@ pub mod naming;
 pub mod pipeline;
 pub mod process;
 pub mod retention;
+pub mod scheduler;
 pub mod storage;
