@@ -32,7 +32,13 @@ fn defaults() {
     assert_eq!(c.user, "postgres");
     assert_eq!(c.container, "postgres");
     assert_eq!(c.backup_dir, PathBuf::from("/backups"));
-    assert_eq!(c.retention, Policy { max_age_days: 7, max_count: 10 });
+    assert_eq!(
+        c.retention,
+        Policy {
+            max_age_days: 7,
+            max_count: 10
+        }
+    );
     assert_eq!(c.compression, Compression::Gzip);
     assert_eq!(c.compression_level, 6);
     assert_eq!(c.pg_format, PgFormat::Plain);
@@ -53,7 +59,10 @@ fn seed_aliases_work() {
         ("DB_TYPE", "postgresql"),
     ])
     .unwrap();
-    assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("db", 5433, "u"));
+    assert_eq!(
+        (c.host.as_str(), c.port, c.user.as_str()),
+        ("db", 5433, "u")
+    );
     assert_eq!(c.password.as_ref().map(Secret::expose), Some("p"));
     assert_eq!(c.container, "db");
     assert_eq!(c.backup_dir, PathBuf::from("/data"));
@@ -83,7 +92,10 @@ fn bad_values_name_their_variable() {
         (&[("BACKUP_RETENTION_DAYS", "abc")], "BACKUP_RETENTION_DAYS"),
         (&[("DB_PORT", "70000")], "DB_PORT"),
         (&[("DB_PORT", "0")], "DB_PORT"),
-        (&[("BACKUP_COMPRESSION_LEVEL", "12")], "BACKUP_COMPRESSION_LEVEL"),
+        (
+            &[("BACKUP_COMPRESSION_LEVEL", "12")],
+            "BACKUP_COMPRESSION_LEVEL",
+        ),
         (&[("PG_DUMP_FORMAT", "tar")], "PG_DUMP_FORMAT"),
         (&[("PG_DUMP_ARGS", "--file=/tmp/x")], "PG_DUMP_ARGS"),
         (&[("PG_DUMP_ARGS", "-Fd")], "PG_DUMP_ARGS"),
@@ -111,7 +123,10 @@ fn bad_values_name_their_variable() {
 fn db_name_is_required_and_checked() {
     assert_eq!(err(&[]).variable, "DB_NAME");
     assert_eq!(err(&[("DB_NAME", "a,,b")]).variable, "DB_NAME");
-    assert_eq!(cfg(&[("DB_NAME", "ALL")]).unwrap().databases, Databases::All);
+    assert_eq!(
+        cfg(&[("DB_NAME", "ALL")]).unwrap().databases,
+        Databases::All
+    );
 }
 
 #[test]
@@ -119,7 +134,10 @@ fn engine_is_detected_from_the_port() {
     let c = cfg(&[("DB_NAME", "x"), ("DB_PORT", "5432")]).unwrap();
     assert_eq!(c.engine, EngineKind::Postgres);
     assert!(c.engine_reason.contains("detected"));
-    assert_eq!(err(&[("DB_NAME", "x"), ("DB_PORT", "3306")]).variable, "DB_TYPE");
+    assert_eq!(
+        err(&[("DB_NAME", "x"), ("DB_PORT", "3306")]).variable,
+        "DB_TYPE"
+    );
 }
 
 #[test]
@@ -137,7 +155,12 @@ fn compression_level_follows_the_compression() {
 
 #[test]
 fn empty_values_count_as_unset() {
-    let c = cfg(&[("DB_NAME", "x"), ("DB_HOST", ""), ("BACKUP_COMPRESSION", "")]).unwrap();
+    let c = cfg(&[
+        ("DB_NAME", "x"),
+        ("DB_HOST", ""),
+        ("BACKUP_COMPRESSION", ""),
+    ])
+    .unwrap();
     assert_eq!(c.host, "localhost");
     assert_eq!(c.compression, Compression::Gzip);
 }

@@ -1,0 +1,68 @@
+//! Several databases in one run: `DB_NAME=all` (with the roles, as a globals file) and a comma list.
+
+use crate::support::files::{self, backup_dir, check_artifacts};
+use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
+
+#[test]
+fn all_databases_and_globals_round_trip() {
+    require_tools!(PG_SERVER, &["sha256sum", "gzip", "pg_dumpall"]);
+    let pg = PgServer::start();
+    pg.psql("postgres", "CREATE ROLE app_owner LOGIN");
+    fixture::create(&pg, "alpha");
+    pg.psql(
+        "alpha",
+        "ALTER TABLE people OWNER TO app_owner; ALTER FUNCTION exclaim(text) OWNER TO app_owner",
+    );
+    pg.create_db("beta");
+    pg.psql("beta", "CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes VALUES (1, 'beta ✓')");
+    let (alpha, beta) = (pg.dump("alpha"), pg.dump("beta"));
+    assert!(alpha.contains("ALTER TABLE public.people OWNER TO app_owner;"));
+    assert!(beta.contains("beta ✓"));
+
+    let dir = backup_dir();
+    let cmd = DbBackup::for_server(&pg, "all", dir.path());
+    cmd.run(&["backup-db"]).expect_success();
+    let alpha_file = files::only_backup(dir.path(), "pg-alpha");
+    let beta_file = files::only_backup(dir.path(), "pg-beta");
+    let globals_file = files::only_backup(dir.path(), "pg-globals");
+    for name in [&alpha_file, &beta_file, &globals_file] {
+        check_artifacts(dir.path(), name);
+    }
+    let globals = String::from_utf8(files::decompress(&dir.path().join(&globals_file)))
+        .expect("UTF-8 globals");
+    assert!(
+        globals.contains("CREATE ROLE app_owner;"),
+        "globals lack the role:\n{globals}"
+    );
+
+    cmd.run(&["restore", &alpha_file, "--database", "alpha_copy"])
+        .expect_success();
+    cmd.run(&["restore", &beta_file, "--database", "beta_copy"])
+        .expect_success();
+    assert_eq!(pg.dump("alpha_copy"), alpha);
+    assert_eq!(pg.dump("beta_copy"), beta);
+}
+
+#[test]
+fn comma_list_backs_up_each_named_database() {
+    require_tools!(PG_SERVER);
+    let pg = PgServer::start();
+    for db in ["one", "two", "three"] {
+        pg.create_db(db);
+    }
+    let dir = backup_dir();
+    DbBackup::for_server(&pg, "one,two", dir.path())
+        .run(&["backup-db"])
+        .expect_success();
+    let series: Vec<String> = files::backups(dir.path())
+        .iter()
+        .filter_map(|n| files::series_of(n))
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        series,
+        ["pg-one", "pg-two"],
+        "in {:?}",
+        files::names(dir.path())
+    );
+}
