@@ -161,3 +161,21 @@ fn mentions_number(text: &str, number: &str) -> bool {
             && !after.is_some_and(|c| c.is_ascii_digit())
     })
 }
+
+/// A dump that looks complete but whose tool exited non-zero (the `pg_dump | tee` lesson): the exit status
+/// alone must fail the run.
+#[test]
+fn complete_looking_dump_with_a_failed_exit_status_fails() {
+    require_tools!(PG_SERVER);
+    let (pg, dir, before) = setup();
+    let real = tools::path("pg_dump");
+    let bin = fake_bin_dir(&format!(
+        "#!/bin/sh\ncase \"$1\" in --version|-V) exec '{real}' \"$@\";; esac\n'{real}' \"$@\"\n\
+         echo 'pg_dump: error: simulated failure after the last byte' >&2\nexit 1\n",
+        real = real.display()
+    ));
+    let run = DbBackup::for_server(&pg, "app", dir.path())
+        .env("PG_BIN_DIR", path_str(bin.path()))
+        .run(&["backup-db"]);
+    assert_failed_cleanly(&run, dir.path(), &before, &["simulated failure"]);
+}
