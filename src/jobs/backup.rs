@@ -1,7 +1,6 @@
 //! `backup-db`: dump every configured database through the pipeline into the backup directory, commit each
 //! backup only when it is complete, then apply retention.
 
-use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -9,12 +8,10 @@ use chrono::{SubsecRound, Utc};
 
 use super::{CANCEL, Checker, prune, series};
 use crate::config::Config;
-use crate::engine::DumpTarget;
-use crate::engine::postgres::Postgres;
+use crate::engine::{self, DumpTarget, Engine};
 use crate::error::{Error, Result};
 use crate::naming::BackupName;
 use crate::pipeline;
-use crate::process::Tool;
 use crate::storage::{LocalDir, RunLock, checksum_line};
 
 /// One committed backup.
@@ -29,29 +26,29 @@ pub struct Outcome {
 
 /// Runs one backup of everything configured. Pruning follows only when every target succeeded.
 pub async fn run(cfg: &Config) -> Result<Vec<Outcome>> {
+    let cfg = cfg.clone();
+    tokio::task::spawn_blocking(move || run_blocking(&cfg))
+        .await
+        .map_err(|e| Error::Other(format!("the backup task failed: {e}")))?
+}
+
+fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
     let dir = LocalDir::new(&cfg.backup_dir);
     dir.check_writable()?;
     let _lock = RunLock::try_acquire(dir.path())?;
     series::sweep(cfg, &dir)?;
 
     tracing::info!(engine = cfg.engine.name(), reason = %cfg.engine_reason, "engine chosen");
-    let check_db = Postgres::check_database(cfg);
-    let (pg, client) = Postgres::connect(cfg, &check_db).await?;
-    let targets = pg.targets(&client).await?;
-    drop(client);
-    let pg = std::sync::Arc::new(pg);
+    let engine = engine::connect(cfg, None)?;
+    let targets = engine.targets()?;
 
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
     for target in targets {
-        let (pg, cfg2, dir2, t) = (pg.clone(), cfg.clone(), dir.clone(), target.clone());
-        let result = tokio::task::spawn_blocking(move || backup_one(&cfg2, &pg, &dir2, &t))
-            .await
-            .map_err(|e| Error::Other(format!("the backup task failed: {e}")))?;
-        match result {
+        match backup_one(cfg, engine.as_ref(), &dir, &target) {
             Ok(outcome) => {
                 tracing::info!(
-                    engine = cfg.engine.name(),
+                    engine = engine.name(),
                     target = %target.label(),
                     file = %outcome.file_name,
                     size = outcome.stored_bytes,
@@ -62,7 +59,7 @@ pub async fn run(cfg: &Config) -> Result<Vec<Outcome>> {
                 outcomes.push(outcome);
             }
             Err(e) => {
-                tracing::error!(engine = cfg.engine.name(), target = %target.label(), error = %e, "backup failed");
+                tracing::error!(engine = engine.name(), target = %target.label(), error = %e, "backup failed");
                 failures.push((target, e));
             }
         }
@@ -86,31 +83,23 @@ pub async fn run(cfg: &Config) -> Result<Vec<Outcome>> {
 }
 
 /// Dumps one target into a temporary file, checks it, and commits it with its checksum.
-fn backup_one(cfg: &Config, pg: &Postgres, dir: &LocalDir, target: &DumpTarget) -> Result<Outcome> {
+fn backup_one(
+    cfg: &Config,
+    engine: &dyn Engine,
+    dir: &LocalDir,
+    target: &DumpTarget,
+) -> Result<Outcome> {
     let started = Instant::now();
     let name = fresh_name(cfg, dir, target);
     let file_name = name.file_name();
     tracing::info!(target = %target.label(), file = %file_name, "backup started");
 
     let mut pending = dir.create_pending(&file_name)?;
-    let mut checker = Checker::start(pg.completeness(target))?;
-    let tool_name = if target.database.is_some() {
-        "pg_dump"
-    } else {
-        "pg_dumpall"
-    };
-    let mut dump = Tool::spawn(
-        tool_name,
-        pg.dump_command(target),
-        Stdio::null(),
-        Stdio::piped(),
-    )?;
-    let stdout = dump
-        .take_stdout()
-        .ok_or_else(|| Error::Other(format!("{tool_name} has no output pipe")))?;
+    let mut checker = Checker::start(engine.completeness(target))?;
+    let mut dump = engine.dump(target)?;
 
     let streamed = pipeline::store(
-        stdout,
+        &mut dump,
         &mut pending,
         cfg.compression,
         cfg.compression_level,
@@ -120,11 +109,11 @@ fn backup_one(cfg: &Config, pg: &Postgres, dir: &LocalDir, target: &DumpTarget) 
     let measured = match streamed {
         Ok((_, measured)) => measured,
         Err(e) => {
-            let stderr = dump.kill();
+            let said = dump.abort();
             let path = pending.temp_path().to_path_buf();
             let mut message = format!("writing the backup failed: {e}");
-            if !stderr.is_empty() {
-                message.push_str(&format!(" ({tool_name} said: {stderr})"));
+            if !said.is_empty() {
+                message.push_str(&format!(" (the dump said: {said})"));
             }
             return Err(Error::Io {
                 path,
@@ -132,7 +121,7 @@ fn backup_one(cfg: &Config, pg: &Postgres, dir: &LocalDir, target: &DumpTarget) 
             });
         }
     };
-    dump.wait()?;
+    dump.finish()?;
     checker.finish(&target.label())?;
     if measured.plain_bytes == 0 {
         return Err(Error::Incomplete {

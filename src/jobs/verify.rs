@@ -5,8 +5,7 @@ use std::sync::atomic::AtomicBool;
 use super::Checker;
 use super::series::{self, Found};
 use crate::config::Config;
-use crate::engine::pg_tools::PgTools;
-use crate::engine::postgres;
+use crate::engine;
 use crate::error::{Error, Result};
 use crate::pipeline;
 use crate::storage::{LocalDir, parse_checksum};
@@ -71,13 +70,11 @@ pub fn check_digest(dir: &LocalDir, found: &Found, expected: &str, actual: &str)
 
 fn verify_one(cfg: &Config, dir: &LocalDir, found: &Found, cancel: &AtomicBool) -> Result<()> {
     let expected = expected_checksum(dir, found)?;
-    let tools = PgTools::newest(cfg.pg_bin_dir.as_deref());
-    let completeness =
-        postgres::file_completeness(&found.name.kind, Some(&tools)).ok_or_else(|| {
+    let completeness = engine::file_completeness(cfg, &found.name.kind).ok_or_else(|| {
             Error::file(
                 dir.file_path(&found.file_name),
                 format!(
-                    "is a .{} backup, which this version cannot check",
+                    "is a .{} backup, which the configured engine cannot check; set DB_TYPE to the engine that made it",
                     found.name.kind
                 ),
             )

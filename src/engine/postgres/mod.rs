@@ -1,0 +1,345 @@
+//! PostgreSQL: dumps with `pg_dump` (and `pg_dumpall --globals-only` for `DB_NAME=all`), restores with `psql`
+//! or `pg_restore`, using the client that matches the server's major version. The password reaches the tools
+//! through a private `PGPASSFILE`, never their command line.
+
+mod server;
+pub mod tools;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+use tokio::runtime::Handle;
+use tokio_postgres::Client;
+
+use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
+use crate::config::{Config, Databases, PgFormat};
+use crate::error::{Error, Result};
+use crate::jobs::{CANCEL, Checker};
+use crate::process::Tool;
+use tools::PgTools;
+
+/// The trailer `pg_dump` writes at the end of a complete plain dump.
+pub const DUMP_TRAILER: &str = "-- PostgreSQL database dump complete";
+/// The trailer `pg_dumpall` writes at the end of a complete dump.
+pub const DUMPALL_TRAILER: &str = "-- PostgreSQL database cluster dump complete";
+/// The kinds of file this engine writes: plain SQL and custom-format archives.
+pub const KINDS: &[&str] = &["sql", "dump"];
+
+/// A reachable PostgreSQL server and the client tools that fit it.
+pub struct Postgres {
+    cfg: Config,
+    runtime: Handle,
+    client: Client,
+    tools: PgTools,
+    passfile: Option<tempfile::NamedTempFile>,
+}
+
+impl Postgres {
+    /// Waits for the server (bounded by `DB_WAIT_TIMEOUT`), reads its version and finds the client tools.
+    /// Must be called from a blocking thread of the runtime.
+    pub fn connect(cfg: &Config, database: Option<&str>) -> Result<Postgres> {
+        let runtime = Handle::current();
+        let first = database
+            .map(str::to_string)
+            .unwrap_or_else(|| check_database(cfg));
+        let client = runtime.block_on(async {
+            match server::wait_for(cfg, &first).await {
+                // A restore may target a database this user cannot reach yet; the maintenance one will do.
+                Err(e) if database.is_some() && first != "postgres" => {
+                    server::wait_for(cfg, "postgres").await.map_err(|_| e)
+                }
+                other => other,
+            }
+        })?;
+        let server_major = runtime.block_on(server::major_version(&client, cfg))?;
+        let tools = PgTools::find(server_major, cfg.pg_bin_dir.as_deref())?;
+        tracing::debug!(
+            server_major,
+            client_major = tools.major,
+            "PostgreSQL client chosen"
+        );
+        let passfile = match &cfg.password {
+            Some(password) => Some(write_passfile(password.expose())?),
+            None => None,
+        };
+        Ok(Postgres {
+            cfg: cfg.clone(),
+            runtime,
+            client,
+            tools,
+            passfile,
+        })
+    }
+
+    fn dump_command(&self, target: &DumpTarget) -> Command {
+        match &target.database {
+            None => {
+                let mut cmd = self.tools.command("pg_dumpall");
+                cmd.arg("--globals-only");
+                self.set_env(&mut cmd, "postgres");
+                cmd
+            }
+            Some(db) => {
+                let mut cmd = self.tools.command("pg_dump");
+                if self.cfg.pg_format == PgFormat::Custom {
+                    // db-backup compresses the stream itself; compressing twice only costs time.
+                    cmd.args(["--format=custom", "--compress=0"]);
+                }
+                cmd.args(&self.cfg.pg_dump_args);
+                self.set_env(&mut cmd, db);
+                cmd
+            }
+        }
+    }
+
+    /// The command that restores a dump of `kind` read on stdin into `database` (`None`: globals).
+    fn restore_command(&self, database: Option<&str>, kind: &str) -> Command {
+        match (database, kind) {
+            (Some(db), "dump") => {
+                let mut cmd = self.tools.command("pg_restore");
+                cmd.args(["--exit-on-error", "--single-transaction", "--no-password"]);
+                cmd.arg(format!("--dbname={}", conninfo_dbname(db)));
+                self.set_env(&mut cmd, db);
+                cmd
+            }
+            (Some(db), _) => {
+                // No --single-transaction: the restore sends BEGIN and COMMIT itself (see `restore`).
+                let mut cmd = self.tools.command("psql");
+                cmd.args([
+                    "--no-psqlrc",
+                    "--quiet",
+                    "--no-password",
+                    "--set=ON_ERROR_STOP=1",
+                    "--file=-",
+                ]);
+                self.set_env(&mut cmd, db);
+                cmd
+            }
+            (None, _) => {
+                // Globals always include roles that already exist (at least the one restoring), so errors
+                // such as "role already exists" are expected here and must not stop the rest.
+                let mut cmd = self.tools.command("psql");
+                cmd.args(["--no-psqlrc", "--quiet", "--no-password", "--file=-"]);
+                self.set_env(&mut cmd, "postgres");
+                cmd
+            }
+        }
+    }
+
+    /// Connection settings go through the child's environment: the password via a private file, the database
+    /// name literally (an argument could be read as a connection string).
+    fn set_env(&self, cmd: &mut Command, database: &str) {
+        for var in [
+            "PGPASSWORD",
+            "PGPASSWORD_FILE",
+            "PGSERVICE",
+            "PGSERVICEFILE",
+            "DB_PASSWORD",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("PGHOST", &self.cfg.host)
+            .env("PGPORT", self.cfg.port.to_string())
+            .env("PGUSER", &self.cfg.user)
+            .env("PGDATABASE", database)
+            .env("PGCONNECT_TIMEOUT", "30");
+        match &self.passfile {
+            Some(file) => cmd.env("PGPASSFILE", file.path()),
+            None => cmd.env("PGPASSFILE", "/dev/null"),
+        };
+    }
+}
+
+impl Engine for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn targets(&self) -> Result<Vec<DumpTarget>> {
+        let kind = self.cfg.pg_format.kind().to_string();
+        let names = match &self.cfg.databases {
+            Databases::One(name) => vec![name.clone()],
+            Databases::List(names) => names.clone(),
+            Databases::All => self
+                .runtime
+                .block_on(server::list_databases(&self.client, &self.cfg))?,
+        };
+        let mut targets = Vec::new();
+        if self.cfg.databases == Databases::All {
+            targets.push(DumpTarget {
+                database: None,
+                series: self.cfg.globals_series(),
+                kind: "sql".to_string(),
+            });
+        }
+        for name in names {
+            targets.push(DumpTarget {
+                series: self.cfg.series_for(&name),
+                database: Some(name),
+                kind: kind.clone(),
+            });
+        }
+        Ok(targets)
+    }
+
+    fn dump(&self, target: &DumpTarget) -> Result<Box<dyn Dump>> {
+        let name = if target.database.is_some() {
+            "pg_dump"
+        } else {
+            "pg_dumpall"
+        };
+        Ok(Box::new(ToolDump::start(name, self.dump_command(target))?))
+    }
+
+    fn completeness(&self, target: &DumpTarget) -> Completeness {
+        match (&target.database, target.kind.as_str()) {
+            (None, _) => Completeness::Trailer(&[DUMPALL_TRAILER]),
+            (Some(_), kind) => {
+                file_completeness(&self.cfg, kind).unwrap_or(Completeness::Trailer(&[DUMP_TRAILER]))
+            }
+        }
+    }
+
+    fn prepare_restore(&self, database: &str) -> Result<String> {
+        let created =
+            self.runtime
+                .block_on(server::ensure_database(&self.client, &self.cfg, database))?;
+        if created {
+            return Ok("created".to_string());
+        }
+        let objects = self
+            .runtime
+            .block_on(server::object_count(&self.cfg, database))?;
+        if objects > 0 {
+            return Err(Error::Server {
+                server: server::label(&self.cfg),
+                message: format!(
+                    "database {database} is not empty ({objects} tables, sequences, functions...); restore \
+                     needs an empty database: drop and recreate it, or restore into a new one with --database NAME"
+                ),
+            });
+        }
+        Ok("existing, empty".to_string())
+    }
+
+    fn restore(&self, database: Option<&str>, kind: &str, open: Opener) -> Result<()> {
+        let plain = kind == "sql" && database.is_some();
+        let tool_name = if kind == "dump" { "pg_restore" } else { "psql" };
+        let mut tool = Tool::spawn(
+            tool_name,
+            self.restore_command(database, kind),
+            Stdio::piped(),
+            Stdio::null(),
+        )?;
+        let mut stdin = tool
+            .take_stdin()
+            .ok_or_else(|| Error::Other(format!("{tool_name} has no input pipe")))?;
+        let mut checker = Checker::start(Completeness::Trailer(&[DUMP_TRAILER, DUMPALL_TRAILER]))?;
+        let mut input = open()?;
+
+        // The transaction is ours rather than psql's --single-transaction, so that COMMIT is sent only once the
+        // whole dump has arrived intact; a stream cut short ends in a rollback.
+        let streamed = (|| -> std::io::Result<()> {
+            if plain {
+                stdin.write_all(b"BEGIN;\n")?;
+            }
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                if CANCEL.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(crate::pipeline::cancelled());
+                }
+                let n = input.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                checker.feed(&buf[..n])?;
+                stdin.write_all(&buf[..n])?;
+            }
+        })();
+        if let Err(e) = streamed {
+            drop(stdin);
+            // A client that stopped reading has the better explanation.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                tool.wait()?;
+            }
+            return Err(Error::Other(format!(
+                "restore stopped: {e}; nothing was committed"
+            )));
+        }
+        if kind == "sql"
+            && let Some(Err(message)) = checker.trailer_verdict()
+        {
+            return Err(Error::Incomplete {
+                database: database.unwrap_or("globals").to_string(),
+                message: format!("{message}; nothing was committed"),
+            });
+        }
+        if plain {
+            stdin
+                .write_all(b"COMMIT;\n")
+                .map_err(|e| Error::Other(format!("restore stopped at COMMIT: {e}")))?;
+        }
+        drop(stdin);
+        tool.wait()?;
+        Ok(())
+    }
+}
+
+/// The database the connection check uses: the first configured database, or `postgres` for `all`.
+fn check_database(cfg: &Config) -> String {
+    match &cfg.databases {
+        Databases::One(name) => name.clone(),
+        Databases::List(names) => names.first().cloned().unwrap_or_default(),
+        Databases::All => "postgres".to_string(),
+    }
+}
+
+/// How to check a stored backup of `kind`: plain dumps by their trailer (of `pg_dump` or of `pg_dumpall`),
+/// custom archives by reading them through `pg_restore`.
+pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
+    match kind {
+        "sql" => Some(Completeness::Trailer(&[DUMP_TRAILER, DUMPALL_TRAILER])),
+        "dump" => {
+            // A custom-format archive has no trailer: reading it through to the end with pg_restore is what
+            // proves every data block is there.
+            let mut command = PgTools::newest(cfg.pg_bin_dir.as_deref()).command("pg_restore");
+            command.arg("--file=/dev/null");
+            Some(Completeness::Reader {
+                tool: "pg_restore".into(),
+                command: Box::new(command),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A `PGPASSFILE` that holds only the password, readable only by this user, removed when dropped.
+fn write_passfile(password: &str) -> Result<tempfile::NamedTempFile> {
+    let mut file = tempfile::Builder::new()
+        .prefix("db-backup-pgpass-")
+        .tempfile()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
+    writeln!(file, "*:*:*:*:{escaped}")
+        .and_then(|_| file.flush())
+        .map_err(|e| Error::io(file.path(), e))?;
+    Ok(file)
+}
+
+/// A database name as a libpq connection string, so that a name with `=` is not read as options.
+fn conninfo_dbname(name: &str) -> String {
+    format!(
+        "dbname='{}'",
+        name.replace('\\', "\\\\").replace('\'', "\\'")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conninfo_is_quoted() {
+        assert_eq!(conninfo_dbname("it's"), "dbname='it\\'s'");
+    }
+}
