@@ -2,6 +2,7 @@
 //! values). Nothing here touches the network or the databases; only `_FILE` secrets are read, through a callback.
 
 mod raw;
+mod service;
 mod values;
 
 use std::fmt;
@@ -14,6 +15,7 @@ use crate::pipeline::Compression;
 use crate::retention::Policy;
 
 pub use raw::KNOWN;
+pub use service::{NotifyOn, ServiceSettings, redact_url};
 use values::{number, one_of};
 
 /// A secret value: printed as `[redacted]` by `Debug` and `Display`, so that it cannot leak into a log line.
@@ -42,25 +44,46 @@ impl fmt::Display for Secret {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
     Postgres,
+    Mysql,
+    Redis,
+    Sqlite,
+    /// Any shell command that writes a dump to stdout (`BACKUP_CMD`) and one that reads it (`RESTORE_CMD`).
+    Command,
 }
 
 impl EngineKind {
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Postgres => "postgres",
+            EngineKind::Mysql => "mysql",
+            EngineKind::Redis => "redis",
+            EngineKind::Sqlite => "sqlite",
+            EngineKind::Command => "command",
         }
     }
 
+    /// The engine's standard port (0 for engines without a server).
     pub fn default_port(self) -> u16 {
         match self {
             EngineKind::Postgres => 5432,
+            EngineKind::Mysql => 3306,
+            EngineKind::Redis => 6379,
+            EngineKind::Sqlite | EngineKind::Command => 0,
         }
     }
 
+    /// The user when none is configured (empty: none, as for Redis without ACLs).
     pub fn default_user(self) -> &'static str {
         match self {
             EngineKind::Postgres => "postgres",
+            EngineKind::Mysql => "root",
+            EngineKind::Redis | EngineKind::Sqlite | EngineKind::Command => "",
         }
+    }
+
+    /// Whether `DB_NAME` names databases on the server for this engine.
+    pub fn has_databases(self) -> bool {
+        matches!(self, EngineKind::Postgres | EngineKind::Mysql)
     }
 }
 
@@ -73,6 +96,8 @@ pub enum Databases {
     List(Vec<String>),
     /// Every database on the server, each in its own series, plus the server's globals.
     All,
+    /// The engine's whole unit (a Redis server, a SQLite file, a command's output): one series.
+    Server,
 }
 
 /// The output format of `pg_dump`.
@@ -119,10 +144,23 @@ pub struct Config {
     pub pg_dump_args: Vec<String>,
     pub pg_format: PgFormat,
     pub pg_bin_dir: Option<PathBuf>,
+    pub mysqldump_args: Vec<String>,
+    /// The SQLite database file (`DB_PATH`).
+    pub db_path: Option<PathBuf>,
+    /// The command engine's dump command (`BACKUP_CMD`), run with `sh -c`.
+    pub backup_cmd: Option<String>,
+    /// The command engine's restore command (`RESTORE_CMD`), fed the dump on stdin.
+    pub restore_cmd: Option<String>,
+    /// The file name extension of the command engine's dumps (`BACKUP_NAME`).
+    pub backup_kind: String,
+    /// The Unix user the command engine's commands run as (`BACKUP_USER`).
+    pub backup_user: Option<String>,
     pub wait_timeout: Duration,
     pub tz: chrono_tz::Tz,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// The settings of `backup-service` (schedule, retries, stopping, metrics, notifications).
+    pub service: ServiceSettings,
 }
 
 impl Config {
@@ -146,7 +184,7 @@ impl Config {
     /// The series name of a database's backups.
     pub fn series_for(&self, database: &str) -> String {
         match self.databases {
-            Databases::One(_) => self.container.clone(),
+            Databases::One(_) | Databases::Server => self.container.clone(),
             _ => format!("{}-{}", self.container, naming::sanitize_series(database)),
         }
     }
@@ -162,6 +200,7 @@ impl Config {
             Databases::One(name) => name.clone(),
             Databases::List(names) => names.join(","),
             Databases::All => "all".to_string(),
+            Databases::Server => "(whole server)".to_string(),
         };
         vec![
             (
@@ -206,6 +245,18 @@ impl Config {
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "(search /usr/lib/postgresql/*/bin, then PATH)".into()),
             ),
+            ("MYSQLDUMP_ARGS", self.mysqldump_args.join(" ")),
+            (
+                "DB_PATH",
+                self.db_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            ("BACKUP_CMD", self.backup_cmd.clone().unwrap_or_default()),
+            ("RESTORE_CMD", self.restore_cmd.clone().unwrap_or_default()),
+            ("BACKUP_NAME", self.backup_kind.clone()),
+            ("BACKUP_USER", self.backup_user.clone().unwrap_or_default()),
             ("DB_WAIT_TIMEOUT", self.wait_timeout.as_secs().to_string()),
             ("TZ", self.tz.name().to_string()),
             (
@@ -214,6 +265,9 @@ impl Config {
             ),
             ("LOG_LEVEL", self.log_level.clone()),
         ]
+        .into_iter()
+        .chain(self.service.describe(self.tz))
+        .collect()
     }
 }
 
@@ -233,7 +287,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
             "must be a port number from 1 to 65535",
         ));
     }
-    let (engine, engine_reason) = engine(raw.db_type.as_deref(), port)?;
+    let (engine, engine_reason) = engine(&raw, port)?;
 
     let host_set = raw.db_host.clone().or(raw.pghost.clone());
     let host = host_set.clone().unwrap_or_else(|| "localhost".to_string());
@@ -243,7 +297,26 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         .or(raw.pguser.clone())
         .unwrap_or_else(|| engine.default_user().to_string());
 
-    let databases = databases(raw.db_name.as_deref())?;
+    let databases = if engine.has_databases() {
+        databases(raw.db_name.as_deref())?
+    } else {
+        Databases::Server
+    };
+    let db_path = raw.db_path.as_ref().map(PathBuf::from);
+    if engine == EngineKind::Sqlite && db_path.is_none() {
+        return Err(ConfigError::new(
+            "DB_PATH",
+            "is required for DB_TYPE=sqlite: the path of the SQLite database file",
+        ));
+    }
+    if engine == EngineKind::Command && raw.backup_cmd.is_none() {
+        return Err(ConfigError::new(
+            "BACKUP_CMD",
+            "is required for DB_TYPE=command: a shell command that writes the dump to stdout",
+        ));
+    }
+    let backup_kind = raw.backup_name.clone().unwrap_or_else(|| "dump".to_string());
+    naming::check_kind(&backup_kind).map_err(|m| ConfigError::new("BACKUP_NAME", m))?;
 
     let container = match &raw.db_container {
         Some(c) => {
@@ -337,7 +410,8 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
             &[("plain", PgFormat::Plain), ("custom", PgFormat::Custom)],
         )?,
     };
-    let pg_dump_args = values::dump_args(raw.pg_dump_args.as_deref())?;
+    let pg_dump_args = values::dump_args("PG_DUMP_ARGS", raw.pg_dump_args.as_deref())?;
+    let mysqldump_args = values::dump_args("MYSQLDUMP_ARGS", raw.mysqldump_args.as_deref())?;
     let pg_bin_dir = raw.pg_bin_dir.as_ref().map(PathBuf::from);
 
     let wait_timeout = Duration::from_secs(
@@ -386,6 +460,8 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         .to_string(),
     };
 
+    let service = service::validate(&raw)?;
+
     Ok(Config {
         engine,
         engine_reason,
@@ -403,41 +479,60 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         pg_dump_args,
         pg_format,
         pg_bin_dir,
+        mysqldump_args,
+        db_path,
+        backup_cmd: raw.backup_cmd.clone(),
+        restore_cmd: raw.restore_cmd.clone(),
+        backup_kind,
+        backup_user: raw.backup_user.clone(),
         wait_timeout,
         tz,
         log_format,
         log_level,
+        service,
     })
 }
 
-/// The engine from `DB_TYPE`, or detected from the port when it is unset.
-fn engine(db_type: Option<&str>, port: Option<u16>) -> Result<(EngineKind, String), ConfigError> {
-    const LATER: &str = "is a database engine this version of db-backup cannot back up yet; \
-                         supported: postgres (postgresql, pg)";
-    match db_type {
-        Some(v) => match v.to_ascii_lowercase().as_str() {
-            "postgres" | "postgresql" | "pg" => Ok((EngineKind::Postgres, "DB_TYPE".into())),
-            "mysql" | "mariadb" | "redis" | "sqlite" | "command" => {
-                Err(ConfigError::new("DB_TYPE", format!("{v:?} {LATER}")))
+/// The engine from `DB_TYPE`, or detected: `DB_PATH` means SQLite, `BACKUP_CMD` the command engine, then the
+/// port. With nothing to go on, PostgreSQL (the reason says so).
+fn engine(raw: &raw::Raw, port: Option<u16>) -> Result<(EngineKind, String), ConfigError> {
+    if let Some(v) = raw.db_type.as_deref() {
+        let kind = match v.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" | "pg" => EngineKind::Postgres,
+            "mysql" | "mariadb" => EngineKind::Mysql,
+            "redis" | "valkey" => EngineKind::Redis,
+            "sqlite" | "sqlite3" => EngineKind::Sqlite,
+            "command" | "cmd" => EngineKind::Command,
+            _ => {
+                return Err(ConfigError::new(
+                    "DB_TYPE",
+                    format!(
+                        "{v:?} is not a database engine; use one of postgres (postgresql, pg), mysql \
+                         (mariadb), redis, sqlite, command"
+                    ),
+                ));
             }
-            _ => Err(ConfigError::new(
-                "DB_TYPE",
-                format!(
-                    "{v:?} is not a database engine; use one of postgres (postgresql, pg), mysql \
-                     (mariadb), redis, sqlite, command"
-                ),
-            )),
-        },
-        None => match port {
-            None | Some(5432) => Ok((
-                EngineKind::Postgres,
-                "detected: DB_TYPE unset and the port is PostgreSQL's".into(),
-            )),
-            Some(p) => Err(ConfigError::new(
-                "DB_TYPE",
-                format!("is not set and port {p} does not say which engine to use; set DB_TYPE"),
-            )),
-        },
+        };
+        return Ok((kind, "DB_TYPE".into()));
+    }
+    if raw.db_path.is_some() {
+        return Ok((EngineKind::Sqlite, "detected: DB_PATH is set".into()));
+    }
+    if raw.backup_cmd.is_some() {
+        return Ok((EngineKind::Command, "detected: BACKUP_CMD is set".into()));
+    }
+    match port {
+        None => Ok((
+            EngineKind::Postgres,
+            "assumed: DB_TYPE, DB_PORT, DB_PATH and BACKUP_CMD are unset".into(),
+        )),
+        Some(5432) => Ok((EngineKind::Postgres, "detected: port 5432".into())),
+        Some(3306) => Ok((EngineKind::Mysql, "detected: port 3306".into())),
+        Some(6379) => Ok((EngineKind::Redis, "detected: port 6379".into())),
+        Some(p) => Err(ConfigError::new(
+            "DB_TYPE",
+            format!("is not set and port {p} does not say which engine to use; set DB_TYPE"),
+        )),
     }
 }
 

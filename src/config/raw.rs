@@ -28,9 +28,12 @@ pub const KNOWN: &[&str] = &[
     "BACKUP_COMPRESSION_LEVEL",
     "BACKUP_SCHEDULE",
     "BACKUP_ON_START",
+    "BACKUP_RETRIES",
+    "BACKUP_STOP_TIMEOUT",
     "BACKUP_CMD",
     "BACKUP_NAME",
     "BACKUP_USER",
+    "RESTORE_CMD",
     "BACKUP_ENCRYPTION_RECIPIENTS",
     "BACKUP_ENCRYPTION_PASSPHRASE",
     "BACKUP_ENCRYPTION_PASSPHRASE_FILE",
@@ -41,8 +44,6 @@ pub const KNOWN: &[&str] = &[
 /// safety (an unencrypted or local-only backup that the user believes is encrypted or off-site), so they are
 /// refused with a message.
 pub const NOT_YET: &[&str] = &[
-    "BACKUP_CMD",
-    "DB_PATH",
     "BACKUP_ENCRYPTION_RECIPIENTS",
     "BACKUP_ENCRYPTION_PASSPHRASE",
     "BACKUP_ENCRYPTION_PASSPHRASE_FILE",
@@ -73,10 +74,29 @@ pub struct Raw {
     pub pg_dump_args: Option<String>,
     pub pg_dump_format: Option<String>,
     pub pg_bin_dir: Option<String>,
+    pub mysqldump_args: Option<String>,
+    pub db_path: Option<String>,
+    pub backup_cmd: Option<String>,
+    pub restore_cmd: Option<String>,
+    pub backup_name: Option<String>,
+    pub backup_user: Option<String>,
     pub db_wait_timeout: Option<String>,
     pub tz: Option<String>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub backup_schedule: Option<String>,
+    pub db_backup_interval: Option<String>,
+    pub backup_on_start: Option<String>,
+    pub backup_retries: Option<String>,
+    pub backup_stop_timeout: Option<String>,
+    pub metrics_port: Option<String>,
+    pub notify_on: Option<String>,
+    /// `HEALTHCHECK_PING_URL` (+ `_FILE`): the URL may embed a token, so it is read like a secret.
+    #[serde(skip)]
+    pub healthcheck_ping_url: Option<String>,
+    /// `NOTIFY_WEBHOOK_URL` (+ `_FILE`): chat webhooks embed their token in the URL.
+    #[serde(skip)]
+    pub notify_webhook_url: Option<String>,
     /// Filled from `DB_PASSWORD`, `DB_PASSWORD_FILE`, `PGPASSWORD` or `PGPASSWORD_FILE`, never deserialized.
     #[serde(skip)]
     pub password: Option<String>,
@@ -102,6 +122,8 @@ pub fn read(
         Some(p) => Some(p),
         None => secret(&map, "PGPASSWORD", read_file)?,
     };
+    raw.healthcheck_ping_url = secret(&map, "HEALTHCHECK_PING_URL", read_file)?;
+    raw.notify_webhook_url = secret(&map, "NOTIFY_WEBHOOK_URL", read_file)?;
     Ok(raw)
 }
 

@@ -31,9 +31,10 @@ pub fn one_of<T: Copy>(var: &str, value: &str, choices: &[(&str, T)]) -> Result<
         })
 }
 
-/// Extra `pg_dump` arguments, split like a shell would. Options that would send the dump elsewhere or change
-/// its format are refused: the format has its own setting and the dump must reach stdout.
-pub fn dump_args(value: Option<&str>) -> Result<Vec<String>, ConfigError> {
+/// Extra dump tool arguments (`PG_DUMP_ARGS`, `MYSQLDUMP_ARGS`), split like a shell would. Options that would
+/// send the dump elsewhere, change its format, or carry a password are refused: the dump must reach stdout
+/// and the password travels privately.
+pub fn dump_args(var: &str, value: Option<&str>) -> Result<Vec<String>, ConfigError> {
     let Some(value) = value else {
         return Ok(Vec::new());
     };
@@ -60,7 +61,7 @@ pub fn dump_args(value: Option<&str>) -> Result<Vec<String>, ConfigError> {
             .any(|s| arg.starts_with(s) && arg.len() > 2);
         if refused.contains(&name) || short_with_value {
             return Err(ConfigError::new(
-                "PG_DUMP_ARGS",
+                var,
                 format!(
                     "{arg:?} is not allowed: db-backup chooses the output, the format (PG_DUMP_FORMAT), \
                      the database (DB_NAME) and passes the password privately"

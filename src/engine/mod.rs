@@ -120,13 +120,24 @@ pub trait Engine: Send + Sync {
 pub fn connect(cfg: &Config, database: Option<&str>) -> Result<Box<dyn Engine>> {
     match cfg.engine {
         EngineKind::Postgres => Ok(Box::new(postgres::Postgres::connect(cfg, database)?)),
+        other => Err(not_available(other)),
     }
+}
+
+/// The error for an engine this build does not carry yet.
+fn not_available(kind: EngineKind) -> crate::error::Error {
+    crate::error::ConfigError::new(
+        "DB_TYPE",
+        format!("the {} engine is not available in this build of db-backup", kind.name()),
+    )
+    .into()
 }
 
 /// The file kinds (extensions) the configured engine writes and restores.
 pub fn kinds(cfg: &Config) -> &'static [&'static str] {
     match cfg.engine {
         EngineKind::Postgres => postgres::KINDS,
+        _ => &[],
     }
 }
 
@@ -134,6 +145,7 @@ pub fn kinds(cfg: &Config) -> &'static [&'static str] {
 pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
     match cfg.engine {
         EngineKind::Postgres => postgres::file_completeness(cfg, kind),
+        _ => None,
     }
 }
 

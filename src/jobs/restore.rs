@@ -128,6 +128,7 @@ fn target_database(cfg: &Config, found: &Found, explicit: Option<&str>) -> Optio
     };
     match &cfg.databases {
         Databases::One(name) => Some(name.clone()),
+        Databases::Server => None,
         Databases::List(names) => names
             .iter()
             .find(|n| cfg.series_for(n) == *series)

@@ -23,7 +23,7 @@ pub struct Found {
 /// server, so every `<container>-*` series counts.
 pub fn is_ours(cfg: &Config, series: &str) -> bool {
     match &cfg.databases {
-        Databases::One(_) => series == cfg.container,
+        Databases::One(_) | Databases::Server => series == cfg.container,
         Databases::List(names) => names.iter().any(|n| cfg.series_for(n) == series),
         Databases::All => series
             .strip_prefix(&cfg.container)
@@ -105,7 +105,7 @@ pub fn resolve(cfg: &Config, spec: &str) -> Result<Vec<(LocalDir, Found)>> {
                 format!(
                     "holds no complete backup of series {}{}; run `list` to see what is there",
                     cfg.container,
-                    if matches!(cfg.databases, Databases::One(_)) {
+                    if matches!(cfg.databases, Databases::One(_) | Databases::Server) {
                         ""
                     } else {
                         "-*"

@@ -159,6 +159,7 @@ impl Engine for Postgres {
         let kind = self.cfg.pg_format.kind().to_string();
         let names = match &self.cfg.databases {
             Databases::One(name) => vec![name.clone()],
+            Databases::Server => Vec::new(),
             Databases::List(names) => names.clone(),
             Databases::All => self
                 .runtime
@@ -290,7 +291,7 @@ fn check_database(cfg: &Config) -> String {
     match &cfg.databases {
         Databases::One(name) => name.clone(),
         Databases::List(names) => names.first().cloned().unwrap_or_default(),
-        Databases::All => "postgres".to_string(),
+        Databases::All | Databases::Server => "postgres".to_string(),
     }
 }
 
