@@ -40,7 +40,7 @@ fn defaults() {
         }
     );
     assert_eq!(c.compression, Compression::Gzip);
-    assert_eq!(c.compression_level, 6);
+    assert_eq!(c.compression_level, 4);
     assert_eq!(c.pg_format, PgFormat::Plain);
     assert_eq!(c.tz, chrono_tz::UTC);
     assert_eq!(c.databases, Databases::One("app".into()));
@@ -93,7 +93,7 @@ fn bad_values_name_their_variable() {
         (&[("DB_PORT", "70000")], "DB_PORT"),
         (&[("DB_PORT", "0")], "DB_PORT"),
         (
-            &[("BACKUP_COMPRESSION_LEVEL", "12")],
+            &[("BACKUP_COMPRESSION_LEVEL", "13")],
             "BACKUP_COMPRESSION_LEVEL",
         ),
         (&[("PG_DUMP_FORMAT", "tar")], "PG_DUMP_FORMAT"),

@@ -2,6 +2,7 @@
 
 mod compress;
 mod hash;
+mod pgzip;
 mod stream;
 
 pub use compress::{Compression, Decoder, Encoder};

@@ -1,0 +1,171 @@
+//! Parallel gzip: the stream is cut into blocks that worker threads compress at the same time (with
+//! libdeflate), each block a complete gzip member, written back in order. Concatenated members are one
+//! standard gzip file (RFC 1952): `gunzip`, `gzip -t` and every zlib reader accept it.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use libdeflater::{CompressionLvl, Compressor};
+
+/// Input bytes per gzip member. Large enough that the restarted window costs nothing measurable in size,
+/// small enough that memory stays a few MiB.
+const BLOCK: usize = 1024 * 1024;
+
+type Job = (Vec<u8>, SyncSender<io::Result<Vec<u8>>>);
+
+/// A gzip encoder that compresses on several threads and writes to `W` in order.
+pub struct ParallelGzip<W: Write> {
+    inner: Option<W>,
+    block: Vec<u8>,
+    jobs: Option<SyncSender<Job>>,
+    pending: VecDeque<Receiver<io::Result<Vec<u8>>>>,
+    max_pending: usize,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl<W: Write> ParallelGzip<W> {
+    /// `level` is libdeflate's (1 to 12); `threads` compressing threads.
+    pub fn new(inner: W, level: i32, threads: usize) -> io::Result<Self> {
+        let level = CompressionLvl::new(level.clamp(1, 12))
+            .map_err(|e| io::Error::other(format!("gzip level: {e:?}")))?;
+        let threads = threads.max(1);
+        let (tx, rx) = sync_channel::<Job>(threads);
+        let rx = Arc::new(Mutex::new(rx));
+        let workers = (0..threads)
+            .map(|_| {
+                let rx = Arc::clone(&rx);
+                std::thread::spawn(move || work(&rx, level))
+            })
+            .collect();
+        Ok(ParallelGzip {
+            inner: Some(inner),
+            block: Vec::with_capacity(BLOCK),
+            jobs: Some(tx),
+            pending: VecDeque::new(),
+            max_pending: 2 * threads,
+            workers,
+        })
+    }
+
+    /// Compresses what is left, writes every member and returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        if !self.block.is_empty() || self.pending.is_empty() {
+            // An empty stream still becomes one (empty) gzip member, so the file is valid gzip.
+            self.submit()?;
+        }
+        while !self.pending.is_empty() {
+            self.write_oldest()?;
+        }
+        self.inner.take().ok_or_else(|| io::Error::other("the gzip stream is already finished"))
+    }
+
+    fn submit(&mut self) -> io::Result<()> {
+        while self.pending.len() >= self.max_pending {
+            self.write_oldest()?;
+        }
+        let block = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK));
+        let (tx, rx) = sync_channel(1);
+        let jobs = self.jobs.as_ref().ok_or_else(|| io::Error::other("the gzip workers stopped"))?;
+        jobs.send((block, tx))
+            .map_err(|_| io::Error::other("the gzip workers stopped"))?;
+        self.pending.push_back(rx);
+        Ok(())
+    }
+
+    fn write_oldest(&mut self) -> io::Result<()> {
+        let Some(rx) = self.pending.pop_front() else {
+            return Ok(());
+        };
+        let member = rx
+            .recv()
+            .map_err(|_| io::Error::other("a gzip worker stopped"))??;
+        match self.inner.as_mut() {
+            Some(inner) => inner.write_all(&member),
+            None => Err(io::Error::other("the gzip stream is already finished")),
+        }
+    }
+}
+
+fn work(rx: &Mutex<Receiver<Job>>, level: CompressionLvl) {
+    let mut compressor = Compressor::new(level);
+    loop {
+        let job = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        let Ok((input, reply)) = job else {
+            return;
+        };
+        let mut out = vec![0u8; compressor.gzip_compress_bound(input.len())];
+        let result = compressor
+            .gzip_compress(&input, &mut out)
+            .map(|n| {
+                out.truncate(n);
+                out
+            })
+            .map_err(|e| io::Error::other(format!("gzip compression failed: {e:?}")));
+        let _ = reply.send(result);
+    }
+}
+
+impl<W: Write> Write for ParallelGzip<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = BLOCK - self.block.len();
+        let n = room.min(buf.len());
+        self.block.extend_from_slice(&buf[..n]);
+        if self.block.len() == BLOCK {
+            self.submit()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // Members are written as they complete; a partial block is kept until it is full or the stream ends.
+        Ok(())
+    }
+}
+
+impl<W: Write> Drop for ParallelGzip<W> {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        self.pending.clear();
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn round_trips_in_order_across_many_blocks() {
+        let data: Vec<u8> = (0..5 * BLOCK + 12345).map(|i| (i * 7 % 251) as u8).collect();
+        let mut gz = ParallelGzip::new(Vec::new(), 4, 3).unwrap();
+        for piece in data.chunks(100_000) {
+            gz.write_all(piece).unwrap();
+        }
+        let out = gz.finish().unwrap();
+        assert_eq!(gunzip(&out), data);
+    }
+
+    #[test]
+    fn empty_input_is_valid_gzip() {
+        let out = ParallelGzip::new(Vec::new(), 4, 2).unwrap().finish().unwrap();
+        assert!(out.starts_with(&[0x1f, 0x8b]));
+        assert!(gunzip(&out).is_empty());
+    }
+}
