@@ -190,7 +190,10 @@ impl PendingFile {
     pub fn commit(mut self) -> Result<()> {
         self.flush_to_disk()?;
         drop(self.writer.take());
-        fs::rename(&self.temp, &self.final_path).map_err(|e| Error::io(&self.final_path, e))?;
+        if let Err(e) = fs::rename(&self.temp, &self.final_path) {
+            let _ = fs::remove_file(&self.temp);
+            return Err(Error::io(&self.final_path, e));
+        }
         sync_dir(&self.dir)
     }
 }
