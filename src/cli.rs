@@ -40,6 +40,12 @@ pub enum Command {
         /// Skip the SHA-256 check (only for a backup whose .sha256 file is lost).
         #[arg(long)]
         no_verify: bool,
+        /// Write the plain dump (e.g. a Redis dump.rdb) to this file instead of restoring into the server.
+        #[arg(long, value_name = "PATH", conflicts_with = "database")]
+        to_file: Option<std::path::PathBuf>,
+        /// Take the backup from this destination only: local, s3, s3_2... (see `list`).
+        #[arg(long, value_name = "DESTINATION")]
+        from: Option<String>,
     },
     /// List the backups, newest first.
     #[command(alias = "snapshots")]
@@ -48,6 +54,9 @@ pub enum Command {
     Verify {
         /// `latest`, `all`, a file name or a path.
         file: String,
+        /// Verify the backups of this destination only: local, s3, s3_2...
+        #[arg(long, value_name = "DESTINATION")]
+        from: Option<String>,
     },
     /// Apply the retention policy.
     Prune {
@@ -57,6 +66,11 @@ pub enum Command {
     },
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Run backups on the schedule until stopped (the container's default command).
+    #[command(name = "backup-service")]
+    BackupService,
+    /// Exit 0 when backup-service is healthy, 1 with the reason when not (for Docker's HEALTHCHECK).
+    Healthcheck,
 }
 
 /// The arguments as clap should see them: when the binary runs under a link name that is a subcommand, that
@@ -69,7 +83,7 @@ pub fn effective_args(args: Vec<OsString>) -> Vec<OsString> {
         .unwrap_or("db-backup")
         .to_string();
     match invoked.as_str() {
-        "backup-db" | "restore" | "list" | "snapshots" | "verify" | "prune" => {
+        "backup-db" | "backup-service" | "restore" | "list" | "snapshots" | "verify" | "prune" => {
             let mut out = vec![OsString::from("db-backup"), OsString::from(invoked)];
             out.extend(args.into_iter().skip(1));
             out
@@ -94,6 +108,10 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             return e_code(&Error::Config(e));
         }
     };
+    if let Command::Healthcheck = cli.command {
+        // One line on stdout and the exit code: what Docker keeps of a health check.
+        return crate::service::health::command(&cfg);
+    }
     logging::init(cfg.log_format, &cfg.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -121,9 +139,12 @@ fn e_code(e: &Error) -> u8 {
 }
 
 async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
-    tokio::spawn(async {
-        stop_on_signal().await;
-    });
+    // The service handles stop signals itself: a running backup gets a grace period before it is cancelled.
+    if !matches!(command, Command::BackupService) {
+        tokio::spawn(async {
+            stop_on_signal().await;
+        });
+    }
     match command {
         Command::BackupDb => {
             jobs::backup::run(cfg).await?;
@@ -132,11 +153,15 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
             file,
             database,
             no_verify,
+            to_file,
+            from,
         } => {
             let opts = restore::Options {
                 spec: file,
                 database,
                 no_verify,
+                to_file,
+                from,
             };
             for line in restore::run(cfg, &opts).await? {
                 println!("{line}");
@@ -147,8 +172,13 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
                 println!("{line}");
             }
         }
-        Command::Verify { file } => {
-            let results = jobs::verify::run(cfg, &file)?;
+        Command::Verify { file, from } => {
+            let cfg = cfg.clone();
+            let results = tokio::task::spawn_blocking(move || {
+                jobs::verify::run(&cfg, &file, from.as_deref())
+            })
+            .await
+            .map_err(|e| Error::Other(format!("the verify task failed: {e}")))??;
             let mut failed = 0;
             for (name, result) in &results {
                 match result {
@@ -171,13 +201,18 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
             if decisions.is_empty() {
                 println!("no backups of this configuration to prune");
             }
-            for d in decisions {
+            for (destination, d) in decisions {
                 let verb = match (d.action, dry_run) {
                     (Action::Keep, _) => "keep  ",
                     (Action::Delete, true) => "would delete",
                     (Action::Delete, false) => "deleted",
                 };
-                println!("{verb}  {}  ({})", d.file_name, d.reason);
+                let place = if destination == "local" {
+                    String::new()
+                } else {
+                    format!("{destination}:")
+                };
+                println!("{verb}  {place}{}  ({})", d.file_name, d.reason);
             }
         }
         Command::Config => {
@@ -185,6 +220,9 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
                 println!("{name}={value}");
             }
         }
+        Command::BackupService => crate::service::run(cfg).await?,
+        // Answered by `main_with_args` before the runtime starts: it needs neither a runtime nor a logger.
+        Command::Healthcheck => {}
     }
     Ok(())
 }

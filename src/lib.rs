@@ -6,11 +6,14 @@
 //! - [`config`] turns the environment into a validated [`config::Config`]; it does no I/O of its own.
 //! - [`engine`] knows each database: how to check the server, dump, tell a complete dump and restore.
 //! - [`process`] runs a dump or restore tool as a child: stdout streamed, stderr drained, exit status checked.
-//! - [`pipeline`] is the byte path: compression and a SHA-256 tap between a dump and a destination.
-//! - [`storage`] holds backups: written under a temporary name and committed by an atomic rename.
+//! - [`pipeline`] is the byte path: compression, age encryption and a SHA-256 tap between a dump and a destination.
+//! - [`storage`] holds backups behind one trait: the local directory (temporary name, atomic rename) and
+//!   S3-compatible buckets (multipart uploads completed last), written to all at once by a fan-out.
 //! - [`naming`] formats and parses backup file names; [`retention`] decides what to keep.
 //! - [`scheduler`] computes when `backup-service` runs: cron and interval schedules, next run, retry backoff.
 //! - [`jobs`] holds the commands themselves: backup, restore, verify, list and prune.
+//! - [`service`] is `backup-service`, the long-running mode: the schedule loop, retries, stop signals, the
+//!   state file behind `healthcheck`, `/metrics`, pings and webhooks.
 //! - [`error`] defines the error types and their exit codes; [`logging`] sets up the log output.
 
 pub mod cli;
@@ -24,4 +27,5 @@ pub mod pipeline;
 pub mod process;
 pub mod retention;
 pub mod scheduler;
+pub mod service;
 pub mod storage;

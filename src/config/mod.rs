@@ -1,7 +1,11 @@
 //! Configuration: the environment turned into a validated [`Config`], in two steps (raw strings, then checked
-//! values). Nothing here touches the network or the databases; only `_FILE` secrets are read, through a callback.
+//! values). Nothing here touches the network or the databases (but the probe that `from_env` runs when nothing
+//! names the engine, see `probe`); only `_FILE` secrets are read, through a callback.
 
+mod encryption;
+mod probe;
 mod raw;
+mod s3;
 mod service;
 mod values;
 
@@ -11,10 +15,11 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::naming;
-use crate::pipeline::Compression;
+use crate::pipeline::{Compression, Encryption, Keys};
 use crate::retention::Policy;
 
 pub use raw::KNOWN;
+pub use s3::{Destinations, S3Settings};
 pub use service::{NotifyOn, ServiceSettings, redact_url};
 use values::{number, one_of};
 
@@ -23,6 +28,10 @@ use values::{number, one_of};
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -145,6 +154,8 @@ pub struct Config {
     pub pg_format: PgFormat,
     pub pg_bin_dir: Option<PathBuf>,
     pub mysqldump_args: Vec<String>,
+    /// A directory holding `mariadb-dump`/`mysqldump` and `mariadb`/`mysql`, instead of searching `PATH`.
+    pub mysql_bin_dir: Option<PathBuf>,
     /// The SQLite database file (`DB_PATH`).
     pub db_path: Option<PathBuf>,
     /// The command engine's dump command (`BACKUP_CMD`), run with `sh -c`.
@@ -161,15 +172,35 @@ pub struct Config {
     pub log_level: String,
     /// The settings of `backup-service` (schedule, retries, stopping, metrics, notifications).
     pub service: ServiceSettings,
+    /// How new backups are encrypted (`None`: not encrypted).
+    pub encryption: Option<Encryption>,
+    /// What decrypts encrypted backups for `restore` and `verify`.
+    pub keys: Keys,
+    /// The local directory (unless `BACKUP_LOCAL=false`) and the S3 destinations.
+    pub destinations: Destinations,
 }
 
 impl Config {
-    /// Reads the configuration from the process environment.
+    /// Reads the configuration from the process environment. When nothing there says which engine to use
+    /// (no `DB_TYPE`, `DB_PORT`, `DB_PATH` or `BACKUP_CMD`), the server at `DB_HOST` is probed on each engine's
+    /// standard port: the one engine that answers is used, and none or several is an error.
     pub fn from_env() -> Result<Config, ConfigError> {
-        let vars: Vec<(String, String)> = std::env::vars_os()
+        let mut vars: Vec<(String, String)> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
-        Config::from_vars(&vars, &|p: &Path| std::fs::read_to_string(p))
+        let read_file = |p: &Path| std::fs::read_to_string(p);
+        if !probe::needed(&vars) {
+            return Config::from_vars(&vars, &read_file);
+        }
+        // Unknown names and unreadable secrets are reported before any waiting on the network.
+        raw::read(&vars, &read_file)?;
+        let host = probe::host(&vars);
+        let (kind, reason) = probe::decide(&host, &probe::probe_all(&host))?;
+        vars.retain(|(k, _)| k != "DB_TYPE");
+        vars.push(("DB_TYPE".to_string(), kind.name().to_string()));
+        let mut cfg = Config::from_vars(&vars, &read_file)?;
+        cfg.engine_reason = reason;
+        Ok(cfg)
     }
 
     /// Builds the configuration from a list of variables; `read_file` reads `_FILE` secrets.
@@ -247,6 +278,13 @@ impl Config {
             ),
             ("MYSQLDUMP_ARGS", self.mysqldump_args.join(" ")),
             (
+                "MYSQL_BIN_DIR",
+                self.mysql_bin_dir
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "(search PATH)".into()),
+            ),
+            (
                 "DB_PATH",
                 self.db_path
                     .as_ref()
@@ -267,6 +305,8 @@ impl Config {
         ]
         .into_iter()
         .chain(self.service.describe(self.tz))
+        .chain(encryption::describe(self.encryption.as_ref(), &self.keys))
+        .chain(s3::describe(&self.destinations))
         .collect()
     }
 }
@@ -315,7 +355,10 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
             "is required for DB_TYPE=command: a shell command that writes the dump to stdout",
         ));
     }
-    let backup_kind = raw.backup_name.clone().unwrap_or_else(|| "dump".to_string());
+    let backup_kind = raw
+        .backup_name
+        .clone()
+        .unwrap_or_else(|| "dump".to_string());
     naming::check_kind(&backup_kind).map_err(|m| ConfigError::new("BACKUP_NAME", m))?;
 
     let container = match &raw.db_container {
@@ -413,6 +456,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
     let pg_dump_args = values::dump_args("PG_DUMP_ARGS", raw.pg_dump_args.as_deref())?;
     let mysqldump_args = values::dump_args("MYSQLDUMP_ARGS", raw.mysqldump_args.as_deref())?;
     let pg_bin_dir = raw.pg_bin_dir.as_ref().map(PathBuf::from);
+    let mysql_bin_dir = raw.mysql_bin_dir.as_ref().map(PathBuf::from);
 
     let wait_timeout = Duration::from_secs(
         raw.db_wait_timeout
@@ -461,6 +505,8 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
     };
 
     let service = service::validate(&raw)?;
+    let (encryption, keys) = encryption::validate(&raw)?;
+    let destinations = s3::validate(&raw.s3, raw.backup_local.as_deref())?;
 
     Ok(Config {
         engine,
@@ -480,6 +526,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         pg_format,
         pg_bin_dir,
         mysqldump_args,
+        mysql_bin_dir,
         db_path,
         backup_cmd: raw.backup_cmd.clone(),
         restore_cmd: raw.restore_cmd.clone(),
@@ -490,11 +537,14 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         log_format,
         log_level,
         service,
+        encryption,
+        keys,
+        destinations,
     })
 }
 
 /// The engine from `DB_TYPE`, or detected: `DB_PATH` means SQLite, `BACKUP_CMD` the command engine, then the
-/// port. With nothing to go on, PostgreSQL (the reason says so).
+/// port. With nothing to go on, PostgreSQL (the reason says so); `from_env` probes the server before that.
 fn engine(raw: &raw::Raw, port: Option<u16>) -> Result<(EngineKind, String), ConfigError> {
     if let Some(v) = raw.db_type.as_deref() {
         let kind = match v.to_ascii_lowercase().as_str() {

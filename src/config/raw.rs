@@ -38,19 +38,13 @@ pub const KNOWN: &[&str] = &[
     "BACKUP_ENCRYPTION_PASSPHRASE",
     "BACKUP_ENCRYPTION_PASSPHRASE_FILE",
     "BACKUP_ENCRYPTION_IDENTITY_FILE",
+    "BACKUP_LOCAL",
 ];
 
 /// Names the program knows but this version does not implement. Ignoring them would give a false sense of
 /// safety (an unencrypted or local-only backup that the user believes is encrypted or off-site), so they are
 /// refused with a message.
-pub const NOT_YET: &[&str] = &[
-    "BACKUP_ENCRYPTION_RECIPIENTS",
-    "BACKUP_ENCRYPTION_PASSPHRASE",
-    "BACKUP_ENCRYPTION_PASSPHRASE_FILE",
-    "BACKUP_ENCRYPTION_IDENTITY_FILE",
-    "S3_ENDPOINT",
-    "S3_BACKUP_BUCKET",
-];
+pub const NOT_YET: &[&str] = &[];
 
 /// The environment as the program reads it: every field optional, everything a string.
 #[derive(Debug, Default, Deserialize)]
@@ -75,6 +69,7 @@ pub struct Raw {
     pub pg_dump_format: Option<String>,
     pub pg_bin_dir: Option<String>,
     pub mysqldump_args: Option<String>,
+    pub mysql_bin_dir: Option<String>,
     pub db_path: Option<String>,
     pub backup_cmd: Option<String>,
     pub restore_cmd: Option<String>,
@@ -91,6 +86,15 @@ pub struct Raw {
     pub backup_stop_timeout: Option<String>,
     pub metrics_port: Option<String>,
     pub notify_on: Option<String>,
+    pub backup_encryption_recipients: Option<String>,
+    pub backup_local: Option<String>,
+    /// The `S3_*` and `AWS_*` variables, `_FILE` secrets read (see `s3`).
+    #[serde(skip)]
+    pub s3: std::collections::BTreeMap<String, String>,
+    pub backup_encryption_identity_file: Option<String>,
+    /// `BACKUP_ENCRYPTION_PASSPHRASE` (+ `_FILE`), never deserialized.
+    #[serde(skip)]
+    pub encryption_passphrase: Option<String>,
     /// `HEALTHCHECK_PING_URL` (+ `_FILE`): the URL may embed a token, so it is read like a secret.
     #[serde(skip)]
     pub healthcheck_ping_url: Option<String>,
@@ -124,6 +128,8 @@ pub fn read(
     };
     raw.healthcheck_ping_url = secret(&map, "HEALTHCHECK_PING_URL", read_file)?;
     raw.notify_webhook_url = secret(&map, "NOTIFY_WEBHOOK_URL", read_file)?;
+    raw.encryption_passphrase = secret(&map, "BACKUP_ENCRYPTION_PASSPHRASE", read_file)?;
+    raw.s3 = super::s3::read(&map, read_file)?;
     Ok(raw)
 }
 
@@ -254,8 +260,12 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_settings_are_refused() {
-        let err = read(&vars(&[("BACKUP_ENCRYPTION_PASSPHRASE", "x")]), &no_files).unwrap_err();
-        assert_eq!(err.variable, "BACKUP_ENCRYPTION_PASSPHRASE");
+    fn encryption_passphrase_is_a_secret() {
+        let raw = read(
+            &vars(&[("BACKUP_ENCRYPTION_PASSPHRASE_FILE", "/run/secrets/p")]),
+            &|_| Ok("correct horse\n".to_string()),
+        )
+        .unwrap();
+        assert_eq!(raw.encryption_passphrase.as_deref(), Some("correct horse"));
     }
 }

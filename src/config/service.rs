@@ -238,10 +238,7 @@ pub fn redact_url(url: &str) -> String {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = authority.rsplit('@').next().unwrap_or_default();
     let more = rest.len() > authority.len() || authority.contains('@');
-    format!(
-        "{scheme}://{host}{}",
-        if more { "/[redacted]" } else { "" }
-    )
+    format!("{scheme}://{host}{}", if more { "/[redacted]" } else { "" })
 }
 
 #[cfg(test)]
@@ -293,8 +290,14 @@ mod tests {
         assert_eq!(s.metrics_port, Some(9187));
         assert_eq!(s.notify_on, NotifyOn::Always);
         let described = format!("{:?}", s.describe(chrono_tz::UTC));
-        assert!(described.contains("https://hc-ping.com/[redacted]"), "{described}");
-        assert!(!described.contains("abc") && !described.contains("token"), "{described}");
+        assert!(
+            described.contains("https://hc-ping.com/[redacted]"),
+            "{described}"
+        );
+        assert!(
+            !described.contains("abc") && !described.contains("token"),
+            "{described}"
+        );
     }
 
     #[test]
@@ -312,11 +315,20 @@ mod tests {
             (&[("BACKUP_STOP_TIMEOUT", "8s")][..], "BACKUP_STOP_TIMEOUT"),
             (&[("METRICS_PORT", "0")][..], "METRICS_PORT"),
             (&[("METRICS_PORT", "70000")][..], "METRICS_PORT"),
-            (&[("HEALTHCHECK_PING_URL", "hc-ping.com/x")][..], "HEALTHCHECK_PING_URL"),
-            (&[("NOTIFY_WEBHOOK_URL", "https:///x")][..], "NOTIFY_WEBHOOK_URL"),
+            (
+                &[("HEALTHCHECK_PING_URL", "hc-ping.com/x")][..],
+                "HEALTHCHECK_PING_URL",
+            ),
+            (
+                &[("NOTIFY_WEBHOOK_URL", "https:///x")][..],
+                "NOTIFY_WEBHOOK_URL",
+            ),
             (&[("NOTIFY_ON", "failure")][..], "NOTIFY_ON"),
             (
-                &[("NOTIFY_WEBHOOK_URL", "https://h/x"), ("NOTIFY_ON", "sometimes")][..],
+                &[
+                    ("NOTIFY_WEBHOOK_URL", "https://h/x"),
+                    ("NOTIFY_ON", "sometimes"),
+                ][..],
                 "NOTIFY_ON",
             ),
         ] {
@@ -341,9 +353,6 @@ mod tests {
             "https://example.com:8443/[redacted]"
         );
         assert_eq!(redact_url("http://127.0.0.1:9"), "http://127.0.0.1:9");
-        assert_eq!(
-            redact_url("http://h?token=x"),
-            "http://h/[redacted]"
-        );
+        assert_eq!(redact_url("http://h?token=x"), "http://h/[redacted]");
     }
 }

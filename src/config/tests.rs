@@ -18,7 +18,10 @@ fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
 
 fn err(pairs: &[(&str, &str)]) -> ConfigError {
     match cfg(pairs) {
-        Ok(c) => panic!("expected an error, got a configuration for {}", c.engine.name()),
+        Ok(c) => panic!(
+            "expected an error, got a configuration for {}",
+            c.engine.name()
+        ),
         Err(e) => e,
     }
 }
@@ -109,7 +112,10 @@ fn bad_values_name_their_variable() {
         (&[("DB_PASSWORD_FILE", "/nonexistent")], "DB_PASSWORD_FILE"),
         (&[("DB_TYPE", "sqlite")], "DB_PATH"),
         (&[("DB_TYPE", "command")], "BACKUP_CMD"),
-        (&[("BACKUP_CMD", "true"), ("BACKUP_NAME", "tar.gz")], "BACKUP_NAME"),
+        (
+            &[("BACKUP_CMD", "true"), ("BACKUP_NAME", "tar.gz")],
+            "BACKUP_NAME",
+        ),
         (&[("DB_PORT", "1234")], "DB_TYPE"),
         (&[("DB_WAIT_TIMEOUT", "soon")], "DB_WAIT_TIMEOUT"),
     ];
@@ -140,11 +146,20 @@ fn engine_is_detected_from_the_port() {
     let c = cfg(&[("DB_NAME", "x"), ("DB_PORT", "3306")]).unwrap();
     assert_eq!((c.engine, c.user.as_str()), (EngineKind::Mysql, "root"));
     let c = cfg(&[("DB_PORT", "6379")]).unwrap();
-    assert_eq!((c.engine, &c.databases), (EngineKind::Redis, &Databases::Server));
+    assert_eq!(
+        (c.engine, &c.databases),
+        (EngineKind::Redis, &Databases::Server)
+    );
     let c = cfg(&[("DB_PATH", "/data/app.db")]).unwrap();
-    assert_eq!((c.engine, c.container.as_str()), (EngineKind::Sqlite, "sqlite"));
+    assert_eq!(
+        (c.engine, c.container.as_str()),
+        (EngineKind::Sqlite, "sqlite")
+    );
     let c = cfg(&[("BACKUP_CMD", "pg_dumpall"), ("BACKUP_NAME", "sql")]).unwrap();
-    assert_eq!((c.engine, c.backup_kind.as_str()), (EngineKind::Command, "sql"));
+    assert_eq!(
+        (c.engine, c.backup_kind.as_str()),
+        (EngineKind::Command, "sql")
+    );
 }
 
 #[test]

@@ -4,7 +4,11 @@
 //! Engines are driven from a blocking thread (the byte path is synchronous); those whose client library is
 //! async use the runtime's handle to wait for it.
 
+pub mod command;
+pub mod mysql;
 pub mod postgres;
+pub mod redis;
+pub mod sqlite;
 
 use std::io::Read;
 use std::process::{ChildStdout, Command};
@@ -28,6 +32,7 @@ impl DumpTarget {
     pub fn label(&self) -> String {
         match &self.database {
             Some(db) => format!("database {db}"),
+            None if self.kind == "rdb" => "the Redis server".to_string(),
             None => "server globals".to_string(),
         }
     }
@@ -40,6 +45,18 @@ pub enum Completeness {
     Trailer(&'static [&'static str]),
     /// The stream is fed to this command's stdin, which must accept it and exit 0.
     Reader { tool: String, command: Box<Command> },
+    /// The engine checks the stream itself (a header, a length, a checksum).
+    Custom(Box<dyn StreamCheck>),
+    /// Nothing in the stream tells: the producer's exit status (and a non-empty stream) is the whole check,
+    /// as for the command engine.
+    ExitStatus,
+}
+
+/// A completeness check an engine runs over the plain stream: it sees every chunk, then gives a verdict.
+pub trait StreamCheck: Send + std::fmt::Debug {
+    fn feed(&mut self, chunk: &[u8]);
+    /// `Err` says what is wrong, for the message.
+    fn finish(self: Box<Self>) -> std::result::Result<(), String>;
 }
 
 /// A dump in progress: its bytes through `Read`, then a verdict on the producer.
@@ -120,24 +137,22 @@ pub trait Engine: Send + Sync {
 pub fn connect(cfg: &Config, database: Option<&str>) -> Result<Box<dyn Engine>> {
     match cfg.engine {
         EngineKind::Postgres => Ok(Box::new(postgres::Postgres::connect(cfg, database)?)),
-        other => Err(not_available(other)),
+        EngineKind::Mysql => Ok(Box::new(mysql::Mysql::connect(cfg, database)?)),
+        EngineKind::Redis => Ok(Box::new(redis::Redis::connect(cfg)?)),
+        EngineKind::Sqlite => Ok(Box::new(sqlite::Sqlite::connect(cfg)?)),
+        EngineKind::Command => Ok(Box::new(command::CommandEngine::connect(cfg)?)),
     }
 }
 
-/// The error for an engine this build does not carry yet.
-fn not_available(kind: EngineKind) -> crate::error::Error {
-    crate::error::ConfigError::new(
-        "DB_TYPE",
-        format!("the {} engine is not available in this build of db-backup", kind.name()),
-    )
-    .into()
-}
-
 /// The file kinds (extensions) the configured engine writes and restores.
-pub fn kinds(cfg: &Config) -> &'static [&'static str] {
+pub fn kinds(cfg: &Config) -> Vec<&str> {
     match cfg.engine {
-        EngineKind::Postgres => postgres::KINDS,
-        _ => &[],
+        EngineKind::Postgres => postgres::KINDS.to_vec(),
+        EngineKind::Mysql => mysql::KINDS.to_vec(),
+        EngineKind::Redis => redis::KINDS.to_vec(),
+        EngineKind::Sqlite => sqlite::KINDS.to_vec(),
+        // The command engine's kind is whatever BACKUP_NAME says.
+        EngineKind::Command => vec![cfg.backup_kind.as_str()],
     }
 }
 
@@ -145,7 +160,10 @@ pub fn kinds(cfg: &Config) -> &'static [&'static str] {
 pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
     match cfg.engine {
         EngineKind::Postgres => postgres::file_completeness(cfg, kind),
-        _ => None,
+        EngineKind::Mysql => mysql::file_completeness(kind),
+        EngineKind::Redis => redis::file_completeness(kind),
+        EngineKind::Sqlite => sqlite::file_completeness(kind),
+        EngineKind::Command => command::file_completeness(cfg, kind),
     }
 }
 

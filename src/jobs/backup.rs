@@ -12,7 +12,8 @@ use crate::engine::{self, DumpTarget, Engine};
 use crate::error::{Error, Result};
 use crate::naming::BackupName;
 use crate::pipeline;
-use crate::storage::{LocalDir, RunLock, checksum_line};
+use crate::storage::{self, LocalDir, RunLock, Storage, Tee, checksum_line};
+use std::sync::Arc;
 
 /// One committed backup.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct Outcome {
     pub stored_bytes: u64,
     pub plain_bytes: u64,
     pub duration: Duration,
+    /// Where the backup was committed (`local`, `s3`, ...).
+    pub destinations: Vec<String>,
 }
 
 /// Runs one backup of everything configured. Pruning follows only when every target succeeded.
@@ -37,6 +40,11 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
     dir.check_writable()?;
     let _lock = RunLock::try_acquire(dir.path())?;
     series::sweep(cfg, &dir)?;
+    let dests = storage::destinations(cfg);
+    for dest in dests.iter().filter(|d| d.as_local().is_none()) {
+        dest.check()?;
+        series::sweep_remote(cfg, dest.as_ref())?;
+    }
 
     tracing::info!(engine = cfg.engine.name(), reason = %cfg.engine_reason, "engine chosen");
     let engine = engine::connect(cfg, None)?;
@@ -45,13 +53,14 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
     for target in targets {
-        match backup_one(cfg, engine.as_ref(), &dir, &target) {
+        match backup_one(cfg, engine.as_ref(), &dir, &dests, &target) {
             Ok(outcome) => {
                 tracing::info!(
                     engine = engine.name(),
                     target = %target.label(),
                     file = %outcome.file_name,
                     size = outcome.stored_bytes,
+                    destinations = %outcome.destinations.join(","),
                     dump_size = outcome.plain_bytes,
                     duration_ms = outcome.duration.as_millis() as u64,
                     "backup complete"
@@ -78,15 +87,19 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
         return Err(Error::Other("the backup was stopped by a signal".into()));
     }
     let series: Vec<String> = outcomes.iter().map(|o| o.series.clone()).collect();
-    prune::apply(cfg, &dir, Some(&series), false)?;
+    for dest in &dests {
+        prune::apply(cfg, dest.as_ref(), Some(&series), false)?;
+    }
     Ok(outcomes)
 }
 
-/// Dumps one target into a temporary file, checks it, and commits it with its checksum.
+/// Dumps one target into every destination at once (a temporary file, multipart uploads), checks it, and
+/// commits each copy with its checksum. One destination failing fails the backup; the copies that succeeded stay.
 fn backup_one(
     cfg: &Config,
     engine: &dyn Engine,
     dir: &LocalDir,
+    dests: &[Arc<dyn Storage>],
     target: &DumpTarget,
 ) -> Result<Outcome> {
     let started = Instant::now();
@@ -94,15 +107,19 @@ fn backup_one(
     let file_name = name.file_name();
     tracing::info!(target = %target.label(), file = %file_name, "backup started");
 
-    let mut pending = dir.create_pending(&file_name)?;
+    let mut tee = Tee::new();
+    for dest in dests {
+        tee.add(dest.name(), dest.put(&file_name));
+    }
     let mut checker = Checker::start(engine.completeness(target))?;
     let mut dump = engine.dump(target)?;
 
     let streamed = pipeline::store(
         &mut dump,
-        &mut pending,
+        &mut tee,
         cfg.compression,
         cfg.compression_level,
+        cfg.encryption.as_ref(),
         &mut |chunk| checker.feed(chunk),
         &CANCEL,
     );
@@ -110,13 +127,12 @@ fn backup_one(
         Ok((_, measured)) => measured,
         Err(e) => {
             let said = dump.abort();
-            let path = pending.temp_path().to_path_buf();
             let mut message = format!("writing the backup failed: {e}");
             if !said.is_empty() {
                 message.push_str(&format!(" (the dump said: {said})"));
             }
             return Err(Error::Io {
-                path,
+                path: dir.file_path(&file_name),
                 source: std::io::Error::new(e.kind(), message),
             });
         }
@@ -129,20 +145,30 @@ fn backup_one(
             message: "the dump is empty".into(),
         });
     }
-    pending.flush_to_disk()?;
-    // The checksum goes first: a backup under its final name always has one. A checksum left without its
-    // backup by a crash is swept at the next run.
-    dir.write_small(
-        &name.checksum_file_name(),
-        checksum_line(&measured.sha256, &file_name).as_bytes(),
-    )?;
-    pending.commit()?;
+    let line = checksum_line(&measured.sha256, &file_name);
+    let (done, failed) = tee.commit(&name.checksum_file_name(), &line, measured.stored_bytes);
+    if !failed.is_empty() {
+        for (dest, error) in &failed {
+            tracing::error!(destination = %dest, file = %file_name, error = %error, "this copy failed");
+        }
+        let said: Vec<String> = failed.iter().map(|(d, e)| format!("{d}: {e}")).collect();
+        let kept = if done.is_empty() {
+            "no copy was made".to_string()
+        } else {
+            format!("the copies in {} are complete and stay", done.join(", "))
+        };
+        return Err(Error::Other(format!(
+            "{file_name} could not be stored in every destination ({}); {kept}",
+            said.join("; ")
+        )));
+    }
     Ok(Outcome {
         file_name,
         series: target.series.clone(),
         stored_bytes: measured.stored_bytes,
         plain_bytes: measured.plain_bytes,
         duration: started.elapsed(),
+        destinations: done,
     })
 }
 
@@ -159,7 +185,7 @@ fn fresh_name(cfg: &Config, dir: &LocalDir, target: &DumpTarget) -> BackupName {
             time,
             kind: target.kind.clone(),
             compression: cfg.compression,
-            encrypted: false,
+            encrypted: cfg.encryption.is_some(),
         };
         if !dir.exists(&name.file_name()) && !dir.exists(&name.checksum_file_name()) {
             return name;

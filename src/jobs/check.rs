@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::process::{ChildStdin, Stdio};
 
-use crate::engine::{Completeness, TAIL_BYTES, check_trailer};
+use crate::engine::{Completeness, StreamCheck, TAIL_BYTES, check_trailer};
 use crate::error::{Error, Result};
 use crate::pipeline::Tail;
 use crate::process::Tool;
@@ -13,28 +13,36 @@ pub struct Checker {
     trailer: Option<&'static [&'static str]>,
     tail: Tail,
     reader: Option<(Tool, Option<ChildStdin>)>,
+    custom: Option<Box<dyn StreamCheck>>,
 }
 
 impl Checker {
     pub fn start(completeness: Completeness) -> Result<Checker> {
-        let (trailer, reader) = match completeness {
-            Completeness::Trailer(expected) => (Some(expected), None),
+        let (trailer, reader, custom) = match completeness {
+            Completeness::Trailer(expected) => (Some(expected), None, None),
             Completeness::Reader { tool, command } => {
                 let mut running = Tool::spawn(&tool, *command, Stdio::piped(), Stdio::null())?;
                 let stdin = running.take_stdin();
-                (None, Some((running, stdin)))
+                (None, Some((running, stdin)), None)
             }
+            Completeness::Custom(check) => (None, None, Some(check)),
+            // The producer's exit status is checked by the caller; the stream itself is not looked at.
+            Completeness::ExitStatus => (None, None, None),
         };
         Ok(Checker {
             trailer,
             tail: Tail::new(TAIL_BYTES),
             reader,
+            custom,
         })
     }
 
     /// Sees one chunk of the plain stream.
     pub fn feed(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.tail.push(chunk);
+        if let Some(check) = self.custom.as_mut() {
+            check.feed(chunk);
+        }
         if let Some((_, stdin)) = self.reader.as_mut()
             && let Some(pipe) = stdin.as_mut()
             && pipe.write_all(chunk).is_err()
@@ -58,6 +66,9 @@ impl Checker {
         };
         if let Some(verdict) = self.trailer_verdict() {
             return verdict.map_err(incomplete);
+        }
+        if let Some(check) = self.custom {
+            return check.finish().map_err(incomplete);
         }
         if let Some((tool, stdin)) = self.reader {
             drop(stdin);

@@ -1,44 +1,66 @@
-//! `list` (alias `snapshots`): the backups in the directory, newest first, with time, size and checksum.
+//! `list` (alias `snapshots`): the backups in every destination, newest first, with time, size, checksum and
+//! where each copy is.
 
 use super::series;
 use crate::config::Config;
 use crate::error::Result;
-use crate::storage::LocalDir;
+use crate::storage;
 
-/// The listing as lines of text, newest first.
+/// The listing as lines of text, newest first, over every destination (the `WHERE` column).
 pub fn run(cfg: &Config) -> Result<Vec<String>> {
-    let dir = LocalDir::new(&cfg.backup_dir);
-    let entries = dir.list()?;
-    let found = series::backups(cfg, &entries);
+    let mut found = Vec::new();
+    let mut places = Vec::new();
+    let mut failures = Vec::new();
+    for dest in storage::destinations(cfg) {
+        places.push(format!("{} ({})", dest.name(), dest.describe()));
+        match dest.list() {
+            Ok(entries) => found.extend(
+                series::backups(cfg, &entries)
+                    .into_iter()
+                    .map(|f| (dest.name().to_string(), f)),
+            ),
+            // One unreachable destination must not hide the others' backups.
+            Err(e) => failures.push(format!("{}: cannot be listed: {e}", dest.name())),
+        }
+    }
+    found.sort_by(|a, b| {
+        b.1.taken_at
+            .cmp(&a.1.taken_at)
+            .then_with(|| b.1.file_name.cmp(&a.1.file_name))
+    });
     if found.is_empty() {
-        return Ok(vec![format!("no backups in {}", dir.path().display())]);
+        let mut lines = vec![format!("no backups in {}", places.join(", "))];
+        lines.extend(failures);
+        return Ok(lines);
     }
     let width = found
         .iter()
-        .map(|f| f.file_name.len())
+        .map(|(_, f)| f.file_name.len())
         .max()
         .unwrap_or(4)
         .max(4);
     let mut lines = vec![format!(
-        "{:<width$}  {:<19}  {:>10}  {:>9}  CHECKSUM",
-        "NAME", "TAKEN", "SIZE", "AGE"
+        "{:<width$}  {:<19}  {:>10}  {:>9}  {:<8}  {:<6}",
+        "NAME", "TAKEN", "SIZE", "AGE", "CHECKSUM", "WHERE"
     )];
     let now = chrono::Utc::now();
-    for f in &found {
+    for (place, f) in &found {
         lines.push(format!(
-            "{:<width$}  {:<19}  {:>10}  {:>9}  {}",
+            "{:<width$}  {:<19}  {:>10}  {:>9}  {:<8}  {}",
             f.file_name,
             f.name.time.format("%Y-%m-%d %H:%M:%S"),
             human_size(f.size),
             human_age(now - f.taken_at),
-            if f.has_checksum { "present" } else { "MISSING" }
+            if f.has_checksum { "present" } else { "MISSING" },
+            place
         ));
     }
     lines.push(format!(
         "{} backup(s) in {}",
         found.len(),
-        dir.path().display()
+        places.join(", ")
     ));
+    lines.extend(failures);
     Ok(lines)
 }
 

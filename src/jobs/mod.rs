@@ -5,6 +5,7 @@ mod check;
 pub mod list;
 pub mod prune;
 pub mod restore;
+mod restore_file;
 mod series;
 pub mod verify;
 

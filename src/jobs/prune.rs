@@ -6,10 +6,11 @@ use super::series;
 use crate::config::Config;
 use crate::error::Result;
 use crate::retention::{self, Action, Candidate, Decision};
-use crate::storage::{LocalDir, RunLock};
+use crate::storage::{self, LocalDir, RunLock, Storage};
 
-/// The `prune` command: takes the run lock, so it never races a backup.
-pub fn run(cfg: &Config, dry_run: bool) -> Result<Vec<Decision>> {
+/// The `prune` command over every destination: takes the run lock, so it never races a backup. Each decision
+/// comes with the destination it is about.
+pub fn run(cfg: &Config, dry_run: bool) -> Result<Vec<(String, Decision)>> {
     let dir = LocalDir::new(&cfg.backup_dir);
     let _lock = if dry_run {
         None
@@ -20,14 +21,26 @@ pub fn run(cfg: &Config, dry_run: bool) -> Result<Vec<Decision>> {
     if !dry_run {
         series::sweep(cfg, &dir)?;
     }
-    apply(cfg, &dir, None, dry_run)
+    let mut out = Vec::new();
+    for dest in storage::destinations(cfg) {
+        if !dry_run && dest.as_local().is_none() {
+            series::sweep_remote(cfg, dest.as_ref())?;
+        }
+        let name = dest.name().to_string();
+        out.extend(
+            apply(cfg, dest.as_ref(), None, dry_run)?
+                .into_iter()
+                .map(|d| (name.clone(), d)),
+        );
+    }
+    Ok(out)
 }
 
 /// Decides and (unless `dry_run`) deletes. `only` limits pruning to these series (after a backup); otherwise
 /// every series of this configuration is considered.
 pub fn apply(
     cfg: &Config,
-    dir: &LocalDir,
+    dir: &dyn Storage,
     only: Option<&[String]>,
     dry_run: bool,
 ) -> Result<Vec<Decision>> {
@@ -46,14 +59,16 @@ pub fn apply(
     let decisions = retention::plan(&candidates, cfg.retention, Utc::now());
     for d in &decisions {
         match (d.action, dry_run) {
-            (Action::Keep, _) => tracing::debug!(file = %d.file_name, reason = %d.reason, "keep"),
+            (Action::Keep, _) => {
+                tracing::debug!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "keep")
+            }
             (Action::Delete, true) => {
-                tracing::info!(file = %d.file_name, reason = %d.reason, "would delete (dry run)")
+                tracing::info!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "would delete (dry run)")
             }
             (Action::Delete, false) => {
                 dir.delete(&d.file_name)?;
                 dir.delete(&format!("{}.sha256", d.file_name))?;
-                tracing::info!(file = %d.file_name, reason = %d.reason, "deleted by retention");
+                tracing::info!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "deleted by retention");
             }
         }
     }

@@ -5,11 +5,13 @@ use std::io::Read;
 
 use super::series::{self, Found};
 use super::verify::{check_digest, expected_checksum};
-use crate::config::{Config, Databases};
+use crate::config::{Config, Databases, EngineKind};
 use crate::engine;
 use crate::error::{Error, Result};
-use crate::pipeline::{Decoder, sha256_file};
-use crate::storage::LocalDir;
+use crate::pipeline::{open_plain, read_through};
+use crate::storage::Storage;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -20,12 +22,20 @@ pub struct Options {
     pub database: Option<String>,
     /// Skip the checksum comparison (for a backup whose `.sha256` is lost).
     pub no_verify: bool,
+    /// Write the plain (decompressed) dump to this file instead of restoring into the server.
+    pub to_file: Option<std::path::PathBuf>,
+    /// Look only in this destination (`local`, `s3`, `s3_2`...).
+    pub from: Option<String>,
 }
 
 /// Where one backup goes.
 struct Plan {
-    dir: LocalDir,
+    dir: Arc<dyn Storage>,
     found: Found,
+    /// The file the engine reads: the backup itself, or a remote backup's download in `BACKUP_DIR`.
+    source: PathBuf,
+    /// Removes the download when the restore is over.
+    _spool: Option<tempfile::TempPath>,
     /// `None`: server-wide data (PostgreSQL globals).
     database: Option<String>,
 }
@@ -39,11 +49,16 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
 }
 
 fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
+    let resolved = series::resolve(cfg, &opts.spec, opts.from.as_deref())?;
+    if let Some(path) = &opts.to_file {
+        return super::restore_file::run(cfg, resolved, path, opts.no_verify)
+            .map(|line| vec![line]);
+    }
     let mut plans = Vec::new();
-    for (dir, found) in series::resolve(cfg, &opts.spec)? {
+    for (dir, found) in resolved {
         if !engine::kinds(cfg).contains(&found.name.kind.as_str()) {
             return Err(Error::file(
-                dir.file_path(&found.file_name),
+                dir.location(&found.file_name),
                 format!(
                     "is a .{} backup, which the {} engine cannot restore; set DB_TYPE to the engine that made it",
                     found.name.kind,
@@ -52,9 +67,18 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
             ));
         }
         let database = target_database(cfg, &found, opts.database.as_deref());
+        let (source, spool) = match dir.as_local() {
+            Some(local) => (local.file_path(&found.file_name), None),
+            None => {
+                let spool = spool(cfg, dir.as_ref(), &found)?;
+                (spool.to_path_buf(), Some(spool))
+            }
+        };
         plans.push(Plan {
             dir,
             found,
+            source,
+            _spool: spool,
             database,
         });
     }
@@ -64,13 +88,24 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
                 .into(),
         ));
     }
-    // Every file is checked before anything is written to any database.
-    if !opts.no_verify {
-        for plan in &plans {
-            let expected = expected_checksum(&plan.dir, &plan.found)?;
-            let path = plan.dir.file_path(&plan.found.file_name);
-            let actual = sha256_file(&path).map_err(|e| Error::io(&path, e))?;
-            check_digest(&plan.dir, &plan.found, &expected, &actual)?;
+    // Every file is checked before anything is written to any database: its checksum and, when encrypted, that
+    // the key opens it and every encrypted chunk authenticates (so a wrong key never reaches the engine).
+    for plan in &plans {
+        let expected = if opts.no_verify {
+            None
+        } else {
+            Some(expected_checksum(plan.dir.as_ref(), &plan.found)?)
+        };
+        if expected.is_none() && !plan.found.name.encrypted {
+            continue;
+        }
+        let path = plan.dir.location(&plan.found.file_name);
+        let file = std::fs::File::open(&plan.source).map_err(|e| Error::io(&plan.source, e))?;
+        let keys = plan.found.name.encrypted.then_some(&cfg.keys);
+        let (actual, _) = read_through(std::io::BufReader::with_capacity(1 << 20, file), keys)
+            .map_err(|e| Error::file(&path, e.to_string()))?;
+        if let Some(expected) = expected {
+            check_digest(plan.dir.as_ref(), &plan.found, &expected, &actual)?;
         }
     }
     // Server-wide data (roles) first: the databases' objects may be owned by them.
@@ -82,25 +117,32 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
     for plan in plans {
         let what = match &plan.database {
             Some(db) => format!("database {db} ({})", engine.prepare_restore(db)?),
+            None if plan.found.name.kind == "rdb" => "the Redis server".to_string(),
+            None if cfg.engine == EngineKind::Sqlite => match &cfg.db_path {
+                Some(path) => format!("the SQLite database {}", path.display()),
+                None => "the SQLite database".to_string(),
+            },
+            None if cfg.engine == EngineKind::Command => "RESTORE_CMD".to_string(),
             None => "server-wide data (roles, tablespaces)".to_string(),
         };
-        tracing::info!(file = %plan.found.file_name, target = %what, "restore started");
+        tracing::info!(file = %plan.found.file_name, from = plan.dir.name(), target = %what, "restore started");
         let started = std::time::Instant::now();
-        let path = plan.dir.file_path(&plan.found.file_name);
+        let path = plan.source.clone();
         let compression = plan.found.name.compression;
+        let keys = plan.found.name.encrypted.then_some(&cfg.keys);
         let open = || -> Result<Box<dyn Read + Send>> {
             let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-            let decoder = Decoder::new(
+            open_plain(
                 std::io::BufReader::with_capacity(1 << 20, file),
                 compression,
+                keys,
             )
-            .map_err(|e| Error::io(&path, e))?;
-            Ok(Box::new(decoder))
+            .map_err(|e| Error::file(&path, e.to_string()))
         };
         engine
             .restore(plan.database.as_deref(), &plan.found.name.kind, &open)
             .map_err(|e| match e {
-                Error::Other(m) => Error::file(&path, m),
+                Error::Other(m) => Error::file(plan.dir.location(&plan.found.file_name), m),
                 other => other,
             })?;
         tracing::info!(
@@ -112,6 +154,29 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
         report.push(format!("restored {} into {what}", plan.found.file_name));
     }
     Ok(report)
+}
+
+/// Downloads a remote backup into a hidden file in `BACKUP_DIR`, so that its checksum (and every encrypted
+/// chunk) is checked before the first byte reaches the database, and so that engines that read a backup twice
+/// can. Removed when the restore ends; a killed restore's download is swept a day later.
+fn spool(cfg: &Config, dir: &dyn Storage, found: &Found) -> Result<tempfile::TempPath> {
+    let temp = tempfile::Builder::new()
+        .prefix(series::SPOOL_PREFIX)
+        .tempfile_in(&cfg.backup_dir)
+        .map_err(|e| Error::io(&cfg.backup_dir, e))?;
+    tracing::info!(file = %found.file_name, from = dir.name(), size = found.size, "downloading the backup before restoring it");
+    let mut input = dir.get(&found.file_name)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, temp.as_file());
+    std::io::copy(&mut input, &mut out)
+        .and_then(|_| std::io::Write::flush(&mut out))
+        .map_err(|e| {
+            Error::file(
+                dir.location(&found.file_name),
+                format!("cannot be downloaded: {e}"),
+            )
+        })?;
+    drop(out);
+    Ok(temp.into_temp_path())
 }
 
 /// The database a backup belongs in: `--database`, the single `DB_NAME`, or the one its series names.

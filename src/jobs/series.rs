@@ -6,7 +6,12 @@ use chrono::{DateTime, Utc};
 use crate::config::{Config, Databases};
 use crate::error::Result;
 use crate::naming::BackupName;
-use crate::storage::{Entry, LocalDir, PARTIAL_SUFFIX};
+use std::sync::Arc;
+
+use crate::storage::{self, Entry, LocalDir, PARTIAL_SUFFIX, Storage};
+
+/// The prefix of a remote backup being downloaded into `BACKUP_DIR` for a restore.
+pub const SPOOL_PREFIX: &str = ".db-backup-spool-";
 
 /// A backup file found in a directory.
 #[derive(Debug, Clone)]
@@ -71,8 +76,15 @@ pub fn sweep(cfg: &Config, dir: &LocalDir) -> Result<usize> {
         } else if let Some(data) = entry.name.strip_suffix(".sha256") {
             BackupName::parse(data, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
                 && !entries.iter().any(|x| x.name == data)
+        } else if entry.name.starts_with(SPOOL_PREFIX) {
+            // A restore's download left by a killed process; a running restore's is younger than a day.
+            entry
+                .modified
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(86_400))
         } else {
-            false
+            // A temporary SQLite copy that no running db-backup holds (they are locked while in use).
+            crate::engine::sqlite::is_leftover(dir.path(), &entry.name)
         };
         if leftover {
             tracing::info!(file = %entry.name, "removing a leftover of an interrupted backup");
@@ -83,72 +95,151 @@ pub fn sweep(cfg: &Config, dir: &LocalDir) -> Result<usize> {
     Ok(removed)
 }
 
+/// What crashed runs left in a remote destination: unfinished multipart uploads and checksum objects whose
+/// backup never appeared, of this configuration's series only.
+pub fn sweep_remote(cfg: &Config, dest: &dyn Storage) -> Result<usize> {
+    let ours = |name: &str| {
+        let data = name.strip_suffix(".sha256").unwrap_or(name);
+        BackupName::parse(data, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
+    };
+    let mut removed = dest.sweep_uploads(&ours)?;
+    let entries = dest.list()?;
+    for entry in &entries {
+        if let Some(data) = entry.name.strip_suffix(".sha256")
+            && ours(data)
+            && !entries.iter().any(|x| x.name == data)
+        {
+            tracing::info!(destination = dest.name(), file = %entry.name, "removing a checksum whose backup never arrived");
+            dest.delete(&entry.name)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The destinations a command looks in: all of them (the local directory first), or the one `--from` names.
+pub fn sources(cfg: &Config, from: Option<&str>) -> Result<Vec<Arc<dyn Storage>>> {
+    let all = storage::destinations(cfg);
+    let Some(from) = from else {
+        return Ok(all);
+    };
+    let names: Vec<String> = all.iter().map(|d| d.name().to_string()).collect();
+    match all.into_iter().find(|d| d.name() == from) {
+        Some(d) => Ok(vec![d]),
+        None if from == "local" => Ok(vec![Arc::new(LocalDir::new(&cfg.backup_dir))]),
+        None => Err(crate::error::Error::Usage(format!(
+            "--from {from}: no such destination; the configured ones are {}",
+            names.join(", ")
+        ))),
+    }
+}
+
 /// The backups a command argument names: `latest` (the newest checksummed backup of each configured
-/// series), or a file name in the backup directory, or a path to a backup file anywhere.
-pub fn resolve(cfg: &Config, spec: &str) -> Result<Vec<(LocalDir, Found)>> {
+/// series, from any destination, the local one first when equal), or a file name in a destination, or a path to
+/// a backup file anywhere. `from` limits the search to one destination.
+pub fn resolve(
+    cfg: &Config,
+    spec: &str,
+    from: Option<&str>,
+) -> Result<Vec<(Arc<dyn Storage>, Found)>> {
     use crate::error::Error;
     if spec == "latest" {
-        let dir = LocalDir::new(&cfg.backup_dir);
-        let all = backups(cfg, &dir.list()?);
-        let mut chosen: Vec<Found> = Vec::new();
-        for f in all
-            .into_iter()
-            .filter(|f| is_ours(cfg, &f.name.series) && f.has_checksum)
-        {
-            if !chosen.iter().any(|c| c.name.series == f.name.series) {
-                chosen.push(f);
+        let mut chosen: Vec<(Arc<dyn Storage>, Found)> = Vec::new();
+        let mut unreachable = Vec::new();
+        for dest in sources(cfg, from)? {
+            let entries = match dest.list() {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(destination = dest.name(), error = %e, "cannot list this destination");
+                    unreachable.push(e.to_string());
+                    continue;
+                }
+            };
+            for f in backups(cfg, &entries)
+                .into_iter()
+                .filter(|f| is_ours(cfg, &f.name.series) && f.has_checksum)
+            {
+                match chosen
+                    .iter_mut()
+                    .find(|(_, c)| c.name.series == f.name.series)
+                {
+                    // Strictly newer only: on a tie the destination listed first (local) wins.
+                    Some(slot) if f.taken_at > slot.1.taken_at => *slot = (Arc::clone(&dest), f),
+                    Some(_) => {}
+                    None => chosen.push((Arc::clone(&dest), f)),
+                }
             }
         }
         if chosen.is_empty() {
-            return Err(Error::file(
-                &cfg.backup_dir,
-                format!(
-                    "holds no complete backup of series {}{}; run `list` to see what is there",
-                    cfg.container,
-                    if matches!(cfg.databases, Databases::One(_) | Databases::Server) {
-                        ""
-                    } else {
-                        "-*"
-                    }
-                ),
-            ));
+            let place = match from {
+                Some(f) => format!("destination {f}"),
+                None => "any destination".to_string(),
+            };
+            let mut message = format!(
+                "{place} holds no complete backup of series {}{}; run `list` to see what is there",
+                cfg.container,
+                if matches!(cfg.databases, Databases::One(_) | Databases::Server) {
+                    ""
+                } else {
+                    "-*"
+                }
+            );
+            if !unreachable.is_empty() {
+                message.push_str(&format!(" (not reachable: {})", unreachable.join("; ")));
+            }
+            return Err(Error::file(&cfg.backup_dir, message));
         }
-        chosen.sort_by(|a, b| a.name.series.cmp(&b.name.series));
-        return Ok(chosen.into_iter().map(|f| (dir.clone(), f)).collect());
+        chosen.sort_by(|a, b| a.1.name.series.cmp(&b.1.name.series));
+        return Ok(chosen);
+    }
+    if !spec.contains('/') {
+        for dest in sources(cfg, from)? {
+            if let Some(found) = find_in(cfg, dest.as_ref(), spec)? {
+                return Ok(vec![(dest, found)]);
+            }
+        }
+        return Err(Error::file(
+            LocalDir::new(&cfg.backup_dir).file_path(spec),
+            "does not exist in any destination; run `list` to see the backups, or give `latest`",
+        ));
     }
     let path = std::path::Path::new(spec);
-    let (dir, file_name) = if spec.contains('/') {
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        let name = path.file_name().and_then(|n| n.to_str());
-        match (parent, name) {
-            (Some(parent), Some(name)) => (LocalDir::new(parent), name.to_string()),
-            _ => return Err(Error::file(path, "is not a path to a backup file")),
-        }
-    } else {
-        (LocalDir::new(&cfg.backup_dir), spec.to_string())
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let name = path.file_name().and_then(|n| n.to_str());
+    let (dir, file_name) = match (parent, name) {
+        (Some(parent), Some(name)) => (LocalDir::new(parent), name.to_string()),
+        _ => return Err(Error::file(path, "is not a path to a backup file")),
     };
-    let entries = dir.list()?;
-    let Some(entry) = entries.iter().find(|e| e.name == file_name) else {
-        return Err(Error::file(
+    match find_in(cfg, &dir, &file_name)? {
+        Some(found) => Ok(vec![(Arc::new(dir), found)]),
+        None => Err(Error::file(
             dir.file_path(&file_name),
             "does not exist; run `list` to see the backups, or give `latest`",
-        ));
+        )),
+    }
+}
+
+/// The backup `file_name` in `dest`, if it is there.
+fn find_in(cfg: &Config, dest: &dyn Storage, file_name: &str) -> Result<Option<Found>> {
+    use crate::error::Error;
+    let entries = dest.list()?;
+    let Some(entry) = entries.iter().find(|e| e.name == file_name) else {
+        return Ok(None);
     };
-    let name = BackupName::parse(&file_name, &cfg.prefix)
-        .or_else(|| BackupName::parse(&file_name, ""))
+    let name = BackupName::parse(file_name, &cfg.prefix)
+        .or_else(|| BackupName::parse(file_name, ""))
         .ok_or_else(|| {
             Error::file(
-                dir.file_path(&file_name),
+                dest.location(file_name),
                 "is not a backup file name of db-backup (<prefix><series>-<YYYY-MM-DD>T<HH-MM-SS>.<ext>[.gz|.zst])",
             )
         })?;
     let checksum = name.checksum_file_name();
-    let found = Found {
+    Ok(Some(Found {
         taken_at: name.taken_at(cfg.tz),
         has_checksum: entries.iter().any(|e| e.name == checksum),
-        file_name: file_name.clone(),
+        file_name: file_name.to_string(),
         size: entry.size,
         name,
-    };
-    Ok(vec![(dir, found)])
+    }))
 }

@@ -1,10 +1,13 @@
-//! The byte path of a backup: compression and a hashing tap between a dump and a destination, and back.
+//! The byte path of a backup: compression, optional age encryption and a hashing tap between a dump and a
+//! destination, and back.
 
 mod compress;
+mod encrypt;
 mod hash;
 mod pgzip;
 mod stream;
 
 pub use compress::{Compression, Decoder, Encoder};
+pub use encrypt::{EncryptWriter, Encryption, Keys, parse_recipients};
 pub use hash::{HashingReader, HashingWriter, sha256_file};
-pub use stream::{Measured, Tail, cancelled, load, store};
+pub use stream::{Measured, Tail, cancelled, load, open_plain, read_through, store};

@@ -59,7 +59,9 @@ impl<W: Write> ParallelGzip<W> {
         while !self.pending.is_empty() {
             self.write_oldest()?;
         }
-        self.inner.take().ok_or_else(|| io::Error::other("the gzip stream is already finished"))
+        self.inner
+            .take()
+            .ok_or_else(|| io::Error::other("the gzip stream is already finished"))
     }
 
     fn submit(&mut self) -> io::Result<()> {
@@ -68,7 +70,10 @@ impl<W: Write> ParallelGzip<W> {
         }
         let block = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK));
         let (tx, rx) = sync_channel(1);
-        let jobs = self.jobs.as_ref().ok_or_else(|| io::Error::other("the gzip workers stopped"))?;
+        let jobs = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the gzip workers stopped"))?;
         jobs.send((block, tx))
             .map_err(|_| io::Error::other("the gzip workers stopped"))?;
         self.pending.push_back(rx);
@@ -153,7 +158,9 @@ mod tests {
 
     #[test]
     fn round_trips_in_order_across_many_blocks() {
-        let data: Vec<u8> = (0..5 * BLOCK + 12345).map(|i| (i * 7 % 251) as u8).collect();
+        let data: Vec<u8> = (0..5 * BLOCK + 12345)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
         let mut gz = ParallelGzip::new(Vec::new(), 4, 3).unwrap();
         for piece in data.chunks(100_000) {
             gz.write_all(piece).unwrap();
@@ -164,7 +171,10 @@ mod tests {
 
     #[test]
     fn empty_input_is_valid_gzip() {
-        let out = ParallelGzip::new(Vec::new(), 4, 2).unwrap().finish().unwrap();
+        let out = ParallelGzip::new(Vec::new(), 4, 2)
+            .unwrap()
+            .finish()
+            .unwrap();
         assert!(out.starts_with(&[0x1f, 0x8b]));
         assert!(gunzip(&out).is_empty());
     }

@@ -4,6 +4,7 @@
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::encrypt::{self, EncryptWriter, Encryption, Keys};
 use super::{Compression, Decoder, Encoder, HashingReader, HashingWriter};
 
 /// The size of one read from the dump; large enough to keep the per-call overhead out of the profile.
@@ -25,17 +26,19 @@ pub fn cancelled() -> io::Error {
     io::Error::new(io::ErrorKind::Interrupted, "cancelled by a stop signal")
 }
 
-/// Compresses `input` into `output`, hashing what is stored. `tap` sees every plain chunk first (for
-/// completeness checks). Returns the output writer for the caller to commit.
+/// Compresses (and, with `encryption`, encrypts) `input` into `output`, hashing what is stored. `tap` sees
+/// every plain chunk first (for completeness checks). Returns the output writer for the caller to commit.
 pub fn store<R: Read, W: Write>(
     mut input: R,
     output: W,
     compression: Compression,
     level: i32,
+    encryption: Option<&Encryption>,
     tap: &mut dyn FnMut(&[u8]) -> io::Result<()>,
     cancel: &AtomicBool,
 ) -> io::Result<(W, Measured)> {
-    let mut encoder = Encoder::new(HashingWriter::new(output), compression, level)?;
+    let sealed = EncryptWriter::new(HashingWriter::new(output), encryption)?;
+    let mut encoder = Encoder::new(sealed, compression, level)?;
     let mut buf = vec![0u8; CHUNK];
     let mut plain_bytes = 0u64;
     loop {
@@ -52,7 +55,7 @@ pub fn store<R: Read, W: Write>(
         encoder.write_all(&buf[..n])?;
         plain_bytes += n as u64;
     }
-    let (output, sha256, stored_bytes) = encoder.finish()?.finish();
+    let (output, sha256, stored_bytes) = encoder.finish()?.finish()?.finish();
     Ok((
         output,
         Measured {
@@ -63,19 +66,21 @@ pub fn store<R: Read, W: Write>(
     ))
 }
 
-/// Reads a stored backup, decompresses it and writes the plain bytes to `output`, hashing the stored bytes on
-/// the way. `tap` sees every plain chunk before `output` does.
-pub fn load<R: Read, W: Write>(
+/// Reads a stored backup, decrypts it (when `decrypt` gives the keys of an encrypted one), decompresses it and
+/// writes the plain bytes to `output`, hashing the stored bytes on the way. `tap` sees every plain chunk before
+/// `output` does.
+pub fn load<R: Read + Send, W: Write>(
     input: R,
     mut output: W,
     compression: Compression,
+    decrypt: Option<&Keys>,
     tap: &mut dyn FnMut(&[u8]) -> io::Result<()>,
     cancel: &AtomicBool,
 ) -> io::Result<Measured> {
     let mut hashing = HashingReader::new(input);
     let mut plain_bytes = 0u64;
     {
-        let mut decoder = Decoder::new(&mut hashing, compression)?;
+        let mut decoder = open_plain(&mut hashing, compression, decrypt)?;
         let mut buf = vec![0u8; CHUNK];
         loop {
             if cancel.load(Ordering::Relaxed) {
@@ -102,6 +107,36 @@ pub fn load<R: Read, W: Write>(
         plain_bytes,
         stored_bytes,
     })
+}
+
+/// The plain bytes of a stored backup read from `input`: decrypted with `decrypt` (an encrypted backup), then
+/// decompressed. A missing or wrong key fails here, before any plain byte is produced.
+pub fn open_plain<'a, R: Read + Send + 'a>(
+    input: R,
+    compression: Compression,
+    decrypt: Option<&Keys>,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    Ok(match decrypt {
+        Some(keys) => Box::new(Decoder::new(encrypt::decrypt(input, keys)?, compression)?),
+        None => Box::new(Decoder::new(input, compression)?),
+    })
+}
+
+/// Reads a stored backup through to its end: the SHA-256 and size of the stored bytes and, with `decrypt`,
+/// proof that every encrypted chunk authenticates under the key (without decompressing).
+pub fn read_through<R: Read + Send>(input: R, decrypt: Option<&Keys>) -> io::Result<(String, u64)> {
+    let mut hashing = HashingReader::new(input);
+    match decrypt {
+        Some(keys) => {
+            io::copy(&mut encrypt::decrypt(&mut hashing, keys)?, &mut io::sink())?;
+            // Bytes after the last chunk would not decrypt; the hash still covers the whole file.
+            io::copy(&mut hashing, &mut io::sink())?;
+        }
+        None => {
+            io::copy(&mut hashing, &mut io::sink())?;
+        }
+    }
+    Ok(hashing.finish())
 }
 
 /// Keeps the last `cap` bytes of a stream.
@@ -152,6 +187,7 @@ mod tests {
                 Vec::new(),
                 compression,
                 compression.default_level(),
+                None,
                 &mut |_| Ok(()),
                 &never,
             )
@@ -159,7 +195,15 @@ mod tests {
             assert_eq!(m.plain_bytes, data.len() as u64);
             assert_eq!(m.stored_bytes, stored.len() as u64);
             let mut back = Vec::new();
-            let l = load(&stored[..], &mut back, compression, &mut |_| Ok(()), &never).unwrap();
+            let l = load(
+                &stored[..],
+                &mut back,
+                compression,
+                None,
+                &mut |_| Ok(()),
+                &never,
+            )
+            .unwrap();
             assert_eq!(back, data, "{compression}");
             assert_eq!(l.sha256, m.sha256);
         }
@@ -185,6 +229,7 @@ mod tests {
             Vec::new(),
             Compression::None,
             0,
+            None,
             &mut |_| Ok(()),
             &cancel,
         )

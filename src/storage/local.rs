@@ -214,6 +214,68 @@ impl Write for PendingFile {
     }
 }
 
+impl super::Upload for PendingFile {
+    fn commit(mut self: Box<Self>, checksum_name: &str, checksum: &str, _size: u64) -> Result<()> {
+        self.flush_to_disk()?;
+        let dir = LocalDir::new(&self.dir);
+        // The checksum goes first: a backup under its final name always has one. A checksum left without its
+        // backup by a crash is swept at the next run.
+        dir.write_small(checksum_name, checksum.as_bytes())?;
+        PendingFile::commit(*self)
+    }
+
+    fn abort(self: Box<Self>) {}
+}
+
+impl super::Storage for LocalDir {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn location(&self, name: &str) -> PathBuf {
+        self.file_path(name)
+    }
+
+    fn check(&self) -> Result<()> {
+        self.check_writable()
+    }
+
+    fn list(&self) -> Result<Vec<Entry>> {
+        LocalDir::list(self)
+    }
+
+    fn get(&self, name: &str) -> Result<Box<dyn std::io::Read + Send>> {
+        Ok(Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            self.open(name)?,
+        )))
+    }
+
+    fn put(&self, name: &str) -> Result<Box<dyn super::Upload>> {
+        Ok(Box::new(self.create_pending(name)?))
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        LocalDir::delete(self, name)
+    }
+
+    fn read_small(&self, name: &str) -> Result<String> {
+        LocalDir::read_small(self, name)
+    }
+
+    fn sync(&self) -> Result<()> {
+        LocalDir::sync(self)
+    }
+
+    fn as_local(&self) -> Option<&LocalDir> {
+        Some(self)
+    }
+}
+
 impl Drop for PendingFile {
     fn drop(&mut self) {
         if self.writer.take().is_some() {

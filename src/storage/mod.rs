@@ -1,10 +1,86 @@
-//! Where backups are kept. A backup becomes visible under its final name only once it is complete.
+//! Where backups are kept: the local directory and S3-compatible buckets, behind one narrow [`Storage`] trait.
+//! A backup becomes visible under its final name only once it is complete.
 
+mod fanout;
 mod local;
 mod lock;
+pub mod s3;
 
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use fanout::Tee;
 pub use local::{Entry, LocalDir, PendingFile};
-pub use lock::RunLock;
+pub use lock::{LOCK_FILE, RunLock};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// A place that holds backups: listed, read, written and deleted by name.
+pub trait Storage: Send + Sync {
+    /// `local`, `s3`, `s3_2`...: what `list` shows and `restore --from` takes.
+    fn name(&self) -> &str;
+    /// Where it is, for people.
+    fn describe(&self) -> String;
+    /// Where a file is, for messages.
+    fn location(&self, name: &str) -> PathBuf;
+    /// Fails with a message saying what to fix when the destination cannot be used.
+    fn check(&self) -> Result<()>;
+    /// Every file, sorted by name.
+    fn list(&self) -> Result<Vec<Entry>>;
+    fn get(&self, name: &str) -> Result<Box<dyn Read + Send>>;
+    /// A new file, visible under `name` only after [`Upload::commit`].
+    fn put(&self, name: &str) -> Result<Box<dyn Upload>>;
+    /// Deleting a file that is not there succeeds.
+    fn delete(&self, name: &str) -> Result<()>;
+
+    /// A small text file (a checksum).
+    fn read_small(&self, name: &str) -> Result<String> {
+        let mut text = String::new();
+        self.get(name)?
+            .take(1 << 20)
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io(self.location(name), e))?;
+        Ok(text)
+    }
+
+    /// Makes deletions durable (the local directory's entry).
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Removes unfinished uploads whose file `ours` says belongs to this configuration; returns how many.
+    fn sweep_uploads(&self, _ours: &dyn Fn(&str) -> bool) -> Result<usize> {
+        Ok(0)
+    }
+
+    /// The local directory, when this is it.
+    fn as_local(&self) -> Option<&LocalDir> {
+        None
+    }
+}
+
+/// A backup being written to one destination. Dropped without [`Upload::commit`], it leaves nothing visible.
+pub trait Upload: Write + Send {
+    /// Makes the backup visible under its name: the checksum file first, then the backup itself, checked to
+    /// hold `size` bytes.
+    fn commit(self: Box<Self>, checksum_name: &str, checksum: &str, size: u64) -> Result<()>;
+    /// Gives up and removes what was written.
+    fn abort(self: Box<Self>);
+}
+
+/// The configured destinations, the local directory first (unless `BACKUP_LOCAL=false`).
+pub fn destinations(cfg: &Config) -> Vec<Arc<dyn Storage>> {
+    let mut out: Vec<Arc<dyn Storage>> = Vec::new();
+    if cfg.destinations.local {
+        out.push(Arc::new(LocalDir::new(&cfg.backup_dir)));
+    }
+    for remote in &cfg.destinations.remotes {
+        out.push(Arc::new(s3::S3Store::new(remote.clone())));
+    }
+    out
+}
 
 /// The suffix of a temporary file that holds a backup being written.
 pub const PARTIAL_SUFFIX: &str = ".partial";

@@ -1,11 +1,14 @@
-//! Name dispatch: links named `backup-db`, `list` and `restore` act as those subcommands.
+//! Name dispatch: links named `backup-db`, `list` and `restore` act as those subcommands; and what a link
+//! says when the backup directory is not writable (the usual state of a fresh bind mount in the image).
 
-use std::path::PathBuf;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
 use crate::support::files::{self, backup_dir};
-use crate::support::{DbBackup, PG_SERVER, PgServer, require_tools};
+use crate::support::{DbBackup, PG_SERVER, PgServer, require_tools, tools};
 
 /// A directory with symlinks to the binary, as the image puts them on PATH.
 fn links() -> TempDir {
@@ -80,4 +83,92 @@ fn backup_db_link_takes_a_backup() {
         .run(&[])
         .expect_success();
     files::only_backup(backups.path(), "pg");
+}
+
+/// `id -u <user>`.
+fn uid_of(user: &str) -> u32 {
+    let out = std::process::Command::new("id")
+        .args(["-u", user])
+        .output()
+        .expect("run id");
+    assert!(out.status.success(), "no user {user}");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("numeric uid")
+}
+
+fn runuser() -> Option<PathBuf> {
+    tools::find("runuser").or_else(|| {
+        ["/usr/sbin/runuser", "/sbin/runuser"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+    })
+}
+
+/// `backup-db` and `backup-service` (the image's default command), started under their link names as a user
+/// who cannot write the backup directory, stop before contacting the database (the configured server does
+/// not exist) with a message that names the uid needing write access: in the image that is uid 10001,
+/// whatever the host directory's owner is. As root the runs are made as `nobody` (root writes anywhere), from
+/// a copy of the binary that `nobody` can reach.
+#[test]
+fn a_backup_dir_it_cannot_write_is_refused_naming_the_uid() {
+    let backups = backup_dir();
+    let bin = tempfile::tempdir().expect("temp dir");
+    fs::set_permissions(bin.path(), fs::Permissions::from_mode(0o755)).expect("chmod bin dir");
+    fs::copy(
+        env!("CARGO_BIN_EXE_db-backup"),
+        bin.path().join("db-backup"),
+    )
+    .expect("copy binary");
+    for name in ["backup-db", "backup-service"] {
+        std::os::unix::fs::symlink("db-backup", bin.path().join(name)).expect("symlink");
+    }
+
+    // SAFETY: geteuid has no preconditions.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let (uid, runuser) = if as_root {
+        let Some(runuser) = runuser() else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("missing tool: runuser (util-linux), needed to run as nobody");
+            }
+            eprintln!("SKIPPED: no runuser to run as nobody");
+            return;
+        };
+        // Owned by root, mode 0755: nobody may look but not write.
+        fs::set_permissions(backups.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        (uid_of("nobody"), Some(runuser))
+    } else {
+        fs::set_permissions(backups.path(), fs::Permissions::from_mode(0o555)).expect("chmod");
+        // SAFETY: geteuid has no preconditions.
+        (unsafe { libc::geteuid() }, None)
+    };
+
+    for name in ["backup-db", "backup-service"] {
+        let link = bin.path().join(name);
+        let link_arg = link.to_str().expect("UTF-8 temp path");
+        let (program, args): (&Path, Vec<&str>) = match &runuser {
+            Some(runuser) => (runuser, vec!["-u", "nobody", "--", link_arg]),
+            None => (&link, vec![]),
+        };
+        let run = DbBackup::offline(backups.path())
+            .program(program)
+            .run(&args);
+        run.expect_code(1).expect_stderr_mentions(&[
+            "not writable",
+            &format!("uid {uid}"),
+            &format!("give uid {uid} write access"),
+        ]);
+        assert!(
+            !run.stderr.contains("127.0.0.1"),
+            "{name} contacted the database before checking the backup directory:\n{run}"
+        );
+    }
+    fs::set_permissions(backups.path(), fs::Permissions::from_mode(0o700)).expect("chmod back");
+    assert!(
+        files::names(backups.path()).is_empty(),
+        "the refused runs left files behind: {:?}",
+        files::names(backups.path())
+    );
 }

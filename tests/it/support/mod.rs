@@ -1,9 +1,15 @@
 //! Shared test support: PostgreSQL servers, the binary runner, backup-dir helpers and the fixture.
 
+pub mod age;
 pub mod files;
 pub mod fixture;
+pub mod mariadb;
+pub mod my_fixture;
 pub mod pg;
+pub mod redis;
 pub mod runner;
+pub mod s3;
+pub mod service;
 pub mod tools;
 
 pub use pg::PgServer;

@@ -111,6 +111,22 @@ impl DbBackup {
 }
 
 impl Running {
+    /// The process id, for sending it signals.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the process.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on a child this runner spawned and has not reaped yet.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+    }
+
+    /// What the process has written to stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        fs::read_to_string(self.out_dir.path().join("stderr")).unwrap_or_default()
+    }
+
     /// Waits for the run to end; kills it and fails the test after `timeout`.
     pub fn wait(mut self, timeout: Duration) -> Run {
         let code = loop {

@@ -1,0 +1,474 @@
+//! Off-site destinations: S3-compatible object stores. The primary one is configured by the `S3_*` names (with
+//! the standard `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_REGION` as fallbacks); further ones by
+//! numbered groups with the same names, `S3_2_*` to `S3_9_*`. `BACKUP_LOCAL=false` turns the local copy off.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::Secret;
+use super::values::{number, one_of};
+use crate::error::ConfigError;
+
+/// The names inside a group (after `S3_` or `S3_<N>_`).
+const FIELDS: &[&str] = &[
+    "ENDPOINT",
+    "ACCESS_KEY",
+    "ACCESS_KEY_FILE",
+    "SECRET_KEY",
+    "SECRET_KEY_FILE",
+    "BACKUP_BUCKET",
+    "REGION",
+    "PREFIX",
+    "FORCE_PATH_STYLE",
+];
+
+/// Settings of every destination, not per group.
+const GLOBAL: &[&str] = &["S3_PART_SIZE", "S3_RETRY_SECONDS"];
+
+/// The highest group number.
+const MAX_GROUP: u32 = 9;
+
+/// The smallest part S3 accepts (except for the last part of an upload).
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+/// 16 MiB parts: 10,000 of them (S3's limit) hold 156 GiB of compressed dump; memory per destination is
+/// at most three parts (two uploading, one filling).
+pub const DEFAULT_PART_SIZE: usize = 16 * 1024 * 1024;
+
+/// One S3-compatible destination, validated.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// `s3` for the primary group, `s3_2`... for the numbered ones: what `list` shows and `--from` takes.
+    pub name: String,
+    /// The variable prefix of the group (`S3_`, `S3_2_`), for messages.
+    pub var_prefix: String,
+    /// `https://host[:port]`, without a trailing slash.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    /// Empty, or a path ending in `/` under which every object is kept.
+    pub prefix: String,
+    pub path_style: bool,
+    pub access_key: Secret,
+    pub secret_key: Secret,
+    pub part_size: usize,
+    /// How long one request is retried on transient errors before it counts as failed.
+    pub retry_seconds: u64,
+}
+
+/// Where backups go.
+#[derive(Debug, Clone)]
+pub struct Destinations {
+    /// Keep a copy in `BACKUP_DIR` (`BACKUP_LOCAL`, default true).
+    pub local: bool,
+    pub remotes: Vec<S3Settings>,
+}
+
+/// Collects the `S3_*` and `AWS_*` variables, `_FILE` secrets read, and refuses unknown `S3_*` names.
+pub fn read(
+    map: &std::collections::HashMap<&str, &str>,
+    read_file: &dyn Fn(&Path) -> std::io::Result<String>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (&name, &value) in map {
+        if name.starts_with("AWS_") {
+            out.insert(name.to_string(), value.to_string());
+            continue;
+        }
+        if !name.starts_with("S3_") {
+            continue;
+        }
+        if !is_known(name) {
+            return Err(ConfigError::new(
+                name,
+                format!(
+                    "is not a setting db-backup knows; the S3 settings are S3_{} (S3_2_... S3_{MAX_GROUP}_... for \
+                     more destinations) and {}",
+                    FIELDS.join(", S3_"),
+                    GLOBAL.join(", ")
+                ),
+            ));
+        }
+        if name.ends_with("_KEY_FILE") {
+            let var = name.trim_end_matches("_FILE");
+            if map.contains_key(var) {
+                return Err(ConfigError::new(
+                    var,
+                    format!("set either {var} or {name}, not both"),
+                ));
+            }
+            let content = read_file(Path::new(value)).map_err(|e| {
+                ConfigError::new(
+                    name,
+                    format!(
+                        "cannot read the file {value}: {e}; mount the secret there or fix the path"
+                    ),
+                )
+            })?;
+            let content = content.trim_end_matches(['\n', '\r']);
+            if content.is_empty() {
+                return Err(ConfigError::new(
+                    name,
+                    format!("the file {value} is empty; it must hold the secret"),
+                ));
+            }
+            out.insert(var.to_string(), content.to_string());
+        } else {
+            out.insert(name.to_string(), value.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn is_known(name: &str) -> bool {
+    if GLOBAL.contains(&name) {
+        return true;
+    }
+    let Some(rest) = name.strip_prefix("S3_") else {
+        return false;
+    };
+    if FIELDS.contains(&rest) {
+        return true;
+    }
+    match rest.split_once('_') {
+        Some((n, field)) => {
+            n.parse::<u32>().is_ok_and(|n| (2..=MAX_GROUP).contains(&n)) && FIELDS.contains(&field)
+        }
+        None => false,
+    }
+}
+
+/// Validates every group and `BACKUP_LOCAL`.
+pub fn validate(
+    vars: &BTreeMap<String, String>,
+    backup_local: Option<&str>,
+) -> Result<Destinations, ConfigError> {
+    let part_size = match vars.get("S3_PART_SIZE") {
+        None => DEFAULT_PART_SIZE,
+        Some(v) => {
+            let size = parse_size("S3_PART_SIZE", v)?;
+            if !(MIN_PART_SIZE..=5 * 1024 * 1024 * 1024).contains(&size) {
+                return Err(ConfigError::new(
+                    "S3_PART_SIZE",
+                    format!(
+                        "{v:?} is out of range: must be from 5MiB (S3's smallest part) to 5GiB"
+                    ),
+                ));
+            }
+            size
+        }
+    };
+    let retry_seconds = match vars.get("S3_RETRY_SECONDS") {
+        None => 120,
+        Some(v) => number("S3_RETRY_SECONDS", v, "a whole number of seconds")?,
+    };
+    let mut remotes = Vec::new();
+    for n in 1..=MAX_GROUP {
+        let prefix = if n == 1 {
+            "S3_".to_string()
+        } else {
+            format!("S3_{n}_")
+        };
+        let get = |field: &str| vars.get(&format!("{prefix}{field}")).map(String::as_str);
+        let any = FIELDS.iter().any(|f| get(f).is_some());
+        let Some(bucket) = get("BACKUP_BUCKET") else {
+            if any {
+                return Err(ConfigError::new(
+                    format!("{prefix}BACKUP_BUCKET"),
+                    format!(
+                        "is required when any {prefix}* setting is set: the bucket to keep backups in"
+                    ),
+                ));
+            }
+            continue;
+        };
+        let aws = |name: &str| {
+            if n == 1 {
+                vars.get(name).map(String::as_str)
+            } else {
+                None
+            }
+        };
+        let region = get("REGION")
+            .or(aws("AWS_REGION"))
+            .or(aws("AWS_DEFAULT_REGION"))
+            .unwrap_or("us-east-1")
+            .to_string();
+        let endpoint = match get("ENDPOINT") {
+            Some(e) => endpoint(&format!("{prefix}ENDPOINT"), e)?,
+            None => format!("https://s3.{region}.amazonaws.com"),
+        };
+        check_bucket(&format!("{prefix}BACKUP_BUCKET"), bucket)?;
+        let key_prefix = key_prefix(&format!("{prefix}PREFIX"), get("PREFIX").unwrap_or(""))?;
+        let path_style = match get("FORCE_PATH_STYLE") {
+            None => false,
+            Some(v) => one_of(
+                &format!("{prefix}FORCE_PATH_STYLE"),
+                v,
+                &[
+                    ("true", true),
+                    ("false", false),
+                    ("1", true),
+                    ("0", false),
+                    ("yes", true),
+                    ("no", false),
+                ],
+            )?,
+        };
+        let fallback = if n == 1 {
+            " (or AWS_ACCESS_KEY_ID)"
+        } else {
+            ""
+        };
+        let access_key = get("ACCESS_KEY").or(aws("AWS_ACCESS_KEY_ID")).ok_or_else(|| {
+            ConfigError::new(
+                format!("{prefix}ACCESS_KEY"),
+                format!("is required for the bucket {bucket}: set {prefix}ACCESS_KEY or {prefix}ACCESS_KEY_FILE{fallback}"),
+            )
+        })?;
+        let fallback = if n == 1 {
+            " (or AWS_SECRET_ACCESS_KEY)"
+        } else {
+            ""
+        };
+        let secret_key = get("SECRET_KEY").or(aws("AWS_SECRET_ACCESS_KEY")).ok_or_else(|| {
+            ConfigError::new(
+                format!("{prefix}SECRET_KEY"),
+                format!("is required for the bucket {bucket}: set {prefix}SECRET_KEY or {prefix}SECRET_KEY_FILE{fallback}"),
+            )
+        })?;
+        remotes.push(S3Settings {
+            name: if n == 1 {
+                "s3".to_string()
+            } else {
+                format!("s3_{n}")
+            },
+            var_prefix: prefix.clone(),
+            endpoint,
+            bucket: bucket.to_string(),
+            region,
+            prefix: key_prefix,
+            path_style,
+            access_key: Secret(access_key.to_string()),
+            secret_key: Secret(secret_key.to_string()),
+            part_size,
+            retry_seconds,
+        });
+    }
+    let local = match backup_local {
+        None => true,
+        Some(v) => one_of(
+            "BACKUP_LOCAL",
+            v,
+            &[
+                ("true", true),
+                ("false", false),
+                ("1", true),
+                ("0", false),
+                ("yes", true),
+                ("no", false),
+            ],
+        )?,
+    };
+    if !local && remotes.is_empty() {
+        return Err(ConfigError::new(
+            "BACKUP_LOCAL",
+            "is false but no S3 destination is configured (S3_BACKUP_BUCKET): backups would go nowhere",
+        ));
+    }
+    Ok(Destinations { local, remotes })
+}
+
+/// The lines `config` prints; the keys are never shown.
+pub fn describe(d: &Destinations) -> Vec<(&'static str, String)> {
+    let mut out = vec![("BACKUP_LOCAL", d.local.to_string())];
+    for r in &d.remotes {
+        out.push((
+            "S3",
+            format!(
+                "{}: {}/{}/{} region={} path_style={} part_size={} access_key=[redacted] secret_key=[redacted]",
+                r.name, r.endpoint, r.bucket, r.prefix, r.region, r.path_style, r.part_size
+            ),
+        ));
+    }
+    out
+}
+
+/// `16MiB`, `16M`, `16777216`...
+fn parse_size(var: &str, value: &str) -> Result<usize, ConfigError> {
+    let v = value.trim();
+    let digits_end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(digits_end);
+    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" | "kb" => 1024,
+        "m" | "mib" | "mb" => 1024 * 1024,
+        "g" | "gib" | "gb" => 1024 * 1024 * 1024,
+        _ => 0,
+    };
+    let n: usize = digits.parse().unwrap_or(0);
+    if factor == 0 || digits.is_empty() {
+        return Err(ConfigError::new(
+            var,
+            format!("{value:?} is not a size: give bytes or a size such as 16MiB"),
+        ));
+    }
+    n.checked_mul(factor)
+        .ok_or_else(|| ConfigError::new(var, format!("{value:?} is too large")))
+}
+
+fn endpoint(var: &str, value: &str) -> Result<String, ConfigError> {
+    let v = value.trim().trim_end_matches('/');
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains('/') && !host.contains('?') => {
+            Ok(v.to_string())
+        }
+        _ => Err(ConfigError::new(
+            var,
+            format!(
+                "{value:?} is not an endpoint: give http(s)://host[:port], e.g. https://s3.eu-central-1.amazonaws.com or http://minio:9000"
+            ),
+        )),
+    }
+}
+
+fn check_bucket(var: &str, bucket: &str) -> Result<(), ConfigError> {
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !bucket.starts_with(['-', '.']);
+    if ok {
+        return Ok(());
+    }
+    Err(ConfigError::new(
+        var,
+        format!("{bucket:?} is not a bucket name: 3 to 63 lowercase letters, digits, '-' and '.'"),
+    ))
+}
+
+/// The prefix as a key prefix: empty, or path segments joined by `/` with a trailing `/`, so that `backups`
+/// lists `backups/...` and never `backups-old/...`.
+fn key_prefix(var: &str, value: &str) -> Result<String, ConfigError> {
+    let trimmed = value.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    for segment in trimmed.split('/') {
+        let ok = !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            return Err(ConfigError::new(
+                var,
+                format!(
+                    "{value:?} is not a usable prefix: path segments of letters, digits, '-', '_' and '.', separated by '/'"
+                ),
+            ));
+        }
+    }
+    Ok(format!("{trimmed}/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn groups_and_fallbacks() {
+        let d = validate(
+            &vars(&[
+                ("S3_BACKUP_BUCKET", "one"),
+                ("AWS_ACCESS_KEY_ID", "ak"),
+                ("AWS_SECRET_ACCESS_KEY", "sk"),
+                ("AWS_REGION", "eu-west-1"),
+                ("S3_PREFIX", "/backups/"),
+                ("S3_2_BACKUP_BUCKET", "two"),
+                ("S3_2_ENDPOINT", "http://127.0.0.1:9000/"),
+                ("S3_2_ACCESS_KEY", "a2"),
+                ("S3_2_SECRET_KEY", "s2"),
+                ("S3_2_FORCE_PATH_STYLE", "true"),
+            ]),
+            Some("false"),
+        )
+        .unwrap();
+        assert!(!d.local);
+        assert_eq!(d.remotes.len(), 2);
+        let (a, b) = (&d.remotes[0], &d.remotes[1]);
+        assert_eq!((a.name.as_str(), a.prefix.as_str()), ("s3", "backups/"));
+        assert_eq!(a.endpoint, "https://s3.eu-west-1.amazonaws.com");
+        assert_eq!(a.access_key.expose(), "ak");
+        assert_eq!(
+            (b.name.as_str(), b.endpoint.as_str(), b.region.as_str()),
+            ("s3_2", "http://127.0.0.1:9000", "us-east-1")
+        );
+        assert!(b.path_style);
+        assert_eq!(b.part_size, DEFAULT_PART_SIZE);
+    }
+
+    #[test]
+    fn numbered_groups_do_not_take_the_aws_fallbacks() {
+        let err = validate(
+            &vars(&[
+                ("S3_2_BACKUP_BUCKET", "two"),
+                ("AWS_ACCESS_KEY_ID", "ak"),
+                ("AWS_SECRET_ACCESS_KEY", "sk"),
+            ]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.variable, "S3_2_ACCESS_KEY");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let base = [("S3_ACCESS_KEY", "a"), ("S3_SECRET_KEY", "s")];
+        let check = |extra: &[(&str, &str)], var: &str| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            let err = validate(&vars(&all), None).unwrap_err();
+            assert_eq!(err.variable, var, "{err}");
+        };
+        check(&[("S3_BACKUP_BUCKET", "Bad_Bucket")], "S3_BACKUP_BUCKET");
+        check(&[("S3_ENDPOINT", "minio:9000")], "S3_BACKUP_BUCKET");
+        check(
+            &[
+                ("S3_BACKUP_BUCKET", "ok-bucket"),
+                ("S3_ENDPOINT", "minio:9000"),
+            ],
+            "S3_ENDPOINT",
+        );
+        check(
+            &[("S3_BACKUP_BUCKET", "ok-bucket"), ("S3_PREFIX", "a/../b")],
+            "S3_PREFIX",
+        );
+        check(
+            &[("S3_BACKUP_BUCKET", "ok-bucket"), ("S3_PART_SIZE", "1MiB")],
+            "S3_PART_SIZE",
+        );
+        let err = validate(&BTreeMap::new(), Some("false")).unwrap_err();
+        assert_eq!(err.variable, "BACKUP_LOCAL");
+    }
+
+    #[test]
+    fn sizes_and_names() {
+        assert_eq!(parse_size("X", "16MiB").unwrap(), 16 << 20);
+        assert_eq!(parse_size("X", "5242880").unwrap(), 5 << 20);
+        assert!(parse_size("X", "lots").is_err());
+        assert!(is_known("S3_3_PREFIX"));
+        assert!(!is_known("S3_BUCKET"));
+        assert!(!is_known("S3_10_PREFIX"));
+    }
+}

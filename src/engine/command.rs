@@ -1,0 +1,297 @@
+//! Any command (`DB_TYPE=command`): `BACKUP_CMD` run with `sh -c` writes the dump to stdout, `RESTORE_CMD`
+//! reads one on stdin; `BACKUP_USER` runs both as another Unix user. Nothing in such a stream tells whether it
+//! is complete, so the command's exit status (and a non-empty stream) is the check.
+
+use std::ffi::CStr;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+
+use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
+use crate::config::Config;
+use crate::error::{ConfigError, Error, Result};
+use crate::jobs::CANCEL;
+use crate::process::Tool;
+
+/// The command engine.
+pub struct CommandEngine {
+    cfg: Config,
+    backup_cmd: String,
+    /// The user the commands run as; `None`: this process's own.
+    run_as: Option<User>,
+}
+
+/// A Unix user looked up in the password database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: Option<PathBuf>,
+}
+
+impl CommandEngine {
+    /// Looks up `BACKUP_USER` and checks that this process may switch to it.
+    pub fn connect(cfg: &Config) -> Result<CommandEngine> {
+        let backup_cmd = cfg.backup_cmd.clone().ok_or_else(|| {
+            ConfigError::new(
+                "BACKUP_CMD",
+                "is required for DB_TYPE=command: a shell command that writes the dump to stdout",
+            )
+        })?;
+        let run_as = match &cfg.backup_user {
+            None => None,
+            Some(spec) => {
+                let user = lookup_user(spec).map_err(|m| ConfigError::new("BACKUP_USER", m))?;
+                // SAFETY: geteuid has no preconditions.
+                switch_needed(user, unsafe { libc::geteuid() })?
+            }
+        };
+        Ok(CommandEngine {
+            cfg: cfg.clone(),
+            backup_cmd,
+            run_as,
+        })
+    }
+
+    /// `sh -c script`, as `BACKUP_USER` when set. The child keeps this process's environment (a command may
+    /// need `PGPASSWORD` or the like), with `HOME`, `USER` and `LOGNAME` of the user it runs as.
+    fn shell(&self, script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(script);
+        if let Some(user) = &self.run_as {
+            // std drops the supplementary groups (setgroups(0)) before setuid when uid is set.
+            cmd.uid(user.uid).gid(user.gid);
+            cmd.env("USER", &user.name).env("LOGNAME", &user.name);
+            if let Some(home) = &user.home {
+                cmd.env("HOME", home);
+            }
+        }
+        cmd
+    }
+}
+
+impl Engine for CommandEngine {
+    fn name(&self) -> &'static str {
+        "command"
+    }
+
+    fn targets(&self) -> Result<Vec<DumpTarget>> {
+        Ok(vec![DumpTarget {
+            database: Some(self.cfg.container.clone()),
+            series: self.cfg.container.clone(),
+            kind: self.cfg.backup_kind.clone(),
+        }])
+    }
+
+    fn dump(&self, _target: &DumpTarget) -> Result<Box<dyn Dump>> {
+        Ok(Box::new(ToolDump::start(
+            "BACKUP_CMD",
+            self.shell(&self.backup_cmd),
+        )?))
+    }
+
+    fn completeness(&self, _target: &DumpTarget) -> Completeness {
+        Completeness::ExitStatus
+    }
+
+    fn prepare_restore(&self, _database: &str) -> Result<String> {
+        Err(Error::Usage(
+            "--database does not apply to DB_TYPE=command: RESTORE_CMD decides where the dump goes"
+                .into(),
+        ))
+    }
+
+    fn restore(&self, _database: Option<&str>, _kind: &str, open: Opener) -> Result<()> {
+        let script = self.cfg.restore_cmd.as_deref().ok_or_else(|| {
+            ConfigError::new(
+                "RESTORE_CMD",
+                "is not set, so DB_TYPE=command cannot restore: set RESTORE_CMD to a shell command that \
+                 reads the dump on stdin (for example `psql -f -`), or restore the file by hand",
+            )
+        })?;
+        let mut tool = Tool::spawn(
+            "RESTORE_CMD",
+            self.shell(script),
+            Stdio::piped(),
+            Stdio::null(),
+        )?;
+        let mut stdin = tool
+            .take_stdin()
+            .ok_or_else(|| Error::Other("RESTORE_CMD has no input pipe".into()))?;
+        let mut input = open()?;
+        let streamed = (|| -> std::io::Result<()> {
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                if CANCEL.load(Ordering::Relaxed) {
+                    return Err(crate::pipeline::cancelled());
+                }
+                let n = input.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                stdin.write_all(&buf[..n])?;
+            }
+        })();
+        drop(stdin);
+        match streamed {
+            Ok(()) => {
+                tool.wait()?;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                // The command stopped reading: its exit status and stderr say why, if it failed.
+                tool.wait()?;
+                Err(Error::Tool {
+                    tool: "RESTORE_CMD".into(),
+                    message: "exited 0 but stopped reading before the end of the dump".into(),
+                })
+            }
+            Err(e) => {
+                let said = tool.kill();
+                let mut message = format!("restore stopped: {e}");
+                if !said.is_empty() {
+                    message.push_str(&format!(" (RESTORE_CMD said: {said})"));
+                }
+                Err(Error::Other(message))
+            }
+        }
+    }
+}
+
+/// How to check a stored backup of `kind`: only the kind `BACKUP_NAME` names is this engine's, and nothing
+/// in it can be checked beyond the checksum and the decompression.
+pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
+    (kind == cfg.backup_kind).then_some(Completeness::ExitStatus)
+}
+
+/// Whether the commands must switch to `user`, given this process's effective uid: not when it already is
+/// that user; yes as root; otherwise it cannot, which is a configuration error.
+pub fn switch_needed(user: User, euid: u32) -> std::result::Result<Option<User>, ConfigError> {
+    if user.uid == euid {
+        return Ok(None);
+    }
+    if euid == 0 {
+        return Ok(Some(user));
+    }
+    Err(ConfigError::new(
+        "BACKUP_USER",
+        format!(
+            "db-backup runs as uid {euid}, not root, so it cannot run the commands as {} (uid {}); run the \
+             container as root or unset BACKUP_USER",
+            user.name, user.uid
+        ),
+    ))
+}
+
+/// Looks up a user by name, or by number (a uid without an entry gets its number as the group).
+pub fn lookup_user(spec: &str) -> std::result::Result<User, String> {
+    let numeric: Option<u32> = spec.parse().ok();
+    let found = match numeric {
+        Some(uid) => getpw(|pwd, buf, len, result| {
+            // SAFETY: the buffers are valid for the given lengths; see `getpw`.
+            unsafe { libc::getpwuid_r(uid, pwd, buf, len, result) }
+        }),
+        None => {
+            let name =
+                std::ffi::CString::new(spec).map_err(|_| format!("{spec:?} is not a user name"))?;
+            getpw(|pwd, buf, len, result| {
+                // SAFETY: as above; `name` is a NUL-terminated string that outlives the call.
+                unsafe { libc::getpwnam_r(name.as_ptr(), pwd, buf, len, result) }
+            })
+        }
+    }
+    .map_err(|e| format!("cannot look up user {spec:?}: {e}"))?;
+    match (found, numeric) {
+        (Some(user), _) => Ok(user),
+        (None, Some(uid)) => Ok(User {
+            name: spec.to_string(),
+            uid,
+            gid: uid,
+            home: None,
+        }),
+        (None, None) => Err(format!(
+            "there is no user {spec:?} in this container (/etc/passwd); use an existing user name or a \
+             numeric uid"
+        )),
+    }
+}
+
+/// Calls a `getpw*_r` function with a growing buffer; `Ok(None)` when there is no such user.
+fn getpw(
+    call: impl Fn(
+        *mut libc::passwd,
+        *mut libc::c_char,
+        libc::size_t,
+        *mut *mut libc::passwd,
+    ) -> libc::c_int,
+) -> std::io::Result<Option<User>> {
+    let mut size = 4096usize;
+    loop {
+        let mut buf = vec![0 as libc::c_char; size];
+        // SAFETY: passwd is a plain C struct for which all-zero bytes are a valid value.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = call(&mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc == libc::ERANGE && size < 1 << 20 {
+            size *= 4;
+            continue;
+        }
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+        if result.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: on success the strings point into `buf`, which is alive here, and are NUL-terminated.
+        let (name, home) = unsafe {
+            (
+                CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned(),
+                CStr::from_ptr(pwd.pw_dir).to_string_lossy().into_owned(),
+            )
+        };
+        return Ok(Some(User {
+            name,
+            uid: pwd.pw_uid,
+            gid: pwd.pw_gid,
+            home: (!home.is_empty()).then(|| PathBuf::from(home)),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(uid: u32) -> User {
+        User {
+            name: "app".into(),
+            uid,
+            gid: uid,
+            home: None,
+        }
+    }
+
+    #[test]
+    fn root_switches_others_must_already_be_the_user() {
+        assert_eq!(switch_needed(user(1000), 0).unwrap(), Some(user(1000)));
+        assert_eq!(switch_needed(user(1000), 1000).unwrap(), None);
+        assert_eq!(switch_needed(user(0), 0).unwrap(), None);
+        let err = switch_needed(user(1000), 1001).unwrap_err();
+        assert_eq!(err.variable, "BACKUP_USER");
+        assert!(err.message.contains("not root"), "{err}");
+    }
+
+    #[test]
+    fn users_are_found_by_name_and_number() {
+        let root = lookup_user("root").unwrap();
+        assert_eq!((root.uid, root.gid), (0, 0));
+        assert_eq!(lookup_user("0").unwrap().name, "root");
+        let unknown = lookup_user("4000123").unwrap();
+        assert_eq!((unknown.uid, unknown.gid), (4000123, 4000123));
+        let err = lookup_user("no-such-user-here").unwrap_err();
+        assert!(err.contains("no user"), "{err}");
+    }
+}

@@ -1,0 +1,127 @@
+//! Feeding a dump to the command-line client without ever reporting a cut-off dump as restored.
+//!
+//! MySQL commits each table definition as it executes it, so a transaction around the dump would not protect
+//! the database; instead the dump is read twice. The first read goes through the whole stream (decompression
+//! included) and checks the `-- Dump completed` trailer before the client sees a byte, so a damaged or cut-off
+//! file changes nothing. The second read feeds the client, and its input is closed normally only when the
+//! trailer has arrived again; on any other ending the client is killed first, because a client that sees the
+//! end of its input executes the statement it holds, even one cut in half.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+
+use super::DUMP_TRAILERS;
+use crate::engine::{Opener, TAIL_BYTES, check_trailer};
+use crate::error::{Error, Result};
+use crate::jobs::CANCEL;
+use crate::pipeline::{Tail, cancelled};
+use crate::process::Tool;
+
+const CHUNK: usize = 256 * 1024;
+
+/// Restores the dump `open` yields into `database` through `command` (the client named `tool`).
+pub fn run(tool: &str, command: Command, database: &str, open: Opener) -> Result<()> {
+    let incomplete = |message: String| Error::Incomplete {
+        database: database.to_string(),
+        message,
+    };
+    let (bytes, tail) = read_through(open)?;
+    check_trailer(DUMP_TRAILERS, tail.bytes())
+        .map_err(|m| incomplete(format!("{m}; nothing was restored")))?;
+    tracing::debug!(bytes, "the dump is complete; restoring it");
+
+    let mut client = Tool::spawn(tool, command, Stdio::piped(), Stdio::null())?;
+    let mut stdin = client
+        .take_stdin()
+        .ok_or_else(|| Error::Other(format!("{tool} has no input pipe")))?;
+    let mut input = match open() {
+        Ok(input) => input,
+        Err(e) => {
+            client.kill();
+            return Err(e);
+        }
+    };
+    let mut tail = Tail::new(TAIL_BYTES);
+    let streamed = feed(&mut *input, &mut |chunk| {
+        tail.push(chunk);
+        stdin.write_all(chunk)
+    });
+    let partial = "the database may now hold part of the dump: drop it and restore again";
+    match streamed {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            // The client stopped reading: its exit status and stderr explain why.
+            drop(stdin);
+            client
+                .wait()
+                .map_err(|e| Error::Other(format!("{e}; {partial}")))?;
+            return Err(Error::Other(format!(
+                "{tool} stopped reading the dump before its end; {partial}"
+            )));
+        }
+        Err(e) => {
+            // Killed before its input closes, so that it cannot execute a statement cut in half.
+            let said = client.kill();
+            drop(stdin);
+            let said = if said.is_empty() {
+                String::new()
+            } else {
+                format!(" ({tool} said: {said})")
+            };
+            return Err(Error::Other(format!(
+                "restore stopped: {e}{said}; {partial}"
+            )));
+        }
+        Ok(()) => {}
+    }
+    if let Err(m) = check_trailer(DUMP_TRAILERS, tail.bytes()) {
+        client.kill();
+        drop(stdin);
+        return Err(incomplete(format!(
+            "{m} on the second read, although the first one was complete; {partial}"
+        )));
+    }
+    drop(stdin);
+    client
+        .wait()
+        .map_err(|e| Error::Other(format!("{e}; {partial}")))?;
+    Ok(())
+}
+
+/// Reads a fresh stream to its end; returns its length and its last bytes.
+fn read_through(open: Opener) -> Result<(u64, Tail)> {
+    let mut input = open()?;
+    let mut tail = Tail::new(TAIL_BYTES);
+    let mut bytes = 0u64;
+    feed(&mut *input, &mut |chunk| {
+        tail.push(chunk);
+        bytes += chunk.len() as u64;
+        Ok(())
+    })
+    .map_err(|e| {
+        Error::Other(format!(
+            "the backup cannot be read to its end: {e}; nothing was restored"
+        ))
+    })?;
+    Ok((bytes, tail))
+}
+
+/// Hands every chunk of `input` to `sink`, stopping at a stop signal.
+fn feed(
+    input: &mut dyn Read,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        if CANCEL.load(Ordering::Relaxed) {
+            return Err(cancelled());
+        }
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        sink(&buf[..n])?;
+    }
+}

@@ -1,0 +1,85 @@
+//! Redis: backs up by taking the RDB over the replication protocol (as `redis-cli --rdb` does), so the sidecar
+//! needs no access to the server's disk; restores by replaying every key with `RESTORE` into a running server,
+//! or (`restore --to-file`, handled by the restore job for every engine) by writing the plain RDB.
+
+mod check;
+mod crc64;
+mod lzf;
+pub mod rdb;
+mod restore;
+mod server;
+mod sync;
+
+use std::sync::Mutex;
+
+use super::{Completeness, Dump, DumpTarget, Engine, Opener};
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+pub use check::{RdbCheck, Summary, check};
+
+/// The kind of file this engine writes: the RDB snapshot.
+pub const KINDS: &[&str] = &["rdb"];
+
+/// A reachable Redis server.
+pub struct Redis {
+    cfg: Config,
+    conn: Mutex<redis::Connection>,
+}
+
+impl Redis {
+    /// Waits for the server (bounded by `DB_WAIT_TIMEOUT`) and reads its version. The database argument of
+    /// [`super::connect`] has no meaning here: a backup holds every logical database.
+    pub fn connect(cfg: &Config) -> Result<Redis> {
+        let mut conn = server::wait_for(cfg)?;
+        let info = server::info(&mut conn, cfg)?;
+        tracing::debug!(server = %server::label(cfg), version = %info.version, "Redis reached");
+        Ok(Redis {
+            cfg: cfg.clone(),
+            conn: Mutex::new(conn),
+        })
+    }
+}
+
+impl Engine for Redis {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn targets(&self) -> Result<Vec<DumpTarget>> {
+        Ok(vec![DumpTarget {
+            database: None,
+            series: self.cfg.container.clone(),
+            kind: "rdb".to_string(),
+        }])
+    }
+
+    fn dump(&self, _target: &DumpTarget) -> Result<Box<dyn Dump>> {
+        Ok(Box::new(sync::RdbDump::start(&self.cfg)?))
+    }
+
+    fn completeness(&self, _target: &DumpTarget) -> Completeness {
+        Completeness::Custom(Box::new(RdbCheck::start()))
+    }
+
+    fn prepare_restore(&self, _database: &str) -> Result<String> {
+        Err(Error::Usage(
+            "--database does not apply to Redis: a Redis backup holds the whole server (every logical database) \
+             and is restored into the server that DB_HOST/DB_PORT name"
+                .into(),
+        ))
+    }
+
+    fn restore(&self, _database: Option<&str>, _kind: &str, open: Opener) -> Result<()> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::Other("the Redis connection is unusable".into()))?;
+        restore::run(&mut conn, &self.cfg, open)
+    }
+}
+
+/// How to check a stored backup of `kind`.
+pub fn file_completeness(kind: &str) -> Option<Completeness> {
+    (kind == "rdb").then(|| Completeness::Custom(Box::new(RdbCheck::start())))
+}

@@ -1,0 +1,87 @@
+//! `restore --to-file PATH`: write a backup's plain (decompressed) dump to a file instead of into a server, for
+//! a file-based restore (a Redis `dump.rdb`, a SQL file to inspect). The file appears under its name only once
+//! the checksum and the completeness check have passed, so a damaged backup never leaves a plausible file.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use super::series::Found;
+use super::verify::{check_digest, expected_checksum};
+use super::{CANCEL, Checker};
+use crate::config::Config;
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::pipeline;
+use crate::storage::Storage;
+use std::sync::Arc;
+
+/// Writes the one backup in `chosen` to `path`; returns the line to print.
+pub fn run(
+    cfg: &Config,
+    chosen: Vec<(Arc<dyn Storage>, Found)>,
+    path: &Path,
+    no_verify: bool,
+) -> Result<String> {
+    let [(dir, found)]: [(Arc<dyn Storage>, Found); 1] = chosen.try_into().map_err(|_| {
+        Error::Usage(
+            "--to-file needs a single backup, but several series were chosen; name one file".into(),
+        )
+    })?;
+    let expected = if no_verify {
+        None
+    } else {
+        Some(expected_checksum(dir.as_ref(), &found)?)
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Usage(format!("--to-file {}: not a file name", path.display())))?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // Beside the destination, so that the final rename cannot cross file systems; 0600 like every backup.
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".partial")
+        .tempfile_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    let mut checker = engine::file_completeness(cfg, &found.name.kind)
+        .map(Checker::start)
+        .transpose()?;
+    let source = dir.location(&found.file_name);
+    let mut out = BufWriter::with_capacity(1 << 20, temp.as_file());
+    let measured = pipeline::load(
+        dir.get(&found.file_name)?,
+        &mut out,
+        found.name.compression,
+        found.name.encrypted.then_some(&cfg.keys),
+        &mut |chunk| match checker.as_mut() {
+            Some(checker) => checker.feed(chunk),
+            None => Ok(()),
+        },
+        &CANCEL,
+    )
+    .map_err(|e| Error::file(&source, format!("cannot be read or written out: {e}")))?;
+    out.flush().map_err(|e| Error::io(temp.path(), e))?;
+    drop(out);
+    if let Some(expected) = expected {
+        check_digest(dir.as_ref(), &found, &expected, &measured.sha256)?;
+    }
+    if let Some(checker) = checker {
+        checker.finish(&found.file_name)?;
+    }
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(temp.path(), e))?;
+    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    if let Ok(d) = std::fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
+    tracing::info!(file = %found.file_name, to = %path.display(), bytes = measured.plain_bytes, "backup written to a file");
+    Ok(format!(
+        "wrote {} ({} bytes, decompressed) to {}",
+        found.file_name,
+        measured.plain_bytes,
+        path.display()
+    ))
+}

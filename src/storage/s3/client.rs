@@ -1,0 +1,518 @@
+//! One S3-compatible bucket over HTTP: signed requests, answers classified into transient errors (retried with
+//! exponential backoff and jitter, within a time budget) and permanent ones (a message naming the destination
+//! and the setting to check, never retried).
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use ureq::http;
+
+use super::sign::{self, ToSign, uri_encode};
+use super::xml;
+use crate::config::S3Settings;
+use crate::error::{Error, Result};
+
+/// An object in a listing.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: Option<String>,
+}
+
+/// A multipart upload that was started and neither completed nor aborted.
+#[derive(Debug, Clone)]
+pub struct PendingUpload {
+    pub key: String,
+    pub upload_id: String,
+}
+
+/// An answer with its status and small body.
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+/// Why one attempt failed.
+enum Failure {
+    /// Worth another try: the connection, a timeout, 5xx, throttling.
+    Transient(String),
+    /// No retry can help; the message says what to check.
+    Permanent(String),
+}
+
+/// A client for one destination.
+pub struct Client {
+    agent: ureq::Agent,
+    pub settings: S3Settings,
+    scheme: String,
+    host: String,
+}
+
+impl Client {
+    pub fn new(settings: S3Settings) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(Duration::from_secs(120)))
+            .timeout_per_read(Some(Duration::from_secs(120)))
+            .timeout_per_write(Some(Duration::from_secs(120)))
+            .max_redirects(0)
+            .build()
+            .into();
+        let (scheme, rest) = settings
+            .endpoint
+            .split_once("://")
+            .unwrap_or(("https", &settings.endpoint));
+        let host = if settings.path_style {
+            rest.to_string()
+        } else {
+            format!("{}.{rest}", settings.bucket)
+        };
+        Client {
+            agent,
+            scheme: scheme.to_string(),
+            host,
+            settings,
+        }
+    }
+
+    /// How the destination is named in messages: `s3 (http://host/bucket/prefix)`.
+    pub fn label(&self) -> String {
+        format!(
+            "S3 destination {} ({}/{}/{})",
+            self.settings.name, self.settings.endpoint, self.settings.bucket, self.settings.prefix
+        )
+    }
+
+    fn error(&self, message: impl std::fmt::Display) -> Error {
+        Error::Server {
+            server: self.label(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The URI path of `key` (`None`: the bucket itself).
+    fn path(&self, key: Option<&str>) -> String {
+        let key = key.map(|k| uri_encode(k, false)).unwrap_or_default();
+        if self.settings.path_style {
+            format!("/{}/{key}", self.settings.bucket)
+        } else {
+            format!("/{key}")
+        }
+    }
+
+    /// One signed request, answered in full (`want_body`: the body is read as text).
+    fn attempt(
+        &self,
+        method: &str,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        body: &[u8],
+        stream: bool,
+    ) -> std::result::Result<(Reply, Option<ureq::Body>), Failure> {
+        let path = self.path(key);
+        let payload = hex::encode(Sha256::digest(body));
+        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let signed = [
+            ("host", self.host.clone()),
+            ("x-amz-content-sha256", payload.clone()),
+            ("x-amz-date", amz_date.clone()),
+        ];
+        let authorization = sign::authorization(&ToSign {
+            method,
+            path: &path,
+            query,
+            headers: &signed,
+            payload_sha256: &payload,
+            amz_date: &amz_date,
+            region: &self.settings.region,
+            access_key: self.settings.access_key.expose(),
+            secret_key: self.settings.secret_key.expose(),
+        });
+        let query = sign::canonical_query(query);
+        let uri = if query.is_empty() {
+            format!("{}://{}{path}", self.scheme, self.host)
+        } else {
+            format!("{}://{}{path}?{query}", self.scheme, self.host)
+        };
+        let mut request = http::Request::builder().method(method).uri(&uri);
+        for (name, value) in &signed {
+            request = request.header(*name, value);
+        }
+        let request = request
+            .header("authorization", authorization)
+            .body(body)
+            .map_err(|e| Failure::Permanent(format!("cannot build the request: {e}")))?;
+        let response = self.agent.run(request).map_err(|e| match e {
+            ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl => {
+                Failure::Permanent(format!("{e}"))
+            }
+            ureq::Error::HostNotFound => Failure::Transient(format!(
+                "the host {} cannot be resolved (check {}ENDPOINT)",
+                self.host, self.settings.var_prefix
+            )),
+            other => Failure::Transient(format!("{other}")),
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = response.into_body();
+        if stream && status < 300 {
+            return Ok((
+                Reply {
+                    status,
+                    headers,
+                    body: String::new(),
+                },
+                Some(body),
+            ));
+        }
+        let text = body
+            .with_config()
+            .limit(16 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| Failure::Transient(format!("reading the answer: {e}")))?;
+        let reply = Reply {
+            status,
+            headers,
+            body: text,
+        };
+        self.classify(method, reply).map(|r| (r, None))
+    }
+
+    /// Turns an error answer into a failure with what to do; passes success through. S3 sometimes answers 200
+    /// with an error document (CompleteMultipartUpload): that is an error too.
+    fn classify(&self, method: &str, reply: Reply) -> std::result::Result<Reply, Failure> {
+        let error_doc = reply.body.contains("<Error>");
+        if reply.status < 300 && !error_doc {
+            return Ok(reply);
+        }
+        let code = xml::value(&reply.body, "Code").unwrap_or_default();
+        let said = xml::value(&reply.body, "Message").unwrap_or_default();
+        let p = &self.settings.var_prefix;
+        let detail = if code.is_empty() {
+            format!("HTTP {}", reply.status)
+        } else if said.is_empty() {
+            format!("HTTP {} {code}", reply.status)
+        } else {
+            format!("HTTP {} {code}: {said}", reply.status)
+        };
+        let permanent = |what: String| Failure::Permanent(format!("{what} ({detail})"));
+        match (reply.status, code.as_str()) {
+            (_, "SignatureDoesNotMatch") => Err(permanent(format!(
+                "the store refused the request signature: the secret key is wrong; check {p}SECRET_KEY"
+            ))),
+            (_, "InvalidAccessKeyId") => Err(permanent(format!(
+                "the store does not know the access key; check {p}ACCESS_KEY"
+            ))),
+            (_, "NoSuchBucket") => Err(permanent(format!(
+                "the bucket {} does not exist; create it or fix {p}BACKUP_BUCKET",
+                self.settings.bucket
+            ))),
+            (_, "AuthorizationHeaderMalformed") | (301, _) | (_, "PermanentRedirect") => {
+                Err(permanent(format!(
+                    "the bucket is in another region or behind another endpoint; check {p}REGION and {p}ENDPOINT"
+                )))
+            }
+            (403, _) => Err(permanent(format!(
+                "access denied; the key needs s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject, \
+                 s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket; check {p}ACCESS_KEY \
+                 and {p}SECRET_KEY"
+            ))),
+            (404, _) if method == "HEAD" => Ok(reply),
+            (400, "RequestTimeout")
+            | (429, _)
+            | (500..=599, _)
+            | (_, "SlowDown")
+            | (_, "InternalError") => Err(Failure::Transient(detail)),
+            (200, _) => Err(Failure::Transient(detail)),
+            _ => Err(permanent("the store refused the request".to_string())),
+        }
+    }
+
+    /// A request retried on transient failures until `S3_RETRY_SECONDS` is spent.
+    fn call(
+        &self,
+        op: &str,
+        method: &str,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        body: &[u8],
+        stream: bool,
+    ) -> Result<(Reply, Option<ureq::Body>)> {
+        let started = Instant::now();
+        let budget = Duration::from_secs(self.settings.retry_seconds);
+        let mut attempt = 0u32;
+        loop {
+            match self.attempt(method, key, query, body, stream) {
+                Ok(answer) => return Ok(answer),
+                Err(Failure::Permanent(m)) => return Err(self.error(format!("{op}: {m}"))),
+                Err(Failure::Transient(m)) => {
+                    let delay = backoff(attempt);
+                    if started.elapsed() + delay > budget {
+                        return Err(self.error(format!(
+                            "{op}: {m}; gave up after {} attempt(s) in {:.0?} (S3_RETRY_SECONDS={})",
+                            attempt + 1,
+                            started.elapsed(),
+                            self.settings.retry_seconds
+                        )));
+                    }
+                    tracing::warn!(destination = %self.settings.name, op, error = %m, retry_in_ms = delay.as_millis() as u64, "S3 request failed; retrying");
+                    std::thread::sleep(delay);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Checks that the bucket answers and that the keys may list it.
+    pub fn check(&self) -> Result<()> {
+        let prefix = self.settings.prefix.clone();
+        self.call(
+            "listing the bucket",
+            "GET",
+            None,
+            &[("list-type", "2"), ("max-keys", "1"), ("prefix", &prefix)],
+            b"",
+            false,
+        )
+        .map(|_| ())
+    }
+
+    /// The objects directly under `prefix` (not in sub-folders: the delimiter is `/`).
+    pub fn list(&self, prefix: &str) -> Result<Vec<Object>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("delimiter", "/")];
+            if let Some(t) = &token {
+                query.push(("continuation-token", t.as_str()));
+            }
+            let (reply, _) = self.call("listing the bucket", "GET", None, &query, b"", false)?;
+            for block in xml::blocks(&reply.body, "Contents") {
+                let Some(key) = xml::value(block, "Key") else {
+                    continue;
+                };
+                let size = xml::value(block, "Size")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                out.push(Object {
+                    key,
+                    size,
+                    last_modified: xml::value(block, "LastModified"),
+                });
+            }
+            let truncated = xml::value(&reply.body, "IsTruncated").as_deref() == Some("true");
+            token = xml::value(&reply.body, "NextContinuationToken").filter(|t| !t.is_empty());
+            if !truncated || token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The sub-folders directly under `prefix` (`CommonPrefixes`), ending in `/`.
+    pub fn folders(&self, prefix: &str) -> Result<Vec<String>> {
+        let query = [("list-type", "2"), ("prefix", prefix), ("delimiter", "/")];
+        let (reply, _) = self.call("listing the bucket", "GET", None, &query, b"", false)?;
+        Ok(xml::blocks(&reply.body, "CommonPrefixes")
+            .into_iter()
+            .filter_map(|b| xml::value(b, "Prefix"))
+            .collect())
+    }
+
+    pub fn put(&self, key: &str, body: &[u8]) -> Result<()> {
+        self.call(
+            &format!("uploading {key}"),
+            "PUT",
+            Some(key),
+            &[],
+            body,
+            false,
+        )
+        .map(|_| ())
+    }
+
+    /// The object's size, `None` when it does not exist.
+    pub fn head(&self, key: &str) -> Result<Option<u64>> {
+        let (reply, _) = self.call(
+            &format!("checking {key}"),
+            "HEAD",
+            Some(key),
+            &[],
+            b"",
+            false,
+        )?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        Ok(reply
+            .headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// A stream of the object's bytes. Only starting the download is retried.
+    pub fn get(&self, key: &str) -> Result<Box<dyn Read + Send>> {
+        let (reply, body) = self.call(
+            &format!("downloading {key}"),
+            "GET",
+            Some(key),
+            &[],
+            b"",
+            true,
+        )?;
+        match body {
+            Some(body) => Ok(Box::new(body.into_reader())),
+            None => Err(self.error(format!("downloading {key}: HTTP {}", reply.status))),
+        }
+    }
+
+    pub fn delete(&self, key: &str) -> Result<()> {
+        self.call(
+            &format!("deleting {key}"),
+            "DELETE",
+            Some(key),
+            &[],
+            b"",
+            false,
+        )
+        .map(|_| ())
+    }
+
+    pub fn create_multipart(&self, key: &str) -> Result<String> {
+        let op = format!("starting the upload of {key}");
+        let (reply, _) = self.call(&op, "POST", Some(key), &[("uploads", "")], b"", false)?;
+        xml::value(&reply.body, "UploadId")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| self.error(format!("{op}: the answer holds no UploadId")))
+    }
+
+    /// Uploads part `number`; returns its ETag.
+    pub fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: &[u8],
+    ) -> Result<String> {
+        let n = number.to_string();
+        let op = format!("uploading part {number} of {key}");
+        let (reply, _) = self.call(
+            &op,
+            "PUT",
+            Some(key),
+            &[("partNumber", &n), ("uploadId", upload_id)],
+            body,
+            false,
+        )?;
+        reply
+            .headers
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| self.error(format!("{op}: the answer holds no ETag")))
+    }
+
+    /// Completes an upload: the object appears under its key, whole.
+    pub fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<()> {
+        let mut body = String::from("<CompleteMultipartUpload>");
+        for (number, etag) in parts {
+            body.push_str(&format!(
+                "<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>",
+                xml::escape(etag)
+            ));
+        }
+        body.push_str("</CompleteMultipartUpload>");
+        self.call(
+            &format!("completing the upload of {key}"),
+            "POST",
+            Some(key),
+            &[("uploadId", upload_id)],
+            body.as_bytes(),
+            false,
+        )
+        .map(|_| ())
+    }
+
+    pub fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()> {
+        self.call(
+            &format!("aborting the upload of {key}"),
+            "DELETE",
+            Some(key),
+            &[("uploadId", upload_id)],
+            b"",
+            false,
+        )
+        .map(|_| ())
+    }
+
+    /// Multipart uploads under `prefix` that were neither completed nor aborted.
+    pub fn list_multipart(&self, prefix: &str) -> Result<Vec<PendingUpload>> {
+        let mut out = Vec::new();
+        let mut markers: Option<(String, String)> = None;
+        loop {
+            let mut query = vec![("uploads", ""), ("prefix", prefix)];
+            if let Some((k, u)) = &markers {
+                query.push(("key-marker", k.as_str()));
+                query.push(("upload-id-marker", u.as_str()));
+            }
+            let (reply, _) = self.call(
+                "listing unfinished uploads",
+                "GET",
+                None,
+                &query,
+                b"",
+                false,
+            )?;
+            for block in xml::blocks(&reply.body, "Upload") {
+                if let (Some(key), Some(upload_id)) =
+                    (xml::value(block, "Key"), xml::value(block, "UploadId"))
+                {
+                    out.push(PendingUpload { key, upload_id });
+                }
+            }
+            let truncated = xml::value(&reply.body, "IsTruncated").as_deref() == Some("true");
+            let next = (
+                xml::value(&reply.body, "NextKeyMarker").unwrap_or_default(),
+                xml::value(&reply.body, "NextUploadIdMarker").unwrap_or_default(),
+            );
+            if !truncated || next.0.is_empty() {
+                return Ok(out);
+            }
+            markers = Some(next);
+        }
+    }
+
+    /// Creates the bucket (for tests and first-time setup).
+    pub fn create_bucket(&self) -> Result<()> {
+        self.call("creating the bucket", "PUT", None, &[], b"", false)
+            .map(|_| ())
+    }
+}
+
+/// Exponential backoff with jitter: between half and all of 200 ms x 2^attempt (at most 10 s), at random.
+fn backoff(attempt: u32) -> Duration {
+    let cap = (200u64 << attempt.min(16)).min(10_000);
+    Duration::from_millis(cap / 2 + jitter() % (cap / 2 + 1))
+}
+
+/// A random number from the standard library's per-process hash keys and the clock (no RNG dependency).
+fn jitter() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}

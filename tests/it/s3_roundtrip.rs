@@ -1,0 +1,149 @@
+//! Backups to S3-compatible stores: a round trip through a bucket alone, two buckets at once with age
+//! encryption and no local copy, `list`, `verify` and `restore --from` on remote copies.
+
+use crate::support::age::{decrypt_with_cli, keygen};
+use crate::support::files::{self, backup_dir};
+use crate::support::s3::{S3Server, require_s3};
+use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
+
+fn with_env(cmd: DbBackup, vars: &[(String, String)]) -> DbBackup {
+    vars.iter().fold(cmd, |cmd, (k, v)| cmd.env(k, v))
+}
+
+#[test]
+fn round_trip_through_s3_alone() {
+    require_tools!(PG_SERVER);
+    require_s3!();
+    let s3 = S3Server::start();
+    s3.bucket("backups");
+    let pg = PgServer::start();
+    let source = fixture::create(&pg, "app");
+    let dir = backup_dir();
+    let cmd = with_env(
+        DbBackup::for_server(&pg, "app", dir.path()),
+        &s3.env("S3_", "backups", "nightly/db"),
+    );
+    cmd.run(&["backup-db"]).expect_success();
+
+    let name = files::only_backup(dir.path(), "pg");
+    let keys = s3.keys("backups");
+    let object = format!("nightly/db/{name}");
+    assert_eq!(
+        keys,
+        vec![object.clone(), format!("{object}.sha256")],
+        "{keys:?}"
+    );
+    let local = std::fs::read(dir.path().join(&name)).unwrap();
+    assert_eq!(
+        s3.get("backups", &object),
+        local,
+        "the remote copy differs from the local one"
+    );
+    let checksum = String::from_utf8(s3.get("backups", &format!("{object}.sha256"))).unwrap();
+    assert_eq!(checksum, format!("{}  {name}\n", files::sha256_hex(&local)));
+
+    // The local copy is gone: list, verify and restore use the bucket.
+    for entry in files::names(dir.path()) {
+        let _ = std::fs::remove_file(dir.path().join(entry));
+    }
+    let list = cmd.run(&["list"]);
+    list.expect_success();
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l.contains(&name) && l.contains("s3")),
+        "{list}"
+    );
+    let verify = cmd.run(&["verify", "all"]);
+    verify.expect_success();
+    assert!(
+        verify.stdout.contains(&format!("ok      s3:{name}")),
+        "{verify}"
+    );
+    cmd.run(&["restore", "latest", "--database", "copy"])
+        .expect_success();
+    assert_eq!(
+        pg.dump("copy"),
+        source,
+        "restored dump differs from the source"
+    );
+    // The download used for the restore is gone.
+    assert!(
+        files::names(dir.path())
+            .iter()
+            .all(|n| !n.starts_with(".db-backup-spool-"))
+    );
+}
+
+#[test]
+fn two_remotes_at_once_encrypted_without_a_local_copy() {
+    require_tools!(PG_SERVER, &["age", "age-keygen"]);
+    require_s3!();
+    let s3 = S3Server::start();
+    s3.bucket("first");
+    s3.bucket("second");
+    let pg = PgServer::start();
+    let source = fixture::create(&pg, "app");
+    let dir = backup_dir();
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path(), "offsite");
+    let stranger = keygen(keys.path(), "stranger");
+    let mut vars = s3.env("S3_", "first", "");
+    vars.extend(s3.env("S3_2_", "second", "db/pg"));
+    let cmd = with_env(DbBackup::for_server(&pg, "app", dir.path()), &vars)
+        .env("BACKUP_LOCAL", "false")
+        .env("BACKUP_ENCRYPTION_RECIPIENTS", &key.public);
+    cmd.run(&["backup-db"]).expect_success();
+
+    assert!(
+        files::backups(dir.path()).is_empty(),
+        "BACKUP_LOCAL=false must leave no local copy"
+    );
+    let first = s3.keys("first");
+    let second = s3.keys("second");
+    assert_eq!(first.len(), 2, "{first:?}");
+    let name = first[0].clone();
+    assert!(name.ends_with(".sql.gz.age"), "{name}");
+    assert_eq!(
+        second,
+        vec![format!("db/pg/{name}"), format!("db/pg/{name}.sha256")]
+    );
+    // Each remote copy is a standard age file that the age tool opens with the identity.
+    for (bucket, key_name) in [("first", name.clone()), ("second", format!("db/pg/{name}"))] {
+        let stored = s3.get(bucket, &key_name);
+        let path = dir.path().join(format!("download-{bucket}-{name}"));
+        std::fs::write(&path, &stored).unwrap();
+        let plain = String::from_utf8(decrypt_with_cli(&path, &key.identity)).unwrap();
+        assert!(plain.contains("-- PostgreSQL database dump complete"));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    let wrong = cmd.clone().env(
+        "BACKUP_ENCRYPTION_IDENTITY_FILE",
+        stranger.identity.to_str().unwrap(),
+    );
+    wrong
+        .run(&["restore", "latest", "--from", "s3_2", "--database", "copy"])
+        .expect_code(1)
+        .expect_stderr_mentions(&["does not match"]);
+    assert!(
+        !pg.db_exists("copy"),
+        "a wrong identity must not touch the database"
+    );
+
+    let reader = cmd.env(
+        "BACKUP_ENCRYPTION_IDENTITY_FILE",
+        key.identity.to_str().unwrap(),
+    );
+    reader
+        .run(&["restore", &name, "--from", "s3_2", "--database", "copy"])
+        .expect_success();
+    assert_eq!(pg.dump("copy"), source);
+    reader
+        .run(&["verify", "latest", "--from", "s3"])
+        .expect_success();
+    reader
+        .run(&["restore", "latest", "--from", "nowhere"])
+        .expect_code(2)
+        .expect_stderr_mentions(&["s3_2"]);
+}
