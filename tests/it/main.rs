@@ -28,6 +28,7 @@ mod s3_roundtrip;
 mod secrets;
 mod service_concurrency;
 mod service_config;
+mod service_minutes;
 mod service_notify;
 mod service_schedule;
 mod service_stop;
