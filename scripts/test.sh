@@ -132,3 +132,8 @@ s3_server
 
 step "${runner[*]}"
 "${runner[@]}"
+
+# Fuzzing, briefly (scripts/fuzz.sh installs the nightly toolchain and cargo-fuzz when missing; under CI=true a
+# failed install fails the run). FUZZ_SECONDS per target, 15 by default; FUZZ_SECONDS=0 skips it.
+step "scripts/fuzz.sh (${FUZZ_SECONDS:-15} s per target)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh

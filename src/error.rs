@@ -52,6 +52,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// One target of several failed; the cause is kept whole so that the service can tell whether a retry helps.
+    #[error("backup of {target} failed: {cause}")]
+    Target { target: String, cause: Box<Error> },
+
     #[error("{0}")]
     Other(String),
 }
@@ -79,9 +83,17 @@ impl Error {
         }
     }
 
+    /// The error itself, or the cause of a failed target's backup.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Target { cause, .. } => cause.root(),
+            other => other,
+        }
+    }
+
     /// True when retrying cannot help (a full disk, no permission, bad configuration).
     pub fn is_permanent(&self) -> bool {
-        match self {
+        match self.root() {
             Error::Config(_) | Error::Usage(_) => true,
             Error::Io { source, .. } => matches!(
                 source.raw_os_error(),

@@ -188,11 +188,17 @@ pub fn validate(
                 None
             }
         };
-        let region = get("REGION")
-            .or(aws("AWS_REGION"))
-            .or(aws("AWS_DEFAULT_REGION"))
-            .unwrap_or("us-east-1")
-            .to_string();
+        let region_var = [
+            format!("{prefix}REGION"),
+            "AWS_REGION".to_string(),
+            "AWS_DEFAULT_REGION".to_string(),
+        ]
+        .into_iter()
+        .find(|name| (name.starts_with(&prefix) || n == 1) && vars.contains_key(name));
+        let region = match &region_var {
+            Some(var) => check_region(var, &vars[var])?,
+            None => "us-east-1".to_string(),
+        };
         let endpoint = match get("ENDPOINT") {
             Some(e) => endpoint(&format!("{prefix}ENDPOINT"), e)?,
             None => format!("https://s3.{region}.amazonaws.com"),
@@ -214,6 +220,15 @@ pub fn validate(
                 ],
             )?,
         };
+        if !path_style && host_is_ip(&endpoint) {
+            return Err(ConfigError::new(
+                format!("{prefix}FORCE_PATH_STYLE"),
+                format!(
+                    "must be true for the endpoint {endpoint}: an IP address cannot carry the bucket in its host \
+                     name (http://{bucket}.host/...); set {prefix}FORCE_PATH_STYLE=true"
+                ),
+            ));
+        }
         let fallback = if n == 1 {
             " (or AWS_ACCESS_KEY_ID)"
         } else {
@@ -332,6 +347,35 @@ fn endpoint(var: &str, value: &str) -> Result<String, ConfigError> {
             ),
         )),
     }
+}
+
+/// A region name: it goes into the signature and, without an endpoint, into the host name.
+fn check_region(var: &str, value: &str) -> Result<String, ConfigError> {
+    let v = value.trim();
+    let ok = (1..=64).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        return Ok(v.to_string());
+    }
+    Err(ConfigError::new(
+        var,
+        format!(
+            "{value:?} is not a region name: letters, digits, '-', '_' and '.', e.g. us-east-1 or eu-central-003"
+        ),
+    ))
+}
+
+/// Whether the endpoint's host is an IP address (`http://10.0.0.5:9000`, `http://[::1]:9000`).
+fn host_is_ip(endpoint: &str) -> bool {
+    let host = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
+    if host.starts_with('[') {
+        return true;
+    }
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    host.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
 fn check_bucket(var: &str, bucket: &str) -> Result<(), ConfigError> {
@@ -457,6 +501,32 @@ mod tests {
         check(
             &[("S3_BACKUP_BUCKET", "ok-bucket"), ("S3_PART_SIZE", "1MiB")],
             "S3_PART_SIZE",
+        );
+        check(
+            &[
+                ("S3_BACKUP_BUCKET", "ok-bucket"),
+                ("S3_REGION", "eu central!"),
+            ],
+            "S3_REGION",
+        );
+        check(
+            &[("S3_BACKUP_BUCKET", "ok-bucket"), ("AWS_REGION", "a/b")],
+            "AWS_REGION",
+        );
+        check(
+            &[
+                ("S3_BACKUP_BUCKET", "ok-bucket"),
+                ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+            ],
+            "S3_FORCE_PATH_STYLE",
+        );
+        check(
+            &[
+                ("S3_BACKUP_BUCKET", "ok-bucket"),
+                ("S3_ENDPOINT", "http://[::1]:9000"),
+                ("S3_FORCE_PATH_STYLE", "false"),
+            ],
+            "S3_FORCE_PATH_STYLE",
         );
         let err = validate(&BTreeMap::new(), Some("false")).unwrap_err();
         assert_eq!(err.variable, "BACKUP_LOCAL");

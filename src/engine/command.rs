@@ -41,14 +41,7 @@ impl CommandEngine {
                 "is required for DB_TYPE=command: a shell command that writes the dump to stdout",
             )
         })?;
-        let run_as = match &cfg.backup_user {
-            None => None,
-            Some(spec) => {
-                let user = lookup_user(spec).map_err(|m| ConfigError::new("BACKUP_USER", m))?;
-                // SAFETY: geteuid has no preconditions.
-                switch_needed(user, unsafe { libc::geteuid() })?
-            }
-        };
+        let run_as = run_as(cfg)?;
         Ok(CommandEngine {
             cfg: cfg.clone(),
             backup_cmd,
@@ -165,6 +158,18 @@ impl Engine for CommandEngine {
 /// in it can be checked beyond the checksum and the decompression.
 pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
     (kind == cfg.backup_kind).then_some(Completeness::ExitStatus)
+}
+
+/// The user the commands run as: `BACKUP_USER` looked up, `None` when no switch is needed.
+pub fn run_as(cfg: &Config) -> std::result::Result<Option<User>, ConfigError> {
+    match &cfg.backup_user {
+        None => Ok(None),
+        Some(spec) => {
+            let user = lookup_user(spec).map_err(|m| ConfigError::new("BACKUP_USER", m))?;
+            // SAFETY: geteuid has no preconditions.
+            switch_needed(user, unsafe { libc::geteuid() })
+        }
+    }
 }
 
 /// Whether the commands must switch to `user`, given this process's effective uid: not when it already is

@@ -14,7 +14,7 @@ use std::io::Read;
 use std::process::{ChildStdout, Command};
 
 use crate::config::{Config, EngineKind};
-use crate::error::Result;
+use crate::error::{ConfigError, Result};
 use crate::process::Tool;
 
 /// One thing to dump: a database (or the server's globals) and the series its backups belong to.
@@ -135,12 +135,39 @@ pub trait Engine: Send + Sync {
 /// Reaches the configured server (waiting up to `DB_WAIT_TIMEOUT`) and returns its engine. `database` is the
 /// database to connect to first; `None` means the one the configuration implies.
 pub fn connect(cfg: &Config, database: Option<&str>) -> Result<Box<dyn Engine>> {
+    check_settings(cfg)?;
     match cfg.engine {
         EngineKind::Postgres => Ok(Box::new(postgres::Postgres::connect(cfg, database)?)),
         EngineKind::Mysql => Ok(Box::new(mysql::Mysql::connect(cfg, database)?)),
         EngineKind::Redis => Ok(Box::new(redis::Redis::connect(cfg)?)),
         EngineKind::Sqlite => Ok(Box::new(sqlite::Sqlite::connect(cfg)?)),
         EngineKind::Command => Ok(Box::new(command::CommandEngine::connect(cfg)?)),
+    }
+}
+
+/// The engine settings that only the machine can check: `PG_BIN_DIR` or `MYSQL_BIN_DIR` naming no directory,
+/// a `BACKUP_USER` that does not exist or cannot be switched to. Each is a bad setting (exit status 2), told
+/// before a lock is taken or a server contacted.
+pub fn check_settings(cfg: &Config) -> Result<()> {
+    if cfg.engine == EngineKind::Command {
+        command::run_as(cfg)?;
+    }
+    let set = match cfg.engine {
+        EngineKind::Postgres => cfg.pg_bin_dir.as_deref().map(|d| ("PG_BIN_DIR", d)),
+        EngineKind::Mysql => cfg.mysql_bin_dir.as_deref().map(|d| ("MYSQL_BIN_DIR", d)),
+        _ => None,
+    };
+    match set {
+        Some((var, dir)) if !dir.is_dir() => Err(ConfigError::new(
+            var,
+            format!(
+                "{} is not a directory; give the directory that holds the client tools, or unset {var} to \
+                 search for them",
+                dir.display()
+            ),
+        )
+        .into()),
+        _ => Ok(()),
     }
 }
 

@@ -36,6 +36,7 @@ pub async fn run(cfg: &Config) -> Result<Vec<Outcome>> {
 }
 
 fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
+    engine::check_settings(cfg)?;
     let dir = LocalDir::new(&cfg.backup_dir);
     dir.check_writable()?;
     let _lock = RunLock::try_acquire(dir.path())?;
@@ -80,7 +81,10 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
         tracing::warn!("retention skipped because a backup failed");
         return Err(match first {
             Error::Config(_) | Error::Usage(_) => first,
-            other => Error::Other(format!("backup of {} failed: {other}", target.label())),
+            other => Error::Target {
+                target: target.label(),
+                cause: Box::new(other),
+            },
         });
     }
     if CANCEL.load(Ordering::Relaxed) {

@@ -108,6 +108,26 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
             check_digest(plan.dir.as_ref(), &plan.found, &expected, &actual)?;
         }
     }
+    // A SQL dump of the other SQL engine has the same `.sql` name: its first lines tell, before a database is
+    // created or a server asked.
+    for plan in &plans {
+        if plan.found.name.kind != "sql" {
+            continue;
+        }
+        let head = plain_head(&plan.source, plan, cfg)?;
+        let other = match (cfg.engine, sql_producer(&head)) {
+            (EngineKind::Postgres, Some(EngineKind::Mysql)) => "a MySQL/MariaDB dump",
+            (EngineKind::Mysql, Some(EngineKind::Postgres)) => "a PostgreSQL dump",
+            _ => continue,
+        };
+        return Err(Error::file(
+            plan.dir.location(&plan.found.file_name),
+            format!(
+                "is {other}, which the {} engine cannot restore; set DB_TYPE to the engine that made it",
+                cfg.engine.name()
+            ),
+        ));
+    }
     // Server-wide data (roles) first: the databases' objects may be owned by them.
     plans.sort_by_key(|p| p.database.is_some());
 
@@ -201,5 +221,63 @@ fn target_database(cfg: &Config, found: &Found, explicit: Option<&str>) -> Optio
             .or_else(from_series),
         Databases::All if *series == cfg.globals_series() => None,
         Databases::All => from_series(),
+    }
+}
+
+/// The first few KiB of a backup's plain (decrypted, decompressed) content.
+fn plain_head(source: &std::path::Path, plan: &Plan, cfg: &Config) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(source).map_err(|e| Error::io(source, e))?;
+    let keys = plan.found.name.encrypted.then_some(&cfg.keys);
+    let location = plan.dir.location(&plan.found.file_name);
+    let plain = open_plain(
+        std::io::BufReader::new(file),
+        plan.found.name.compression,
+        keys,
+    )
+    .map_err(|e| Error::file(&location, e.to_string()))?;
+    let mut head = Vec::new();
+    plain
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::file(&location, e.to_string()))?;
+    Ok(head)
+}
+
+/// Which SQL engine wrote a dump, by its first lines: `pg_dump` and `pg_dumpall` name themselves in a comment,
+/// `mariadb-dump` and `mysqldump` too (after MariaDB's "sandbox mode" line). `None` when neither is there.
+fn sql_producer(head: &[u8]) -> Option<EngineKind> {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.lines().map(str::trim_end);
+    if text.starts_with("/*M!999999") {
+        return Some(EngineKind::Mysql);
+    }
+    lines.find_map(|line| {
+        if line.starts_with("-- PostgreSQL database dump")
+            || line.starts_with("-- PostgreSQL database cluster dump")
+        {
+            Some(EngineKind::Postgres)
+        } else if line.starts_with("-- MySQL dump") || line.starts_with("-- MariaDB dump") {
+            Some(EngineKind::Mysql)
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_dumps_tell_their_engine() {
+        let pg = b"--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\nSET x = 1;\n";
+        assert_eq!(sql_producer(pg), Some(EngineKind::Postgres));
+        let all = b"--\n-- PostgreSQL database cluster dump\n--\n";
+        assert_eq!(sql_producer(all), Some(EngineKind::Postgres));
+        let maria = b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n";
+        assert_eq!(sql_producer(maria), Some(EngineKind::Mysql));
+        let mysql = b"-- MySQL dump 10.13  Distrib 8.0.36\n--\n-- Host: db\n";
+        assert_eq!(sql_producer(mysql), Some(EngineKind::Mysql));
+        assert_eq!(sql_producer(b"CREATE TABLE t (x int);\n"), None);
     }
 }

@@ -76,6 +76,12 @@ pub fn sweep(cfg: &Config, dir: &LocalDir) -> Result<usize> {
         } else if let Some(data) = entry.name.strip_suffix(".sha256") {
             BackupName::parse(data, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
                 && !entries.iter().any(|x| x.name == data)
+        } else if let Some(pid) = entry.name.strip_prefix(storage::PROBE_PREFIX) {
+            // The writability probe of a process killed between creating and removing it (a live process's
+            // probe exists for a moment only, and is its own to remove).
+            pid.parse::<u32>().is_ok_and(|pid| {
+                pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            })
         } else if entry.name.starts_with(SPOOL_PREFIX) {
             // A restore's download left by a killed process; a running restore's is younger than a day.
             entry

@@ -51,6 +51,7 @@ pub async fn run(cfg: &Config) -> Result<()> {
     let settings = &cfg.service;
     let schedule = &settings.schedule;
     let tz = cfg.tz;
+    crate::engine::check_settings(&cfg)?;
     LocalDir::new(&cfg.backup_dir).check_writable()?;
 
     let state_path = state::path(&cfg);

@@ -264,7 +264,7 @@ where
 fn retry_cannot_help(error: &Error) -> bool {
     use std::io::ErrorKind::{PermissionDenied, QuotaExceeded, ReadOnlyFilesystem, StorageFull};
     error.is_permanent()
-        || match error {
+        || match error.root() {
             Error::Server { message, .. } => message.starts_with("authentication failed"),
             Error::Io { source, .. } => matches!(
                 source.kind(),
@@ -453,6 +453,12 @@ mod tests {
             std::io::Error::new(std::io::ErrorKind::StorageFull, "writing the backup failed"),
         );
         assert!(retry_cannot_help(&rewrapped));
+        // As `backup-db` reports one target's failure among several.
+        let of_a_target = Error::Target {
+            target: "database app".into(),
+            cause: Box::new(rewrapped),
+        };
+        assert!(retry_cannot_help(&of_a_target));
         assert!(!retry_cannot_help(&down()));
         assert!(!retry_cannot_help(&busy()));
     }

@@ -10,6 +10,8 @@ struct Branch {
     name: String,
     upload: Option<Box<dyn Upload>>,
     error: Option<Error>,
+    /// The kind of the I/O error that stopped this destination, if one did.
+    kind: Option<io::ErrorKind>,
 }
 
 /// Writes every byte to every live destination.
@@ -33,10 +35,15 @@ impl Tee {
                 (None, Some(e))
             }
         };
+        let kind = match error.as_ref().map(Error::root) {
+            Some(Error::Io { source, .. }) => Some(source.kind()),
+            _ => None,
+        };
         self.branches.push(Branch {
             name: name.to_string(),
             upload,
             error,
+            kind,
         });
     }
 
@@ -45,16 +52,30 @@ impl Tee {
         if let Some(upload) = branch.upload.take() {
             upload.abort();
         }
+        branch.kind = Some(e.kind());
         branch.error = Some(Error::Other(format!("{}: {e}", branch.name)));
     }
 
+    /// The error once no destination is left. A cause they all share (the full disk of a local-only backup)
+    /// keeps its kind, so that the service does not retry what a retry cannot fix.
     fn all_failed(&self) -> io::Error {
         let said: Vec<String> = self
             .branches
             .iter()
             .filter_map(|b| b.error.as_ref().map(|e| e.to_string()))
             .collect();
-        io::Error::other(format!("every destination failed: {}", said.join("; ")))
+        let mut kinds = self
+            .branches
+            .iter()
+            .map(|b| b.kind.unwrap_or(io::ErrorKind::Other));
+        let kind = match kinds.next() {
+            Some(first) if kinds.all(|k| k == first) => first,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(
+            kind,
+            format!("every destination failed: {}", said.join("; ")),
+        )
     }
 
     /// Commits every destination still live; returns the names that hold the backup and the failures.
@@ -119,5 +140,45 @@ impl Write for Tee {
             return Err(self.all_failed());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A destination whose disk is full.
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from_raw_os_error(libc::ENOSPC))
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Upload for Full {
+        fn commit(self: Box<Self>, _: &str, _: &str, _: u64) -> Result<()> {
+            Ok(())
+        }
+
+        fn abort(self: Box<Self>) {}
+    }
+
+    #[test]
+    fn a_cause_every_destination_shares_keeps_its_kind() {
+        let mut tee = Tee::new();
+        tee.add("local", Ok(Box::new(Full)));
+        let err = tee.write(b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert!(err.to_string().contains("local"), "{err}");
+
+        let mut tee = Tee::new();
+        tee.add("local", Ok(Box::new(Full)));
+        tee.add("s3", Err(Error::Other("unreachable".into())));
+        assert_eq!(tee.write(b"x").unwrap_err().kind(), io::ErrorKind::Other);
     }
 }

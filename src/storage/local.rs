@@ -6,7 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::PARTIAL_SUFFIX;
+use super::{PARTIAL_SUFFIX, PROBE_PREFIX};
 use crate::error::{Error, Result};
 
 /// A file in the backup directory.
@@ -51,7 +51,7 @@ impl LocalDir {
         }
         let probe = self
             .dir
-            .join(format!(".db-backup-probe-{}", std::process::id()));
+            .join(format!("{PROBE_PREFIX}{}", std::process::id()));
         match OpenOptions::new()
             .write(true)
             .create_new(true)

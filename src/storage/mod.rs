@@ -85,6 +85,9 @@ pub fn destinations(cfg: &Config) -> Vec<Arc<dyn Storage>> {
 /// The suffix of a temporary file that holds a backup being written.
 pub const PARTIAL_SUFFIX: &str = ".partial";
 
+/// The name of the empty file that checks `BACKUP_DIR` is writable, before the process id.
+pub const PROBE_PREFIX: &str = ".db-backup-probe-";
+
 /// The content of a `<file>.sha256` file, in the format that `sha256sum -c` reads.
 pub fn checksum_line(sha256_hex: &str, file_name: &str) -> String {
     format!("{sha256_hex}  {file_name}\n")
