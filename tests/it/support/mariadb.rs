@@ -71,11 +71,13 @@ impl MariaDb {
             password: format!("pw-{}\"\\# ';x", random_hex(8)),
             server: None,
         };
+        fs::create_dir(db.tmp_dir()).expect("create the server's tmpdir");
         let mut install =
             Command::new(server_tool("mariadb-install-db").expect("mariadb-install-db"));
         install
             .arg("--no-defaults")
             .arg(format!("--datadir={}", db.data_dir().display()))
+            .arg(format!("--tmpdir={}", db.tmp_dir().display()))
             .args([
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
@@ -265,6 +267,12 @@ impl MariaDb {
         self.dir.path().join("data")
     }
 
+    /// The server's own tmpdir: at start, mariadbd deletes every `#sql*` file in its tmpdir, so servers
+    /// sharing /tmp would delete each other's temporary tables.
+    fn tmp_dir(&self) -> PathBuf {
+        self.dir.path().join("tmp")
+    }
+
     fn socket(&self) -> PathBuf {
         self.dir.path().join("mysqld.sock")
     }
@@ -295,6 +303,7 @@ impl MariaDb {
         let mut cmd = Command::new(server_tool("mariadbd").expect("mariadbd"));
         cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", self.data_dir().display()))
+            .arg(format!("--tmpdir={}", self.tmp_dir().display()))
             .arg(format!("--socket={}", self.socket().display()))
             .arg(format!(
                 "--pid-file={}",
