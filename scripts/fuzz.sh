@@ -92,7 +92,7 @@ for t in "${targets[@]}"; do
   else
     failed+=("$t")
     echo "fuzz $t: FAILED; the end of its log ($log):" >&2
-    grep -v '^#[0-9]' "$log" | tail -n 40 >&2
+    { grep -v '^#[0-9]' "$log" || true; } | tail -n 40 >&2 # without libFuzzer's progress lines
     artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
     if [[ -n $artifact ]]; then
       echo "replay: $bin_dir/$t $artifact   (or: cargo +$toolchain fuzz run ${flags[*]} $t $artifact)" >&2
