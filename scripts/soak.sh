@@ -256,7 +256,7 @@ left_count=0
 echo
 echo "== summary: ${soak_seconds} s soak, backup every second, PostgreSQL down t=${down_at}-${up_at} s"
 printf '%-44s %-50s %s\n' check figures result
-row "backup runs (succeeded / failed)" "$ok_total / $failed_total ($attempts_failed failed attempts)" note
+row "backup runs (succeeded / failed)" "$ok_total / $failed_total (+$attempts_failed retried attempts)" note
 row "scheduled runs skipped (previous running)" "$skipped" note
 row "runs failed before the stop" "$failed_before" test "$failed_before" -eq 0
 row "runs failed during the outage" "$((failed_total - failed_before - failed_after_log)) (down t=$down_at, up t=$up_at)" note
