@@ -229,28 +229,24 @@ pub fn validate(
                 ),
             ));
         }
-        let fallback = if n == 1 {
-            " (or AWS_ACCESS_KEY_ID)"
-        } else {
-            ""
+        // A key: `<prefix><field>` (or `_FILE`), else the AWS name for the first group.
+        let key = |field: &str, aws_name: &str| {
+            get(field).or(aws(aws_name)).ok_or_else(|| {
+                let fallback = if n == 1 {
+                    format!(" (or {aws_name})")
+                } else {
+                    String::new()
+                };
+                ConfigError::new(
+                    format!("{prefix}{field}"),
+                    format!(
+                        "is required for the bucket {bucket}: set {prefix}{field} or {prefix}{field}_FILE{fallback}"
+                    ),
+                )
+            })
         };
-        let access_key = get("ACCESS_KEY").or(aws("AWS_ACCESS_KEY_ID")).ok_or_else(|| {
-            ConfigError::new(
-                format!("{prefix}ACCESS_KEY"),
-                format!("is required for the bucket {bucket}: set {prefix}ACCESS_KEY or {prefix}ACCESS_KEY_FILE{fallback}"),
-            )
-        })?;
-        let fallback = if n == 1 {
-            " (or AWS_SECRET_ACCESS_KEY)"
-        } else {
-            ""
-        };
-        let secret_key = get("SECRET_KEY").or(aws("AWS_SECRET_ACCESS_KEY")).ok_or_else(|| {
-            ConfigError::new(
-                format!("{prefix}SECRET_KEY"),
-                format!("is required for the bucket {bucket}: set {prefix}SECRET_KEY or {prefix}SECRET_KEY_FILE{fallback}"),
-            )
-        })?;
+        let access_key = key("ACCESS_KEY", "AWS_ACCESS_KEY_ID")?;
+        let secret_key = key("SECRET_KEY", "AWS_SECRET_ACCESS_KEY")?;
         remotes.push(S3Settings {
             name: if n == 1 {
                 "s3".to_string()

@@ -3,11 +3,10 @@
 //! is complete, so the command's exit status (and a non-empty stream) is the check.
 
 use std::ffi::CStr;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::Ordering;
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
 use crate::config::Config;
@@ -115,19 +114,8 @@ impl Engine for CommandEngine {
             .take_stdin()
             .ok_or_else(|| Error::Other("RESTORE_CMD has no input pipe".into()))?;
         let mut input = open()?;
-        let streamed = (|| -> std::io::Result<()> {
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                if CANCEL.load(Ordering::Relaxed) {
-                    return Err(crate::pipeline::cancelled());
-                }
-                let n = input.read(&mut buf)?;
-                if n == 0 {
-                    return Ok(());
-                }
-                stdin.write_all(&buf[..n])?;
-            }
-        })();
+        let streamed =
+            crate::pipeline::pump(&mut *input, &CANCEL, &mut |chunk| stdin.write_all(chunk));
         drop(stdin);
         match streamed {
             Ok(()) => {

@@ -161,10 +161,24 @@ fn backup_one(
         } else {
             format!("the copies in {} are complete and stay", done.join(", "))
         };
-        return Err(Error::Other(format!(
+        let message = format!(
             "{file_name} could not be stored in every destination ({}); {kept}",
             said.join("; ")
-        )));
+        );
+        // When no copy was made and every destination failed the same way (the full disk of a local-only
+        // backup), the error keeps that kind, so that the service does not retry what a retry cannot fix.
+        let mut kinds = failed.iter().map(|(_, e)| match e.root() {
+            Error::Io { source, .. } => Some(source.kind()),
+            _ => None,
+        });
+        let first = kinds.next().flatten();
+        return Err(match first {
+            Some(kind) if done.is_empty() && kinds.all(|k| k == Some(kind)) => Error::Io {
+                path: dir.file_path(&file_name),
+                source: std::io::Error::new(kind, message),
+            },
+            _ => Error::Other(message),
+        });
     }
     Ok(Outcome {
         file_name,

@@ -5,9 +5,11 @@ mod compress;
 mod encrypt;
 mod hash;
 mod pgzip;
+mod pump;
 mod stream;
 
 pub use compress::{Compression, Decoder, Encoder};
 pub use encrypt::{EncryptWriter, Encryption, Keys, parse_recipients};
 pub use hash::{HashingReader, HashingWriter, sha256_file};
+pub use pump::pump;
 pub use stream::{Measured, Tail, cancelled, load, open_plain, read_through, store};

@@ -117,20 +117,33 @@ where
         retries,
         stuck,
     };
+    // A stop while an attempt ran or waited: the attempt in hand counts.
+    let stopped = |failed: u32, stuck| {
+        let message = Some(STOPPED.to_string());
+        finish(
+            RunStatus::Cancelled,
+            failed + 1,
+            failed,
+            vec![],
+            message,
+            stuck,
+        )
+    };
+    // Giving up after `failed` attempts, the last failing with `message`.
+    let give_up = |failed: u32, message: String| {
+        finish(
+            RunStatus::Failure,
+            failed,
+            failed - 1,
+            vec![],
+            Some(message),
+            false,
+        )
+    };
     loop {
         let result = match supervise(job(), policy.stop_timeout, shutdown, stopper).await {
             Attempt::Done(result) => result,
-            Attempt::Abandoned { stuck } => {
-                let (attempts, retries) = (failed + 1, failed);
-                return finish(
-                    RunStatus::Cancelled,
-                    attempts,
-                    retries,
-                    vec![],
-                    Some(STOPPED.to_string()),
-                    stuck,
-                );
-            }
+            Attempt::Abandoned { stuck } => return stopped(failed, stuck),
         };
         let error = match result {
             Ok(backups) => {
@@ -151,26 +164,10 @@ where
                      {error}",
                     policy.lock_wait.as_secs()
                 );
-                let (attempts, retries) = (failed + 1, failed);
-                return finish(
-                    RunStatus::Failure,
-                    attempts,
-                    retries,
-                    vec![],
-                    Some(message),
-                    false,
-                );
+                return give_up(failed + 1, message);
             }
             if !shutdown.sleep(LOCK_POLL).await {
-                let (attempts, retries) = (failed + 1, failed);
-                return finish(
-                    RunStatus::Cancelled,
-                    attempts,
-                    retries,
-                    vec![],
-                    Some(STOPPED.to_string()),
-                    false,
-                );
+                return stopped(failed, false);
             }
             continue;
         }
@@ -180,15 +177,7 @@ where
             if permanent && failed <= policy.retries {
                 tracing::warn!("not retried: retrying cannot fix this error");
             }
-            let message = Some(error.to_string());
-            return finish(
-                RunStatus::Failure,
-                failed,
-                failed - 1,
-                vec![],
-                message,
-                false,
-            );
+            return give_up(failed, error.to_string());
         }
         let delay = policy.retry_delay(failed - 1, unit_random());
         tracing::warn!(
@@ -199,15 +188,7 @@ where
             "backup attempt failed; retrying"
         );
         if !shutdown.sleep(delay).await {
-            let message = Some(error.to_string());
-            return finish(
-                RunStatus::Failure,
-                failed,
-                failed - 1,
-                vec![],
-                message,
-                false,
-            );
+            return give_up(failed, error.to_string());
         }
     }
 }

@@ -14,7 +14,11 @@ use crate::support::service::{children_of, path_str, wait_until};
 use crate::support::{DbBackup, PG_SERVER, PgServer, Run, require_tools, tools};
 
 /// The size of the tmpfs; the dump (uncompressed) is about twice as large.
-const TMPFS_SIZE: &str = "8m";
+const TMPFS_SIZE: &str = "size=8m";
+/// A tmpfs with room for the data but not for files: the new backup's temporary file is the last one that
+/// fits (after the root, the older backup and its checksum and the run lock; tmpfs keeps one inode back), so
+/// the dump is written whole and the checksum, created at commit, fails with "No space left on device".
+const TMPFS_FEW_INODES: &str = "size=64m,nr_inodes=6";
 /// Rows of 32 hex characters: about 12 MB of plain dump.
 const ROWS: u32 = 300_000;
 const OLDER: &str = "pg-2001-01-01T00-00-00.sql.gz";
@@ -24,7 +28,7 @@ const OLDER: &str = "pg-2001-01-01T00-00-00.sql.gz";
 /// exits with db-backup's status.
 const SCRIPT: &str = r#"
 set -e
-mount -t tmpfs -o "size=$TMPFS_SIZE,mode=0700" tmpfs "$1"
+mount -t tmpfs -o "$TMPFS_OPTIONS,mode=0700" tmpfs "$1"
 dir=$1 bin=$3 out=$4
 cp -a "$2"/. "$dir"/
 shift 4
@@ -100,9 +104,14 @@ fn scene() -> Scene {
 impl Scene {
     /// db-backup (`args`) inside the namespace, BACKUP_DIR on the full tmpfs, no compression.
     fn command(&self) -> DbBackup {
+        self.command_on(TMPFS_SIZE)
+    }
+
+    /// The same on a tmpfs mounted with `options`.
+    fn command_on(&self, options: &str) -> DbBackup {
         DbBackup::for_server(&self.pg, "app", self.mount_point.path())
             .env("BACKUP_COMPRESSION", "none")
-            .env("TMPFS_SIZE", TMPFS_SIZE)
+            .env("TMPFS_OPTIONS", options)
             .program(&tools::path("unshare"))
     }
 
@@ -170,9 +179,27 @@ fn backup_service_does_not_retry_a_full_disk() {
     if !can_mount() {
         return;
     }
-    let s = scene();
+    let run = service_on_a_full_disk(&scene(), TMPFS_SIZE);
+    run.expect_stderr_mentions_any(DISK_FULL_WORDS);
+}
+
+/// The disk fills up after the dump, when the checksum is written at commit: the same promise.
+#[test]
+fn backup_service_does_not_retry_a_disk_full_at_commit() {
+    require_tools!(PG_SERVER, &["sh", "cp", "mount"]);
+    if !can_mount() {
+        return;
+    }
+    let run = service_on_a_full_disk(&scene(), TMPFS_FEW_INODES);
+    run.expect_stderr_mentions(&[".sha256"])
+        .expect_stderr_mentions_any(DISK_FULL_WORDS);
+}
+
+/// Runs backup-service with retries on a tmpfs mounted with `options` until its first run fails; checks that
+/// the run was not retried and the directory is as it was; returns the service's run.
+fn service_on_a_full_disk(s: &Scene, options: &str) -> Run {
     let service = s
-        .command()
+        .command_on(options)
         .env("BACKUP_ON_START", "true")
         .env("BACKUP_RETRIES", "2")
         .spawn(&s.args("backup-service"));
@@ -200,12 +227,12 @@ fn backup_service_does_not_retry_a_full_disk() {
         !run.stderr.contains(RETRIED),
         "a full disk was retried:\n{run}"
     );
-    run.expect_stderr_mentions(&["backup run failed", "not retried", "attempts=1"])
-        .expect_stderr_mentions_any(DISK_FULL_WORDS);
+    run.expect_stderr_mentions(&["backup run failed", "not retried", "attempts=1"]);
     assert_eq!(
         run.stderr.matches("backup started").count(),
         1,
         "one attempt only:\n{run}"
     );
     s.assert_older_backup_intact(&run);
+    run
 }

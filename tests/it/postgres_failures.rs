@@ -46,6 +46,29 @@ fn wrong_password_fails_cleanly() {
     );
 }
 
+/// No password set, and the server asks for one: a failure at once (not a wait for the server to come up)
+/// that says to set the password.
+#[test]
+fn missing_password_fails_at_once() {
+    require_tools!(PG_SERVER);
+    let (pg, dir, before) = setup();
+    let run = DbBackup::for_server(&pg, "app", dir.path())
+        .without("DB_PASSWORD")
+        .env("DB_WAIT_TIMEOUT", "20")
+        .run(&["backup-db"]);
+    assert_failed_cleanly(
+        &run,
+        dir.path(),
+        &before,
+        &["DB_PASSWORD", "asks for a password"],
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "a missing password is not a server still starting:\n{run}"
+    );
+    assert!(!run.all_output().contains("DB_HOST"), "{run}");
+}
+
 #[test]
 fn unknown_database_fails_cleanly() {
     require_tools!(PG_SERVER);

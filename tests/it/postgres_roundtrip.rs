@@ -70,6 +70,35 @@ fn custom_format_round_trip() {
     round_trip(&[("PG_DUMP_FORMAT", "custom")], "pg", ".dump.gz");
 }
 
+/// Over the Unix socket with trust authentication no password is given: the backup works and the tools
+/// print no warning about a password file.
+#[test]
+fn socket_without_a_password() {
+    require_tools!(PG_SERVER, &["sha256sum", "gzip"]);
+    let pg = PgServer::start();
+    let source = fixture::create(&pg, "app");
+    let dir = backup_dir();
+    let cmd = DbBackup::for_server(&pg, "app", dir.path())
+        .without("DB_PASSWORD")
+        .env("DB_HOST", pg.socket_dir().to_str().expect("UTF-8 path"))
+        .env("LOG_LEVEL", "debug");
+    let run = cmd.run(&["backup-db"]);
+    run.expect_success();
+    assert!(
+        !run.all_output().contains("password file"),
+        "a warning about the password file:\n{run}"
+    );
+    let name = files::only_backup(dir.path(), "pg");
+    check_artifacts(dir.path(), &name);
+    cmd.run(&["restore", "latest", "--database", "copy"])
+        .expect_success();
+    assert_eq!(
+        pg.dump("copy"),
+        source,
+        "restored dump differs from the source"
+    );
+}
+
 #[test]
 fn pg_aliases_configure_the_connection() {
     require_tools!(PG_SERVER, &["sha256sum", "gzip"]);

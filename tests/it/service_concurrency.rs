@@ -55,16 +55,17 @@ fn backup_db_during_the_service_neither_doubles_work_nor_corrupts() {
         "the refused run changed the directory"
     );
 
-    // 3. The service's backup completes; the wait was not a failure.
+    // 3. The service's backup completes; the wait was not a failure. The state file is written after the
+    // backup's files, so the healthcheck's "succeeded" is what marks the run's end.
     assert!(
-        wait_until(Duration::from_secs(15), || files::backups(dir.path()).len()
-            == 2),
+        wait_until(Duration::from_secs(15), || {
+            let health = healthcheck(&service_cmd);
+            health.code == Some(0) && health.stdout.contains("succeeded")
+        }),
         "the service's backup never completed:\n{}",
         service.stderr_so_far()
     );
-    let health = healthcheck(&service_cmd);
-    health.expect_success();
-    assert!(health.stdout.contains("succeeded"), "{health}");
+    assert_eq!(files::backups(dir.path()).len(), 2);
 
     service.signal(libc::SIGTERM);
     let run = service.wait(Duration::from_secs(15));

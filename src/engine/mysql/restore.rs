@@ -7,18 +7,15 @@
 //! trailer has arrived again; on any other ending the client is killed first, because a client that sees the
 //! end of its input executes the statement it holds, even one cut in half.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::atomic::Ordering;
 
 use super::DUMP_TRAILERS;
 use crate::engine::{Opener, TAIL_BYTES, check_trailer};
 use crate::error::{Error, Result};
 use crate::jobs::CANCEL;
-use crate::pipeline::{Tail, cancelled};
+use crate::pipeline::Tail;
 use crate::process::Tool;
-
-const CHUNK: usize = 256 * 1024;
 
 /// Restores the dump `open` yields into `database` through `command` (the client named `tool`).
 pub fn run(tool: &str, command: Command, database: &str, open: Opener) -> Result<()> {
@@ -43,7 +40,7 @@ pub fn run(tool: &str, command: Command, database: &str, open: Opener) -> Result
         }
     };
     let mut tail = Tail::new(TAIL_BYTES);
-    let streamed = feed(&mut *input, &mut |chunk| {
+    let streamed = crate::pipeline::pump(&mut *input, &CANCEL, &mut |chunk| {
         tail.push(chunk);
         stdin.write_all(chunk)
     });
@@ -93,7 +90,7 @@ fn read_through(open: Opener) -> Result<(u64, Tail)> {
     let mut input = open()?;
     let mut tail = Tail::new(TAIL_BYTES);
     let mut bytes = 0u64;
-    feed(&mut *input, &mut |chunk| {
+    crate::pipeline::pump(&mut *input, &CANCEL, &mut |chunk| {
         tail.push(chunk);
         bytes += chunk.len() as u64;
         Ok(())
@@ -104,24 +101,4 @@ fn read_through(open: Opener) -> Result<(u64, Tail)> {
         ))
     })?;
     Ok((bytes, tail))
-}
-
-/// Hands every chunk of `input` to `sink`, stopping at a stop signal.
-fn feed(
-    input: &mut dyn Read,
-    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        if CANCEL.load(Ordering::Relaxed) {
-            return Err(cancelled());
-        }
-        let n = match input.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        sink(&buf[..n])?;
-    }
 }

@@ -5,7 +5,7 @@
 mod server;
 pub mod tools;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 
 use tokio::runtime::Handle;
@@ -31,7 +31,9 @@ pub struct Postgres {
     runtime: Handle,
     client: Client,
     tools: PgTools,
-    passfile: Option<tempfile::NamedTempFile>,
+    /// Always set: with no password it is empty, so that libpq neither reads `~/.pgpass` nor warns about
+    /// a passfile that is not a plain file.
+    passfile: tempfile::NamedTempFile,
 }
 
 impl Postgres {
@@ -58,10 +60,7 @@ impl Postgres {
             client_major = tools.major,
             "PostgreSQL client chosen"
         );
-        let passfile = match &cfg.password {
-            Some(password) => Some(write_passfile(password.expose())?),
-            None => None,
-        };
+        let passfile = write_passfile(cfg.password.as_ref().map(|p| p.expose()))?;
         Ok(Postgres {
             cfg: cfg.clone(),
             runtime,
@@ -143,10 +142,7 @@ impl Postgres {
             .env("PGUSER", &self.cfg.user)
             .env("PGDATABASE", database)
             .env("PGCONNECT_TIMEOUT", "30");
-        match &self.passfile {
-            Some(file) => cmd.env("PGPASSFILE", file.path()),
-            None => cmd.env("PGPASSFILE", "/dev/null"),
-        };
+        cmd.env("PGPASSFILE", self.passfile.path());
     }
 }
 
@@ -244,18 +240,10 @@ impl Engine for Postgres {
             if plain {
                 stdin.write_all(b"BEGIN;\n")?;
             }
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                if CANCEL.load(std::sync::atomic::Ordering::Relaxed) {
-                    return Err(crate::pipeline::cancelled());
-                }
-                let n = input.read(&mut buf)?;
-                if n == 0 {
-                    return Ok(());
-                }
-                checker.feed(&buf[..n])?;
-                stdin.write_all(&buf[..n])?;
-            }
+            crate::pipeline::pump(&mut *input, &CANCEL, &mut |chunk| {
+                checker.feed(chunk)?;
+                stdin.write_all(chunk)
+            })
         })();
         if let Err(e) = streamed {
             drop(stdin);
@@ -314,16 +302,19 @@ pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
     }
 }
 
-/// A `PGPASSFILE` that holds only the password, readable only by this user, removed when dropped.
-fn write_passfile(password: &str) -> Result<tempfile::NamedTempFile> {
+/// A `PGPASSFILE` that holds only the password (nothing at all without one), readable only by this user,
+/// removed when dropped.
+fn write_passfile(password: Option<&str>) -> Result<tempfile::NamedTempFile> {
     let mut file = tempfile::Builder::new()
         .prefix("db-backup-pgpass-")
         .tempfile()
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
-    writeln!(file, "*:*:*:*:{escaped}")
-        .and_then(|_| file.flush())
-        .map_err(|e| Error::io(file.path(), e))?;
+    if let Some(password) = password {
+        let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
+        writeln!(file, "*:*:*:*:{escaped}")
+            .and_then(|_| file.flush())
+            .map_err(|e| Error::io(file.path(), e))?;
+    }
     Ok(file)
 }
 

@@ -63,6 +63,9 @@ pub async fn wait_for(cfg: &Config, database: &str) -> Result<Client> {
 }
 
 fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if password_missing(e) {
+        return false;
+    }
     match e.code() {
         Some(code) => {
             *code == SqlState::CANNOT_CONNECT_NOW || *code == SqlState::TOO_MANY_CONNECTIONS
@@ -138,6 +141,14 @@ pub async fn object_count(cfg: &Config, database: &str) -> Result<i64> {
     Ok(row.get::<_, i64>(0))
 }
 
+/// Whether the server asked for a password and none was configured (tokio-postgres says so only in words).
+fn password_missing(e: &tokio_postgres::Error) -> bool {
+    let said = |text: String| text.contains("password missing");
+    e.as_db_error().is_none()
+        && (said(e.to_string())
+            || std::error::Error::source(e).is_some_and(|s| said(s.to_string())))
+}
+
 /// A server error turned into a message that says what to check.
 pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
     let message = match e.as_db_error() {
@@ -158,6 +169,11 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
             )
         }
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None if password_missing(e) => format!(
+            "authentication failed for user {}: the server asks for a password and none is set; set \
+             DB_PASSWORD (or DB_PASSWORD_FILE)",
+            cfg.user
+        ),
         None => {
             let detail = std::error::Error::source(e)
                 .map(|s| s.to_string())

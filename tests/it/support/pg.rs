@@ -4,7 +4,7 @@ use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -214,6 +214,11 @@ impl PgServer {
                 SUPERUSER,
             ]);
         cmd
+    }
+
+    /// The directory of the server's Unix socket (local connections there are trusted).
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
     }
 
     fn data_dir(&self) -> PathBuf {
