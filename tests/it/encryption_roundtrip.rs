@@ -47,14 +47,7 @@ fn recipients_backup_opens_with_age_and_restores_with_the_identity() {
         ours.identity.to_str().unwrap(),
     );
     reader.run(&["verify", "latest"]).expect_success();
-    reader
-        .run(&["restore", "latest", "--database", "copy"])
-        .expect_success();
-    assert_eq!(
-        pg.dump("copy"),
-        source,
-        "restored dump differs from the source"
-    );
+    fixture::assert_latest_restores_as(&reader, &pg, &source);
     assert!(
         reader
             .run(&["list"])

@@ -268,18 +268,8 @@ struct Scene {
 }
 
 fn scene() -> Scene {
-    let pg = PgServer::start();
-    fixture::create(&pg, "app");
-    pg.create_db("existing");
-    pg.psql(
-        "existing",
-        "CREATE TABLE keep (x int); INSERT INTO keep VALUES (1)",
-    );
+    let (pg, dir, cmd, backup) = fixture::backed_up_beside_existing();
     pg.create_db("empty");
-    let dir = backup_dir();
-    let cmd = DbBackup::for_server(&pg, "app", dir.path());
-    cmd.run(&["backup-db"]).expect_success();
-    let backup = files::only_backup(dir.path(), "pg");
     Scene {
         pg,
         dir,

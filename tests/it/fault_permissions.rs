@@ -112,6 +112,23 @@ fn assert_umask_took_effect(canary_dir: &Path) {
     }
 }
 
+/// Runs `command` of `cmd` under umask 000 (canary in `canary_dir`) while [`Watcher`] looks into `dirs`; fails
+/// unless the run succeeds and every file seen was 0600 at every look. Returns the names of the files seen.
+fn run_watched(cmd: DbBackup, canary_dir: &Path, dirs: &[&Path], command: &[&str]) -> Vec<String> {
+    let watcher = Watcher::start(dirs);
+    let run = with_umask_000(cmd, canary_dir).run(&args(command));
+    let seen = watcher.finish();
+    run.expect_success();
+    assert_all_private(&seen, &run)
+}
+
+/// Fails unless every entry left in `dir` is mode 0600.
+fn assert_every_file_0600(dir: &Path) {
+    for name in files::names(dir) {
+        assert_eq!(files::mode(&dir.join(&name)), 0o600, "{name} is not 0600");
+    }
+}
+
 fn any_named(names: &[String], pred: impl Fn(&str) -> bool) -> bool {
     names.iter().any(|n| pred(n))
 }
@@ -131,11 +148,12 @@ fn postgres_backup_restore_and_service_files_are_0600_under_umask_000() {
     let cmd = DbBackup::for_server(&pg, "app", dir.path()).env("TMPDIR", path_str(tmp.path()));
 
     // backup-db: the temporary file, the password file of the PostgreSQL tools, the backup, its checksum, the lock.
-    let watcher = Watcher::start(&[dir.path(), tmp.path()]);
-    let run = with_umask_000(cmd.clone(), canaries.path()).run(&args(&["backup-db"]));
-    let seen = watcher.finish();
-    run.expect_success();
-    let names = assert_all_private(&seen, &run);
+    let names = run_watched(
+        cmd.clone(),
+        canaries.path(),
+        &[dir.path(), tmp.path()],
+        &["backup-db"],
+    );
     assert!(
         any_named(&names, |n| n.ends_with(".partial")),
         "the temporary file was never seen: {names:?}"
@@ -151,16 +169,12 @@ fn postgres_backup_restore_and_service_files_are_0600_under_umask_000() {
     // restore --to-file: its temporary file and the result.
     let out = tempfile::tempdir().expect("output dir");
     let target = out.path().join("app.sql");
-    let watcher = Watcher::start(&[out.path(), dir.path()]);
-    let run = with_umask_000(cmd.clone(), canaries.path()).run(&args(&[
-        "restore",
-        "latest",
-        "--to-file",
-        path_str(&target),
-    ]));
-    let seen = watcher.finish();
-    run.expect_success();
-    let names = assert_all_private(&seen, &run);
+    let names = run_watched(
+        cmd.clone(),
+        canaries.path(),
+        &[out.path(), dir.path()],
+        &["restore", "latest", "--to-file", path_str(&target)],
+    );
     assert!(
         any_named(&names, |n| n == "app.sql"),
         "the output was never seen: {names:?}"
@@ -185,13 +199,7 @@ fn postgres_backup_restore_and_service_files_are_0600_under_umask_000() {
         any_named(&names, |n| n.starts_with(".db-backup-state-")),
         "the state file was never seen: {names:?}"
     );
-    for name in files::names(dir.path()) {
-        assert_eq!(
-            files::mode(&dir.path().join(&name)),
-            0o600,
-            "{name} is not 0600"
-        );
-    }
+    assert_every_file_0600(dir.path());
     assert_umask_took_effect(canaries.path());
 }
 
@@ -213,11 +221,7 @@ fn sqlite_temporary_copies_are_0600_under_umask_000() {
     let canaries = tempfile::tempdir().expect("canary dir");
     let cmd = sqlite_backup(&db, dir.path());
 
-    let watcher = Watcher::start(&[dir.path()]);
-    let run = with_umask_000(cmd.clone(), canaries.path()).run(&args(&["backup-db"]));
-    let seen = watcher.finish();
-    run.expect_success();
-    let names = assert_all_private(&seen, &run);
+    let names = run_watched(cmd.clone(), canaries.path(), &[dir.path()], &["backup-db"]);
     assert!(
         any_named(&names, |n| n.starts_with(".db-backup-sqlite-")),
         "the temporary copy was never seen: {names:?}"
@@ -225,26 +229,16 @@ fn sqlite_temporary_copies_are_0600_under_umask_000() {
 
     // The restore's temporary copy is made in BACKUP_DIR too.
     let copy = data.path().join("copy.db");
-    let watcher = Watcher::start(&[dir.path()]);
-    let run = with_umask_000(cmd, canaries.path()).run(&args(&[
-        "restore",
-        "latest",
-        "--database",
-        path_str(&copy),
-    ]));
-    let seen = watcher.finish();
-    run.expect_success();
-    let names = assert_all_private(&seen, &run);
+    let names = run_watched(
+        cmd,
+        canaries.path(),
+        &[dir.path()],
+        &["restore", "latest", "--database", path_str(&copy)],
+    );
     assert!(
         any_named(&names, |n| n.starts_with(".db-backup-sqlite-")),
         "the restore's temporary copy was never seen: {names:?}"
     );
-    for name in files::names(dir.path()) {
-        assert_eq!(
-            files::mode(&dir.path().join(&name)),
-            0o600,
-            "{name} is not 0600"
-        );
-    }
+    assert_every_file_0600(dir.path());
     assert_umask_took_effect(canaries.path());
 }

@@ -15,7 +15,7 @@ use tempfile::TempDir;
 use crate::support::files::backup_dir;
 use crate::support::mariadb::{self, MariaDb};
 use crate::support::pg::random_hex;
-use crate::support::redis::{REDIS_SERVER, RedisServer};
+use crate::support::redis::{REDIS_SERVER, RedisServer, fill_for_a_slow_transfer};
 use crate::support::runner::Running;
 use crate::support::service::path_str;
 use crate::support::{DbBackup, Run, my_fixture, require_tools};
@@ -237,21 +237,8 @@ fn redis_password_stays_out_of_command_lines_logs_and_config() {
     require_tools!(REDIS_SERVER);
     let server = RedisServer::start();
     let mut conn = server.conn();
-    let mut pipe = redis::pipe();
-    for i in 0..5_000 {
-        pipe.cmd("SET")
-            .arg(format!("key-{i}"))
-            .arg("v".repeat(50))
-            .ignore();
-    }
-    pipe.query::<()>(&mut conn).expect("fill");
     // A transfer of about a second, each key saved with a delay.
-    redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("rdb-key-save-delay")
-        .arg(200)
-        .query::<()>(&mut conn)
-        .expect("CONFIG SET rdb-key-save-delay");
+    fill_for_a_slow_transfer(&mut conn, 5_000, 50);
     // Set at run time, so that it is not on the server's own command line.
     let secret = format!("S3cr-et_{}", random_hex(8));
     redis::cmd("CONFIG")

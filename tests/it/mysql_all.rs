@@ -29,14 +29,9 @@ fn all_databases_each_in_their_own_series() {
     let beta = my.dump("beta");
 
     cmd.run(&["backup-db"]).expect_success();
-    let series: Vec<String> = files::backups(dir.path())
-        .iter()
-        .filter_map(|n| files::series_of(n))
-        .map(String::from)
-        .collect();
     // No mysql, sys, information_schema or performance_schema.
     assert_eq!(
-        series,
+        files::backup_series(dir.path()),
         ["my-alpha", "my-beta"],
         "in {:?}",
         files::names(dir.path())

@@ -54,13 +54,8 @@ fn comma_list_backs_up_each_named_database() {
     DbBackup::for_server(&pg, "one,two", dir.path())
         .run(&["backup-db"])
         .expect_success();
-    let series: Vec<String> = files::backups(dir.path())
-        .iter()
-        .filter_map(|n| files::series_of(n))
-        .map(String::from)
-        .collect();
     assert_eq!(
-        series,
+        files::backup_series(dir.path()),
         ["pg-one", "pg-two"],
         "in {:?}",
         files::names(dir.path())

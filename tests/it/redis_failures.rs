@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::files::{assert_failed_cleanly, backup_dir, plant_backup, snapshot};
-use crate::support::redis::{REDIS_SERVER, RedisServer};
+use crate::support::redis::{REDIS_SERVER, RedisServer, fill_for_a_slow_transfer};
 use crate::support::require_tools;
 
 #[test]
@@ -79,20 +79,7 @@ fn a_transfer_cut_half_way_leaves_no_backup() {
     let server = RedisServer::start();
     // Enough keys, each saved with a delay, that the transfer lasts a few seconds.
     let mut conn = server.conn();
-    let mut pipe = redis::pipe();
-    for i in 0..20_000 {
-        pipe.cmd("SET")
-            .arg(format!("key-{i}"))
-            .arg("v".repeat(100))
-            .ignore();
-    }
-    pipe.query::<()>(&mut conn).expect("fill");
-    redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("rdb-key-save-delay")
-        .arg(200)
-        .query::<()>(&mut conn)
-        .expect("CONFIG SET rdb-key-save-delay");
+    fill_for_a_slow_transfer(&mut conn, 20_000, 100);
     let dir = backup_dir();
     let before = snapshot(dir.path());
     let running = server.db_backup(dir.path()).spawn(&["backup-db"]);

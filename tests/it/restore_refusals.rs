@@ -5,24 +5,8 @@ use std::io::Write;
 
 use tempfile::TempDir;
 
-use crate::support::files::{self, backup_dir};
+use crate::support::files;
 use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
-
-/// A server with the fixture in `app`, one backup of it, and a database `existing` with one row.
-fn setup() -> (PgServer, TempDir, DbBackup, String) {
-    let pg = PgServer::start();
-    fixture::create(&pg, "app");
-    pg.create_db("existing");
-    pg.psql(
-        "existing",
-        "CREATE TABLE keep (x int); INSERT INTO keep VALUES (1)",
-    );
-    let dir = backup_dir();
-    let cmd = DbBackup::for_server(&pg, "app", dir.path());
-    cmd.run(&["backup-db"]).expect_success();
-    let name = files::only_backup(dir.path(), "pg");
-    (pg, dir, cmd, name)
-}
 
 /// `restore <target>` fails naming one of `cause`, and neither a new nor an existing database is
 /// touched.
@@ -59,7 +43,7 @@ const DAMAGE_WORDS: &[&str] = &["checksum", "sha256", "sha-256", "corrupt"];
 #[test]
 fn corrupted_backup_is_refused_by_restore_and_verify() {
     require_tools!(PG_SERVER);
-    let (pg, dir, cmd, name) = setup();
+    let (pg, dir, cmd, name) = fixture::backed_up_beside_existing();
     let path = dir.path().join(&name);
     files::flip_byte(&path, fs::metadata(&path).expect("stat").len() / 2);
 
@@ -72,7 +56,7 @@ fn corrupted_backup_is_refused_by_restore_and_verify() {
 #[test]
 fn backup_without_checksum_is_refused() {
     require_tools!(PG_SERVER);
-    let (pg, dir, cmd, name) = setup();
+    let (pg, dir, cmd, name) = fixture::backed_up_beside_existing();
     fs::remove_file(dir.path().join(format!("{name}.sha256"))).expect("remove checksum");
     assert_verify_fails(&cmd, &name, CHECKSUM_WORDS);
     assert_restore_refused(&pg, &cmd, &name, CHECKSUM_WORDS);
@@ -89,7 +73,7 @@ fn replace_with_checksum(dir: &TempDir, name: &str, bytes: &[u8]) {
 #[test]
 fn truncated_dump_with_matching_checksum_is_refused() {
     require_tools!(PG_SERVER);
-    let (_pg, dir, cmd, name) = setup();
+    let (_pg, dir, cmd, name) = fixture::backed_up_beside_existing();
     let dump = files::decompress(&dir.path().join(&name));
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&dump[..dump.len() / 2])
@@ -107,7 +91,7 @@ fn truncated_dump_with_matching_checksum_is_refused() {
 #[test]
 fn undecodable_backup_with_matching_checksum_fails_verify() {
     require_tools!(PG_SERVER);
-    let (_pg, dir, cmd, name) = setup();
+    let (_pg, dir, cmd, name) = fixture::backed_up_beside_existing();
     let mut bytes = fs::read(dir.path().join(&name)).expect("read backup");
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;

@@ -60,13 +60,7 @@ fn round_trip_through_s3_alone() {
         verify.stdout.contains(&format!("ok      s3:{name}")),
         "{verify}"
     );
-    cmd.run(&["restore", "latest", "--database", "copy"])
-        .expect_success();
-    assert_eq!(
-        pg.dump("copy"),
-        source,
-        "restored dump differs from the source"
-    );
+    fixture::assert_latest_restores_as(&cmd, &pg, &source);
     // The download used for the restore is gone.
     assert!(
         files::names(dir.path())

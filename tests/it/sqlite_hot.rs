@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use crate::sqlite_roundtrip::{assert_no_strays, db_backups, integrity, sqlite_backup};
+use crate::sqlite_roundtrip::{
+    assert_no_strays, db_backups, integrity, restore_latest_into, sqlite_backup,
+};
 use crate::support::files::backup_dir;
 
 /// Rows in the database before the writer starts (about 16 MB, 4000 pages: the copy takes several steps).
@@ -88,14 +90,7 @@ fn hot_backup(journal_mode: &str) {
     assert_eq!(db_backups(dir.path()).len(), 1);
 
     let copy = work.path().join("restored.db");
-    sqlite_backup(&source, dir.path())
-        .run(&[
-            "restore",
-            "latest",
-            "--database",
-            copy.to_str().expect("UTF-8"),
-        ])
-        .expect_success();
+    restore_latest_into(&source, dir.path(), &copy);
     assert_eq!(integrity(&copy), "ok");
     let conn = Connection::open(&copy).expect("open copy");
     let (rows, counted): (i64, i64) = conn

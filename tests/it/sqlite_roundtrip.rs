@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
+use tempfile::TempDir;
 
 use crate::support::files::{self, backup_dir};
 use crate::support::{DbBackup, require_tools, tools};
@@ -94,6 +95,27 @@ pub fn sqlite_backup(db: &Path, dir: &Path) -> DbBackup {
         .env("TZ", "UTC")
 }
 
+/// `restore latest --database <copy>` of the backups in `dir` (made of `db`), failing unless it succeeds.
+pub fn restore_latest_into(db: &Path, dir: &Path, copy: &Path) {
+    sqlite_backup(db, dir)
+        .run(&[
+            "restore",
+            "latest",
+            "--database",
+            copy.to_str().expect("UTF-8"),
+        ])
+        .expect_success();
+}
+
+/// A work directory holding `app.db`, made by [`create_wal`] with its connection closed, and a fresh
+/// BACKUP_DIR; returns (work dir, database path, backup dir). Both dirs live as long as the handles.
+fn closed_wal_fixture() -> (TempDir, PathBuf, TempDir) {
+    let work = tempfile::tempdir().expect("temp dir");
+    let source = work.path().join("app.db");
+    drop(create_wal(&source));
+    (work, source, backup_dir())
+}
+
 /// The backups (`app-<time>.db.gz`) in `dir`, sorted by name.
 pub fn db_backups(dir: &Path) -> Vec<String> {
     files::names(dir)
@@ -157,14 +179,7 @@ fn round_trip_of_a_wal_database_held_open() {
 
     // Into a file that does not exist yet, named by --database.
     let copy = work.path().join("copy.db");
-    sqlite_backup(&source, dir.path())
-        .run(&[
-            "restore",
-            "latest",
-            "--database",
-            copy.to_str().expect("UTF-8"),
-        ])
-        .expect_success();
+    restore_latest_into(&source, dir.path(), &copy);
     assert_eq!(dump(&copy), expected);
     assert_eq!(integrity(&copy), "ok");
     let version: i64 = Connection::open(&copy)
@@ -179,11 +194,8 @@ fn round_trip_of_a_wal_database_held_open() {
 #[test]
 fn restore_creates_a_missing_db_path() {
     require_tools!(SQLITE_TOOLS);
-    let work = tempfile::tempdir().expect("temp dir");
-    let source = work.path().join("app.db");
-    drop(create_wal(&source));
+    let (work, source, dir) = closed_wal_fixture();
     let expected = dump(&source);
-    let dir = backup_dir();
     sqlite_backup(&source, dir.path())
         .run(&["backup-db"])
         .expect_success();
@@ -202,11 +214,8 @@ fn restore_creates_a_missing_db_path() {
 #[test]
 fn restore_replaces_a_database_an_application_holds() {
     require_tools!(SQLITE_TOOLS);
-    let work = tempfile::tempdir().expect("temp dir");
-    let source = work.path().join("app.db");
-    drop(create_wal(&source));
+    let (_work, source, dir) = closed_wal_fixture();
     let expected = dump(&source);
-    let dir = backup_dir();
     let cmd = sqlite_backup(&source, dir.path()).env("DB_TYPE", "sqlite");
     cmd.run(&["backup-db"]).expect_success();
 
@@ -233,10 +242,7 @@ fn restore_replaces_a_database_an_application_holds() {
 #[test]
 fn damaged_and_cut_backups_are_refused_before_the_target_is_touched() {
     require_tools!(SQLITE_TOOLS);
-    let work = tempfile::tempdir().expect("temp dir");
-    let source = work.path().join("app.db");
-    drop(create_wal(&source));
-    let dir = backup_dir();
+    let (_work, source, dir) = closed_wal_fixture();
     let cmd = sqlite_backup(&source, dir.path());
     cmd.run(&["backup-db"]).expect_success();
     let good = files::decompress(&dir.path().join(&db_backups(dir.path())[0]));

@@ -79,6 +79,15 @@ pub fn series_of(name: &str) -> Option<&str> {
     parse_backup_name(name).map(|(series, _)| series)
 }
 
+/// The series of every backup in `dir`, one per backup, in name order.
+pub fn backup_series(dir: &Path) -> Vec<String> {
+    backups(dir)
+        .iter()
+        .filter_map(|n| series_of(n))
+        .map(String::from)
+        .collect()
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }

@@ -1,6 +1,11 @@
-//! A database worth backing up: awkward data and most kinds of schema objects, and proof they are there.
+//! A database worth backing up: awkward data and most kinds of schema objects, proof they are there, and
+//! the restore checks and scenes built on it.
 
+use tempfile::TempDir;
+
+use super::files::{self, backup_dir};
 use super::pg::PgServer;
+use super::runner::DbBackup;
 
 /// Tables with NULLs, unicode, bytea and json; a plpgsql function and trigger; a view and a
 /// materialized view; a domain, an enum, a sequence with unusual settings; comments; a second schema.
@@ -106,3 +111,33 @@ pub fn facts(pg: &PgServer, db: &str) -> String {
 
 /// What [`facts`] says of a freshly created fixture.
 pub const FACTS: &str = "4\n1\n¡Zoë Ångström!\nsad=1,ok=1,happy=1\n1\n1234609\ndeadbeef";
+
+/// Restores `latest` with `cmd` into a new database `copy` on `pg`; fails unless that succeeds and the copy
+/// dumps exactly as `source` (the dump [`create`] returned).
+pub fn assert_latest_restores_as(cmd: &DbBackup, pg: &PgServer, source: &str) {
+    cmd.run(&["restore", "latest", "--database", "copy"])
+        .expect_success();
+    assert_eq!(
+        pg.dump("copy"),
+        source,
+        "restored dump differs from the source"
+    );
+}
+
+/// For tests of refused restores: a server with the fixture in `app`, a database `existing` holding one
+/// row (which a refused restore must leave as it was), and one backup of `app` (series `pg`) in a fresh
+/// BACKUP_DIR. Returns the server, the BACKUP_DIR, the command configured for it and the backup's name.
+pub fn backed_up_beside_existing() -> (PgServer, TempDir, DbBackup, String) {
+    let pg = PgServer::start();
+    create(&pg, "app");
+    pg.create_db("existing");
+    pg.psql(
+        "existing",
+        "CREATE TABLE keep (x int); INSERT INTO keep VALUES (1)",
+    );
+    let dir = backup_dir();
+    let cmd = DbBackup::for_server(&pg, "app", dir.path());
+    cmd.run(&["backup-db"]).expect_success();
+    let name = files::only_backup(dir.path(), "pg");
+    (pg, dir, cmd, name)
+}

@@ -1,6 +1,7 @@
 //! A throwaway redis-server per test: own directory, free port on 127.0.0.1, persistence off, killed on drop;
 //! never the machine's own server. Also what the Redis tests share: a data set with every value type and
-//! encoding, a key-by-key snapshot for comparing two servers, and the backup file in a directory.
+//! encoding, one whose transfer is slow, a key-by-key snapshot for comparing two servers, and the backup file
+//! in a directory.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -203,6 +204,26 @@ pub fn only_rdb_backup(dir: &Path) -> String {
         .collect();
     assert_eq!(found.len(), 1, "expected one Redis backup in {found:?}");
     found.into_iter().next().expect("one backup")
+}
+
+/// Fills database 0 with `keys` string keys (`key-<i>`) of `value_len` bytes each, then has the server save
+/// each key with a delay (`rdb-key-save-delay` 200 µs), so that a backup's transfer lasts about
+/// `keys` × 200 µs: long enough to watch or to cut.
+pub fn fill_for_a_slow_transfer(conn: &mut Connection, keys: usize, value_len: usize) {
+    let mut pipe = redis::pipe();
+    for i in 0..keys {
+        pipe.cmd("SET")
+            .arg(format!("key-{i}"))
+            .arg("v".repeat(value_len))
+            .ignore();
+    }
+    pipe.query::<()>(conn).expect("fill");
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("rdb-key-save-delay")
+        .arg(200)
+        .query::<()>(conn)
+        .expect("CONFIG SET rdb-key-save-delay");
 }
 
 /// Fills the server with keys of every type, in small (compact) and large (full) encodings, binary and odd
