@@ -29,6 +29,7 @@ mod redis_restore;
 mod redis_roundtrip;
 mod restore_refusals;
 mod s3_faults;
+mod s3_flaky;
 mod s3_retention;
 mod s3_roundtrip;
 mod secrets;

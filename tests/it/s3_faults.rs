@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::support::files::{self, backup_dir};
-use crate::support::s3::{Proxy, S3Server, require_s3};
+use crate::support::s3::{Faults, Proxy, S3Server, require_s3};
 use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
 
 fn with_env(cmd: DbBackup, vars: &[(String, String)]) -> DbBackup {
@@ -72,7 +72,13 @@ fn a_connection_cut_mid_upload_leaves_no_object_and_the_next_run_sweeps_the_uplo
         "app",
         "CREATE TABLE noise AS SELECT g, md5(g::text) || md5((g * 7)::text) AS a FROM generate_series(1, 250000) g",
     );
-    let proxy = Proxy::start(s3.port(), 8 * 1024 * 1024);
+    let proxy = Proxy::start(
+        s3.port(),
+        Faults {
+            down_after_bytes: Some(8 * 1024 * 1024),
+            ..Faults::default()
+        },
+    );
     let dir = backup_dir();
     let cmd = with_env(
         DbBackup::for_server(&pg, "app", dir.path()),
@@ -83,7 +89,7 @@ fn a_connection_cut_mid_upload_leaves_no_object_and_the_next_run_sweeps_the_uplo
     .env("S3_RETRY_SECONDS", "2");
 
     let run = cmd.run(&["backup-db"]);
-    assert!(proxy.was_cut(), "the proxy never cut the upload:\n{run}");
+    assert!(proxy.went_down(), "the proxy never cut the upload:\n{run}");
     run.expect_code(1).expect_stderr_mentions(&["s3", "local"]);
     assert!(
         remote_backups(&s3, "far").is_empty(),

@@ -37,7 +37,7 @@ struct Reply {
 
 /// Why one attempt failed.
 enum Failure {
-    /// Worth another try: the connection, a timeout, 5xx, throttling.
+    /// Worth another try: the connection, a timeout, 500/502/503/504, throttling.
     Transient(String),
     /// No retry can help; the message says what to check.
     Permanent(String),
@@ -222,9 +222,11 @@ impl Client {
                  and {p}SECRET_KEY"
             ))),
             (404, _) if method == "HEAD" => Ok(reply),
+            // The store is busy or briefly broken. Other 5xx (501 Not Implemented, 507 Insufficient Storage)
+            // say something a retry cannot change.
             (400, "RequestTimeout")
             | (429, _)
-            | (500..=599, _)
+            | (500 | 502 | 503 | 504, _)
             | (_, "SlowDown")
             | (_, "InternalError") => Err(Failure::Transient(detail)),
             (200, _) => Err(Failure::Transient(detail)),
@@ -250,15 +252,14 @@ impl Client {
                 Ok(answer) => return Ok(answer),
                 Err(Failure::Permanent(m)) => return Err(self.error(format!("{op}: {m}"))),
                 Err(Failure::Transient(m)) => {
-                    let delay = backoff(attempt);
-                    if started.elapsed() + delay > budget {
+                    let Some(delay) = wait(attempt, started.elapsed(), budget) else {
                         return Err(self.error(format!(
                             "{op}: {m}; gave up after {} attempt(s) in {:.0?} (S3_RETRY_SECONDS={})",
                             attempt + 1,
                             started.elapsed(),
                             self.settings.retry_seconds
                         )));
-                    }
+                    };
                     tracing::warn!(destination = %self.settings.name, op, error = %m, retry_in_ms = delay.as_millis() as u64, "S3 request failed; retrying");
                     std::thread::sleep(delay);
                     attempt += 1;
@@ -498,6 +499,13 @@ impl Client {
     }
 }
 
+/// How long to wait before the next attempt, `None` once the budget is spent: the backoff, cut short so that
+/// the last attempt falls at the end of the budget (a store that is back within it is always reached).
+fn wait(attempt: u32, elapsed: Duration, budget: Duration) -> Option<Duration> {
+    let left = budget.checked_sub(elapsed).filter(|left| !left.is_zero())?;
+    Some(backoff(attempt).min(left))
+}
+
 /// Exponential backoff with jitter: between half and all of 200 ms x 2^attempt (at most 10 s), at random.
 fn backoff(attempt: u32) -> Duration {
     let cap = (200u64 << attempt.min(16)).min(10_000);
@@ -515,4 +523,66 @@ fn jitter() -> u64 {
             .unwrap_or(0),
     );
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn retried(status: u16, body: &str) -> bool {
+        let client = Client::new(S3Settings {
+            name: "s3".into(),
+            var_prefix: "S3_".into(),
+            endpoint: "http://127.0.0.1:1".into(),
+            bucket: "b".into(),
+            region: "us-east-1".into(),
+            prefix: String::new(),
+            path_style: true,
+            access_key: Secret::new("a"),
+            secret_key: Secret::new("s"),
+            part_size: 5 << 20,
+            retry_seconds: 1,
+        });
+        let reply = Reply {
+            status,
+            headers: http::HeaderMap::new(),
+            body: body.to_string(),
+        };
+        matches!(client.classify("PUT", reply), Err(Failure::Transient(_)))
+    }
+
+    #[test]
+    fn a_busy_store_is_retried_a_refusal_is_not() {
+        let error = |code: &str| format!("<Error><Code>{code}</Code></Error>");
+        for status in [500, 502, 503, 504, 429] {
+            assert!(retried(status, ""), "HTTP {status}");
+        }
+        assert!(retried(503, &error("SlowDown")));
+        assert!(retried(400, &error("RequestTimeout")));
+        assert!(retried(200, &error("InternalError")));
+        for status in [400, 403, 404, 409, 501, 505, 507] {
+            assert!(!retried(status, ""), "HTTP {status}");
+        }
+        assert!(!retried(404, &error("NoSuchBucket")));
+        assert!(!retried(403, &error("SignatureDoesNotMatch")));
+    }
+
+    #[test]
+    fn retries_last_until_the_end_of_the_budget_and_no_longer() {
+        for seconds in [0, 1, 3, 120] {
+            let budget = Duration::from_secs(seconds);
+            let (mut elapsed, mut attempt) = (Duration::ZERO, 0);
+            while let Some(delay) = wait(attempt, elapsed, budget) {
+                assert!(delay <= Duration::from_secs(10), "{delay:?}");
+                elapsed += delay;
+                attempt += 1;
+            }
+            assert_eq!(elapsed, budget, "S3_RETRY_SECONDS={seconds}");
+        }
+        assert_eq!(
+            wait(0, Duration::from_secs(5), Duration::from_secs(3)),
+            None
+        );
+    }
 }
