@@ -56,6 +56,11 @@ pub enum Error {
     #[error("backup of {target} failed: {cause}")]
     Target { target: String, cause: Box<Error> },
 
+    /// Some destinations hold the backup and others could not be written: the run failed, but running it
+    /// again would only make the same copies again (the store's own retries are spent), so it is not retried.
+    #[error("{0}")]
+    Partial(String),
+
     #[error("{0}")]
     Other(String),
 }

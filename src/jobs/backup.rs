@@ -41,11 +41,10 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
     dir.check_writable()?;
     let _lock = RunLock::try_acquire(dir.path())?;
     series::sweep(cfg, &dir)?;
-    let dests = storage::destinations(cfg);
-    for dest in dests.iter().filter(|d| d.as_local().is_none()) {
-        dest.check()?;
-        series::sweep_remote(cfg, dest.as_ref())?;
-    }
+    let Destinations {
+        usable: dests,
+        left_out,
+    } = usable_destinations(cfg)?;
 
     tracing::info!(engine = cfg.engine.name(), reason = %cfg.engine_reason, "engine chosen");
     let engine = engine::connect(cfg, None)?;
@@ -90,11 +89,57 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
     if CANCEL.load(Ordering::Relaxed) {
         return Err(Error::Other("the backup was stopped by a signal".into()));
     }
+    if !left_out.is_empty() {
+        tracing::warn!("retention skipped because a destination could not be used");
+        let said: Vec<String> = left_out.iter().map(|(d, e)| format!("{d}: {e}")).collect();
+        let made: Vec<&str> = outcomes.iter().map(|o| o.file_name.as_str()).collect();
+        let kept: Vec<&str> = dests.iter().map(|d| d.name()).collect();
+        return Err(Error::Partial(format!(
+            "{}; the backup went to the other destinations ({}): {}",
+            said.join("; "),
+            kept.join(", "),
+            made.join(", ")
+        )));
+    }
     let series: Vec<String> = outcomes.iter().map(|o| o.series.clone()).collect();
     for dest in &dests {
         prune::apply(cfg, dest.as_ref(), Some(&series), false)?;
     }
     Ok(outcomes)
+}
+
+/// Where this run writes, and the destinations left out with the reason for each.
+struct Destinations {
+    usable: Vec<Arc<dyn Storage>>,
+    left_out: Vec<(String, Error)>,
+}
+
+/// The destinations this run writes to, and those left out because they cannot be reached or refuse us (after
+/// the store's own retries). A backup in the others is better than none: the run goes on and fails at the end.
+/// When every destination is left out, the first one's error ends the run before the dump.
+fn usable_destinations(cfg: &Config) -> Result<Destinations> {
+    let mut usable = Vec::new();
+    let mut left_out = Vec::new();
+    for dest in storage::destinations(cfg) {
+        if dest.as_local().is_some() {
+            usable.push(dest);
+            continue;
+        }
+        match dest
+            .check()
+            .and_then(|()| series::sweep_remote(cfg, dest.as_ref()).map(drop))
+        {
+            Ok(()) => usable.push(dest),
+            Err(e) => {
+                tracing::error!(destination = dest.name(), error = %e, "this destination cannot be used; the backup goes to the others");
+                left_out.push((dest.name().to_string(), e));
+            }
+        }
+    }
+    if usable.is_empty() && !left_out.is_empty() {
+        return Err(left_out.swap_remove(0).1);
+    }
+    Ok(Destinations { usable, left_out })
 }
 
 /// Dumps one target into every destination at once (a temporary file, multipart uploads), checks it, and
@@ -177,6 +222,7 @@ fn backup_one(
                 path: dir.file_path(&file_name),
                 source: std::io::Error::new(kind, message),
             },
+            _ if !done.is_empty() => Error::Partial(message),
             _ => Error::Other(message),
         });
     }

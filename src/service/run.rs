@@ -246,6 +246,7 @@ fn retry_cannot_help(error: &Error) -> bool {
     use std::io::ErrorKind::{PermissionDenied, QuotaExceeded, ReadOnlyFilesystem, StorageFull};
     error.is_permanent()
         || match error.root() {
+            Error::Partial(_) => true,
             Error::Server { message, .. } => message.starts_with("authentication failed"),
             Error::Io { source, .. } => matches!(
                 source.kind(),
@@ -442,6 +443,9 @@ mod tests {
         assert!(retry_cannot_help(&of_a_target));
         assert!(!retry_cannot_help(&down()));
         assert!(!retry_cannot_help(&busy()));
+        // Copies were made and a store is out of reach after its own retries: a retry would copy again.
+        let partial = Error::Partial("s3: cannot be reached; the backup went to local".into());
+        assert!(retry_cannot_help(&partial));
     }
 
     #[tokio::test(start_paused = true)]

@@ -48,7 +48,11 @@ fn a_wrong_secret_key_or_bucket_fails_at_once_naming_the_setting() {
         "the secret leaked:\n{run}"
     );
     assert!(run.elapsed < Duration::from_secs(10), "{run}");
-    assert!(files::backups(dir.path()).is_empty());
+    // The store is left out, not the backup: the local copy is made, complete, and the run still fails.
+    run.expect_stderr_mentions(&["the backup went to the other destinations (local)"]);
+    let local = files::backups(dir.path());
+    assert_eq!(local.len(), 1, "{local:?}\n{run}");
+    files::check_artifacts(dir.path(), &local[0]);
 
     let run = base
         .clone()

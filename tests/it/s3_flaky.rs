@@ -201,6 +201,12 @@ fn a_store_down_longer_than_the_retry_budget_fails_the_run_in_bounded_time() {
     ]);
     assert!(run.elapsed < Duration::from_secs(9), "{run}");
     assert!(case.s3.keys(BUCKET).is_empty());
+    // The store is left out, not the backup: the local copy is made and stays.
+    run.expect_stderr_mentions(&["the backup went to the other destinations (local)"]);
+    let made = case.local_backup();
+    for file in [made.clone(), format!("{made}.sha256")] {
+        fs::remove_file(case.dir.path().join(file)).expect("remove the first run's copy");
+    }
 
     // Down from the start of the upload, after the checks: the local copy is made and stays.
     let proxy = Proxy::start(
