@@ -53,11 +53,13 @@ SQL
   local file
   file=$(ls "$BENCH_OUT"/bench-*.sql.gz | head -n 1)
   local restores=("gunzip -c file | mariadb" "db-backup restore")
+  # Each restored database is dropped right after its run, so that its background work does not run during the next.
   for round in $(seq "$rounds"); do
-    my -e "DROP DATABASE IF EXISTS r1; CREATE DATABASE r1"
+    my -e "CREATE DATABASE r1"
     bench_time "${restores[0]}" sh -c 'gunzip -c "$1" | mariadb --defaults-file="$2" r1' sh "$file" "$MARIADB_CNF"
-    my -e "DROP DATABASE IF EXISTS r2"
+    my -e "DROP DATABASE r1"
     bench_time "${restores[1]}" "${dbb[@]}" DB_NAME=r2 "$bin" restore "$(basename "$file")" >/dev/null
+    my -e "DROP DATABASE r2"
   done
   local dump_size
   dump_size=$("${dump[@]}" | wc -c)

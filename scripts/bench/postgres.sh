@@ -58,12 +58,14 @@ SQL
   local file
   file=$(ls "$BENCH_OUT"/bench-*.sql.gz | head -n 1)
   local restores=("gunzip -c file | psql" "db-backup restore")
+  # Each restored database is dropped right after its run, so that its autovacuum does not run during the next.
   for round in $(seq "$rounds"); do
-    psql_ -d postgres -c "DROP DATABASE IF EXISTS r1" -c "CREATE DATABASE r1"
+    psql_ -d postgres -c "CREATE DATABASE r1"
     bench_time "${restores[0]}" env PGPASSWORD="$password" sh -c 'gunzip -c "$1" | "$2" -h 127.0.0.1 -p "$3" -U postgres -X -q -v ON_ERROR_STOP=1 --single-transaction -d r1 >/dev/null' \
       sh "$file" "$PG_BIN/psql" "$PG_PORT"
-    psql_ -d postgres -c "DROP DATABASE IF EXISTS r2"
+    psql_ -d postgres -c "DROP DATABASE r1"
     bench_time "${restores[1]}" "${dbb[@]}" DB_NAME=r2 "$bin" restore "$(basename "$file")" >/dev/null
+    psql_ -d postgres -c "DROP DATABASE r2"
   done
   # Memory must not grow with the data: the same backup of five times the dump, fed by the command engine.
   log "== PostgreSQL: peak memory at five times the data"

@@ -21,7 +21,7 @@ redis_start() {
     printf 'requirepass %s\n' "$(<"$REDIS_PASSWORD_FILE")" |
       redis-server - --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
         --dbfilename dump.rdb --logfile "$dir/server.log" --pidfile "$dir/redis.pid" --daemonize yes \
-        --repl-diskless-sync-delay 0
+        --repl-diskless-sync-delay 0 >/dev/null
     export REDIS_PORT REDIS_PASSWORD_FILE
     for _ in $(seq 100); do
       rcli ping 2>/dev/null | grep -q PONG && return 0
