@@ -21,14 +21,7 @@ bench_run() {
   local name=$1 output=$2
   shift 2
   rm -rf "${BENCH_OUT:?}"/* "$BENCH_OUT"/.db-backup* 2>/dev/null || true
-  local start
-  start=$(_bench_now)
-  if ! /usr/bin/time -o "${BENCH_TIMES:?}" -f "%U %S" "$@"; then
-    echo "bench: the case \"$name\" failed" >&2
-    return 1
-  fi
-  BENCH_WALL[$name]+="$(echo "$(_bench_now) - $start" | bc) "
-  BENCH_CPU[$name]+="$(awk '{print $1 + $2}' "$BENCH_TIMES") "
+  bench_time "$name" "$@" || return 1
   if [[ -n $output ]]; then
     local f
     # shellcheck disable=SC2086 # OUTPUT is a glob

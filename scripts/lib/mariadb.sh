@@ -6,18 +6,7 @@
 #                         mariadb-dump: `mariadb --defaults-file="$MARIADB_CNF"`)
 #   mariadb_stop <dir>    shutdown, then removes <dir>.
 
-_mariadb_free_port() {
-  local port
-  for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "mariadb.sh: no free port found" >&2
-  return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 mariadb_start() {
   local dir=${1:?usage: mariadb_start <dir>}
@@ -31,7 +20,7 @@ mariadb_start() {
     cat "$dir/install.log" >&2
     return 1
   fi
-  MARIADB_PORT=$(_mariadb_free_port) || return 1
+  MARIADB_PORT=$(free_port) || return 1
   mariadbd --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$dir/sock" \
     --pid-file="$dir/mariadbd.pid" --port="$MARIADB_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
     --skip-log-bin --innodb-log-file-size=256M --innodb-buffer-pool-size=512M \

@@ -7,6 +7,8 @@
 # initdb and postgres refuse to run as root: as root, the server runs as the `postgres` user, so the
 # parents of <dir> must be searchable by that user (mktemp -d makes 0700 directories: chmod 0711).
 
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+
 # The newest /usr/lib/postgresql/<N>/bin (Debian), else wherever initdb is on PATH.
 pg_bin_dir() {
   local newest
@@ -30,20 +32,6 @@ _pg_as_owner() {
   fi
 }
 
-# A port in 20000-59999 that nothing on 127.0.0.1 answers on.
-_pg_free_port() {
-  local port
-  for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "pg.sh: no free port found" >&2
-  return 1
-}
-
 pg_start() {
   local dir=${1:?usage: pg_start <dir>}
   PG_BIN=$(pg_bin_dir) || return 1
@@ -65,7 +53,7 @@ pg_start() {
   rm -f "$dir/pwfile"
   local attempt
   for attempt in 1 2 3 4 5; do
-    PG_PORT=$(_pg_free_port) || return 1
+    PG_PORT=$(free_port) || return 1
     if (cd "$dir" && _pg_as_owner "$PG_BIN/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" \
       --wait --timeout=30 --silent \
       -o "-p $PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" \

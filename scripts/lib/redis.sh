@@ -6,6 +6,8 @@
 #   redis_stop <dir>    shutdown, then removes <dir>.
 #   rcli ARGS...        redis-cli against that server (the password travels in REDISCLI_AUTH)
 
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+
 redis_start() {
   local dir=${1:?usage: redis_start <dir>}
   mkdir -p "$dir"
@@ -15,8 +17,7 @@ redis_start() {
   (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$REDIS_PASSWORD_FILE")
   local attempt
   for attempt in 1 2 3 4 5; do
-    REDIS_PORT=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && continue
+    REDIS_PORT=$(free_port) || return 1
     # The password reaches the server on stdin, as a configuration file, never on its command line.
     printf 'requirepass %s\n' "$(<"$REDIS_PASSWORD_FILE")" |
       redis-server - --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
