@@ -9,6 +9,9 @@ pub mod mysql;
 pub mod postgres;
 pub mod redis;
 pub mod sqlite;
+mod wait;
+
+pub use wait::ServerWait;
 
 use std::io::Read;
 use std::process::{ChildStdout, Command};

@@ -1,12 +1,13 @@
 //! Talking to the MySQL/MariaDB server itself through `mysql_async`: waiting for it, reading its version,
 //! listing, creating and inspecting databases, and turning its errors into messages that say what to check.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
 
 use crate::config::Config;
+use crate::engine::ServerWait;
 use crate::error::{Error, Result};
 
 /// The databases that belong to the server, not to an application; `DB_NAME=all` leaves them out.
@@ -52,26 +53,20 @@ async fn connect_once(
 /// Connects (to `database`, or to none), retrying while the server is not up yet, until `DB_WAIT_TIMEOUT`
 /// runs out.
 pub async fn wait_for(cfg: &Config, database: Option<&str>) -> Result<Conn> {
-    let deadline = Instant::now() + cfg.wait_timeout;
-    let mut delay = Duration::from_millis(250);
-    let mut announced = false;
+    let mut wait = ServerWait::new(label(cfg), "MySQL", cfg.wait_timeout);
     loop {
-        match connect_once(cfg, database).await {
+        let e = match connect_once(cfg, database).await {
             Ok(conn) => return Ok(conn),
-            Err(e) if is_transient(&e) && Instant::now() + delay < deadline => {
-                if !announced {
-                    tracing::info!(
-                        server = %label(cfg),
-                        wait_seconds = cfg.wait_timeout.as_secs(),
-                        error = %e,
-                        "MySQL is not reachable yet; waiting for it to start"
-                    );
-                    announced = true;
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(error(cfg, database.unwrap_or(""), &e)),
+            Err(e) => e,
+        };
+        let pause = if is_transient(&e) {
+            wait.pause(&e)
+        } else {
+            None
+        };
+        match pause {
+            Some(pause) => tokio::time::sleep(pause).await,
+            None => return Err(error(cfg, database.unwrap_or(""), &e)),
         }
     }
 }

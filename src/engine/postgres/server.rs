@@ -1,12 +1,13 @@
 //! Talking to the PostgreSQL server itself: waiting for it, reading its version, listing, creating and
 //! inspecting databases, and turning its errors into messages that say what to check.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use crate::config::Config;
+use crate::engine::ServerWait;
 use crate::error::{Error, Result};
 
 /// How the server is named in messages.
@@ -39,25 +40,20 @@ async fn connect_once(
 
 /// Connects, retrying while the server is not up yet, until `DB_WAIT_TIMEOUT` runs out.
 pub async fn wait_for(cfg: &Config, database: &str) -> Result<Client> {
-    let deadline = Instant::now() + cfg.wait_timeout;
-    let mut delay = Duration::from_millis(250);
-    let mut announced = false;
+    let mut wait = ServerWait::new(label(cfg), "PostgreSQL", cfg.wait_timeout);
     loop {
-        match connect_once(cfg, database).await {
+        let e = match connect_once(cfg, database).await {
             Ok(client) => return Ok(client),
-            Err(e) if is_transient(&e) && Instant::now() + delay < deadline => {
-                if !announced {
-                    tracing::info!(
-                        server = %label(cfg),
-                        wait_seconds = cfg.wait_timeout.as_secs(),
-                        "PostgreSQL is not reachable yet; waiting for it to start"
-                    );
-                    announced = true;
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(error(cfg, database, &e)),
+            Err(e) => e,
+        };
+        let pause = if is_transient(&e) {
+            wait.pause(&e)
+        } else {
+            None
+        };
+        match pause {
+            Some(pause) => tokio::time::sleep(pause).await,
+            None => return Err(error(cfg, database, &e)),
         }
     }
 }

@@ -2,13 +2,14 @@
 //! says, and turning its errors into messages that say what to check.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::{
     Client, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisError,
 };
 
 use crate::config::Config;
+use crate::engine::ServerWait;
 use crate::error::{Error, Result};
 
 /// How the server is named in messages.
@@ -41,25 +42,20 @@ fn connect_once(cfg: &Config) -> std::result::Result<redis::Connection, RedisErr
 
 /// Connects, retrying while the server is not up (or still loading its data) until `DB_WAIT_TIMEOUT` runs out.
 pub fn wait_for(cfg: &Config) -> Result<redis::Connection> {
-    let deadline = Instant::now() + cfg.wait_timeout;
-    let mut delay = Duration::from_millis(250);
-    let mut announced = false;
+    let mut wait = ServerWait::new(label(cfg), "Redis", cfg.wait_timeout);
     loop {
-        match connect_once(cfg) {
+        let e = match connect_once(cfg) {
             Ok(conn) => return Ok(conn),
-            Err(e) if is_transient(&e) && Instant::now() + delay < deadline => {
-                if !announced {
-                    tracing::info!(
-                        server = %label(cfg),
-                        wait_seconds = cfg.wait_timeout.as_secs(),
-                        "Redis is not reachable yet; waiting for it to start"
-                    );
-                    announced = true;
-                }
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(error(cfg, &e)),
+            Err(e) => e,
+        };
+        let pause = if is_transient(&e) {
+            wait.pause(&e)
+        } else {
+            None
+        };
+        match pause {
+            Some(pause) => std::thread::sleep(pause),
+            None => return Err(error(cfg, &e)),
         }
     }
 }
