@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::Secret;
-use super::values::{number, one_of};
+use super::values::{number, yes_no};
 use crate::error::ConfigError;
 
 /// The names inside a group (after `S3_` or `S3_<N>_`).
@@ -207,18 +207,7 @@ pub fn validate(
         let key_prefix = key_prefix(&format!("{prefix}PREFIX"), get("PREFIX").unwrap_or(""))?;
         let path_style = match get("FORCE_PATH_STYLE") {
             None => false,
-            Some(v) => one_of(
-                &format!("{prefix}FORCE_PATH_STYLE"),
-                v,
-                &[
-                    ("true", true),
-                    ("false", false),
-                    ("1", true),
-                    ("0", false),
-                    ("yes", true),
-                    ("no", false),
-                ],
-            )?,
+            Some(v) => yes_no(&format!("{prefix}FORCE_PATH_STYLE"), v)?,
         };
         if !path_style && host_is_ip(&endpoint) {
             return Err(ConfigError::new(
@@ -267,18 +256,7 @@ pub fn validate(
     }
     let local = match backup_local {
         None => true,
-        Some(v) => one_of(
-            "BACKUP_LOCAL",
-            v,
-            &[
-                ("true", true),
-                ("false", false),
-                ("1", true),
-                ("0", false),
-                ("yes", true),
-                ("no", false),
-            ],
-        )?,
+        Some(v) => yes_no("BACKUP_LOCAL", v)?,
     };
     if !local && remotes.is_empty() {
         return Err(ConfigError::new(

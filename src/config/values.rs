@@ -31,6 +31,22 @@ pub fn one_of<T: Copy>(var: &str, value: &str, choices: &[(&str, T)]) -> Result<
         })
 }
 
+/// A yes/no setting: `true`/`false`, `1`/`0` or `yes`/`no`.
+pub fn yes_no(var: &str, value: &str) -> Result<bool, ConfigError> {
+    one_of(
+        var,
+        value,
+        &[
+            ("true", true),
+            ("false", false),
+            ("1", true),
+            ("0", false),
+            ("yes", true),
+            ("no", false),
+        ],
+    )
+}
+
 /// Extra dump tool arguments (`PG_DUMP_ARGS`, `MYSQLDUMP_ARGS`), split like a shell would. Options that would
 /// send the dump elsewhere, change its format, or carry a password are refused: the dump must reach stdout
 /// and the password travels privately. Each variable has its own tool and so its own list.
