@@ -83,12 +83,7 @@ struct Scene {
 fn scene() -> Scene {
     let pg = PgServer::start();
     pg.create_db("app");
-    pg.psql(
-        "app",
-        &format!(
-            "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS payload FROM generate_series(1, {ROWS}) g"
-        ),
-    );
+    pg.add_big_table("app", ROWS);
     let stash = backup_dir();
     plant_backup(stash.path(), OLDER);
     let before = files::snapshot(stash.path());

@@ -60,12 +60,7 @@ impl Rng {
 fn big_server() -> PgServer {
     let pg = PgServer::start();
     pg.create_db("app");
-    pg.psql(
-        "app",
-        &format!(
-            "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS payload FROM generate_series(1, {ROWS}) g"
-        ),
-    );
+    pg.add_big_table("app", ROWS);
     pg
 }
 

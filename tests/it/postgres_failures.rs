@@ -105,7 +105,7 @@ fn dump_killed_half_way_fails_cleanly() {
     require_tools!(PG_SERVER);
     let (pg, dir, before) = setup();
     // Big enough that the COPY of `big` lasts well beyond the 10 ms the watcher below polls at.
-    pg.psql("app", "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS payload FROM generate_series(1, 1000000) g");
+    pg.add_big_table("app", 1_000_000);
 
     let running = DbBackup::for_server(&pg, "app", dir.path()).spawn(&["backup-db"]);
     let killed = pg.terminate_when_running("pg_dump", "COPY public.big %", Duration::from_secs(60));

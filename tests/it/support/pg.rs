@@ -135,6 +135,16 @@ impl PgServer {
         );
     }
 
+    /// Adds table `big` to `db`: `rows` rows of an id and 32 hex characters (about 41 bytes of dump a row).
+    pub fn add_big_table(&self, db: &str, rows: u32) {
+        self.psql(
+            db,
+            &format!(
+                "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS payload FROM generate_series(1, {rows}) g"
+            ),
+        );
+    }
+
     pub fn db_exists(&self, name: &str) -> bool {
         let sql = format!(
             "SELECT count(*) FROM pg_database WHERE datname = {}",
