@@ -12,7 +12,7 @@ use crate::engine::{self, DumpTarget, Engine};
 use crate::error::{Error, Result};
 use crate::naming::BackupName;
 use crate::pipeline;
-use crate::storage::{self, LocalDir, RunLock, Storage, Tee, checksum_line};
+use crate::storage::{self, LocalDir, RunLock, Storage, Tee, checksum_line, common_kind};
 use std::sync::Arc;
 
 /// One committed backup.
@@ -210,15 +210,13 @@ fn backup_one(
             "{file_name} could not be stored in every destination ({}); {kept}",
             said.join("; ")
         );
-        // When no copy was made and every destination failed the same way (the full disk of a local-only
-        // backup), the error keeps that kind, so that the service does not retry what a retry cannot fix.
-        let mut kinds = failed.iter().map(|(_, e)| match e.root() {
+        // When no copy was made and every destination failed the same way, the error keeps that kind.
+        let kind = common_kind(failed.iter().map(|(_, e)| match e.root() {
             Error::Io { source, .. } => Some(source.kind()),
             _ => None,
-        });
-        let first = kinds.next().flatten();
-        return Err(match first {
-            Some(kind) if done.is_empty() && kinds.all(|k| k == Some(kind)) => Error::Io {
+        }));
+        return Err(match kind {
+            Some(kind) if done.is_empty() => Error::Io {
                 path: dir.file_path(&file_name),
                 source: std::io::Error::new(kind, message),
             },

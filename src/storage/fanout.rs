@@ -6,6 +6,16 @@ use std::io::{self, Write};
 use super::Upload;
 use crate::error::{Error, Result};
 
+/// The kind of I/O error every destination failed with, when they all failed with the same one (the full disk
+/// of a local-only backup): it tells the service that a retry cannot help. `None` for no kind or mixed kinds.
+pub fn common_kind(
+    kinds: impl IntoIterator<Item = Option<io::ErrorKind>>,
+) -> Option<io::ErrorKind> {
+    let mut kinds = kinds.into_iter();
+    let first = kinds.next()??;
+    kinds.all(|k| k == Some(first)).then_some(first)
+}
+
 struct Branch {
     name: String,
     upload: Option<Box<dyn Upload>>,
@@ -64,14 +74,8 @@ impl Tee {
             .iter()
             .filter_map(|b| b.error.as_ref().map(|e| e.to_string()))
             .collect();
-        let mut kinds = self
-            .branches
-            .iter()
-            .map(|b| b.kind.unwrap_or(io::ErrorKind::Other));
-        let kind = match kinds.next() {
-            Some(first) if kinds.all(|k| k == first) => first,
-            _ => io::ErrorKind::Other,
-        };
+        let kind =
+            common_kind(self.branches.iter().map(|b| b.kind)).unwrap_or(io::ErrorKind::Other);
         io::Error::new(
             kind,
             format!("every destination failed: {}", said.join("; ")),
@@ -166,6 +170,19 @@ mod tests {
         }
 
         fn abort(self: Box<Self>) {}
+    }
+
+    #[test]
+    fn a_kind_is_common_only_when_every_failure_has_it() {
+        use io::ErrorKind::{Other, StorageFull};
+        assert_eq!(
+            common_kind([Some(StorageFull), Some(StorageFull)]),
+            Some(StorageFull)
+        );
+        assert_eq!(common_kind([Some(StorageFull), Some(Other)]), None);
+        assert_eq!(common_kind([Some(StorageFull), None]), None);
+        assert_eq!(common_kind([None]), None);
+        assert_eq!(common_kind(std::iter::empty()), None);
     }
 
     #[test]
