@@ -3,6 +3,7 @@
 //! names the engine, see `probe`); only `_FILE` secrets are read, through a callback.
 
 mod encryption;
+mod pg_args;
 mod probe;
 mod raw;
 mod s3;
@@ -151,6 +152,8 @@ pub struct Config {
     pub compression: Compression,
     pub compression_level: i32,
     pub pg_dump_args: Vec<String>,
+    /// Extra `pg_dumpall --globals-only` options (`PG_DUMPALL_ARGS`), e.g. `--no-role-passwords`.
+    pub pg_dumpall_args: Vec<String>,
     pub pg_format: PgFormat,
     pub pg_bin_dir: Option<PathBuf>,
     pub mysqldump_args: Vec<String>,
@@ -269,6 +272,7 @@ impl Config {
                 format!("{:?}", self.pg_format).to_lowercase(),
             ),
             ("PG_DUMP_ARGS", self.pg_dump_args.join(" ")),
+            ("PG_DUMPALL_ARGS", self.pg_dumpall_args.join(" ")),
             (
                 "PG_BIN_DIR",
                 self.pg_bin_dir
@@ -454,6 +458,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         )?,
     };
     let pg_dump_args = values::dump_args("PG_DUMP_ARGS", raw.pg_dump_args.as_deref())?;
+    let pg_dumpall_args = values::dump_args("PG_DUMPALL_ARGS", raw.pg_dumpall_args.as_deref())?;
     let mysqldump_args = values::dump_args("MYSQLDUMP_ARGS", raw.mysqldump_args.as_deref())?;
     let pg_bin_dir = raw.pg_bin_dir.as_ref().map(PathBuf::from);
     let mysql_bin_dir = raw.mysql_bin_dir.as_ref().map(PathBuf::from);
@@ -523,6 +528,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         compression,
         compression_level,
         pg_dump_args,
+        pg_dumpall_args,
         pg_format,
         pg_bin_dir,
         mysqldump_args,

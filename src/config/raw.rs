@@ -66,6 +66,7 @@ pub struct Raw {
     pub backup_compression: Option<String>,
     pub backup_compression_level: Option<String>,
     pub pg_dump_args: Option<String>,
+    pub pg_dumpall_args: Option<String>,
     pub pg_dump_format: Option<String>,
     pub pg_bin_dir: Option<String>,
     pub mysqldump_args: Option<String>,

@@ -47,7 +47,7 @@ pub fn yes_no(var: &str, value: &str) -> Result<bool, ConfigError> {
     )
 }
 
-/// Extra dump tool arguments (`PG_DUMP_ARGS`, `MYSQLDUMP_ARGS`), split like a shell would. Options that would
+/// Extra dump tool arguments (`PG_DUMP_ARGS`, `PG_DUMPALL_ARGS`, `MYSQLDUMP_ARGS`), split like a shell would. Options that would
 /// send the dump elsewhere, change its format, or carry a password are refused: the dump must reach stdout
 /// and the password travels privately. Each variable has its own tool and so its own list.
 pub fn dump_args(var: &str, value: Option<&str>) -> Result<Vec<String>, ConfigError> {
@@ -60,7 +60,8 @@ pub fn dump_args(var: &str, value: Option<&str>) -> Result<Vec<String>, ConfigEr
     for arg in &args {
         let refusal = match var {
             "MYSQLDUMP_ARGS" => refused_mysqldump_arg(arg),
-            _ => refused_pg_dump_arg(arg),
+            "PG_DUMPALL_ARGS" => super::pg_args::refused_pg_dumpall_arg(arg),
+            _ => super::pg_args::refused_pg_dump_arg(arg),
         };
         if let Some(why) = refusal {
             return Err(ConfigError::new(
@@ -70,28 +71,6 @@ pub fn dump_args(var: &str, value: Option<&str>) -> Result<Vec<String>, ConfigEr
         }
     }
     Ok(args)
-}
-
-/// Why `pg_dump` may not be given `arg`, if it may not.
-fn refused_pg_dump_arg(arg: &str) -> Option<&'static str> {
-    let refused = [
-        "-f",
-        "--file",
-        "-F",
-        "--format",
-        "-d",
-        "--dbname",
-        "-W",
-        "--password",
-    ];
-    let name = arg.split('=').next().unwrap_or(arg);
-    let short_with_value = ["-f", "-F", "-d"]
-        .iter()
-        .any(|s| arg.starts_with(s) && arg.len() > 2);
-    (refused.contains(&name) || short_with_value).then_some(
-        "db-backup chooses the output, the format (PG_DUMP_FORMAT), the database (DB_NAME) and passes \
-         the password privately",
-    )
 }
 
 /// Why `mysqldump`/`mariadb-dump` may not be given `arg`, if it may not. The tool accepts any unambiguous

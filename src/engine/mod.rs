@@ -133,6 +133,17 @@ pub trait Engine: Send + Sync {
     /// Restores a backup of `kind` into `database` (`None`: server-wide data). Nothing may be committed
     /// unless the whole stream arrived and was complete.
     fn restore(&self, database: Option<&str>, kind: &str, open: Opener) -> Result<()>;
+
+    /// Called once before a restore writes anything: remembers what the server holds, so that
+    /// [`Engine::undo_restore`] can tell what the restore created.
+    fn begin_restore(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a failed restore: removes what it created; says what was done, for the error message.
+    fn undo_restore(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Reaches the configured server (waiting up to `DB_WAIT_TIMEOUT`) and returns its engine. `database` is the

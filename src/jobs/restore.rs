@@ -133,7 +133,25 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
 
     let first_db = plans.iter().find_map(|p| p.database.clone());
     let engine = engine::connect(cfg, Some(first_db.as_deref().unwrap_or("postgres")))?;
+    engine.begin_restore()?;
     let mut report = Vec::new();
+    match restore_all(cfg, engine.as_ref(), plans, &mut report) {
+        Ok(()) => Ok(report),
+        // Nothing half-restored stays behind: databases and roles this restore created are removed.
+        Err(e) => match engine.undo_restore() {
+            Some(undone) => Err(Error::Other(format!("{e}; {undone}"))),
+            None => Err(e),
+        },
+    }
+}
+
+/// Restores each plan in order, adding a line per restored backup to `report`.
+fn restore_all(
+    cfg: &Config,
+    engine: &dyn engine::Engine,
+    plans: Vec<Plan>,
+    report: &mut Vec<String>,
+) -> Result<()> {
     for plan in plans {
         let what = match &plan.database {
             Some(db) => format!("database {db} ({})", engine.prepare_restore(db)?),
@@ -143,7 +161,7 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
                 None => "the SQLite database".to_string(),
             },
             None if cfg.engine == EngineKind::Command => "RESTORE_CMD".to_string(),
-            None => "server-wide data (roles, tablespaces)".to_string(),
+            None => "server-wide data (roles, tablespaces, databases)".to_string(),
         };
         tracing::info!(file = %plan.found.file_name, from = plan.dir.name(), target = %what, "restore started");
         let started = std::time::Instant::now();
@@ -173,7 +191,8 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
         );
         report.push(format!("restored {} into {what}", plan.found.file_name));
     }
-    Ok(report)
+
+    Ok(())
 }
 
 /// Downloads a remote backup into a hidden file in `BACKUP_DIR`, so that its checksum (and every encrypted

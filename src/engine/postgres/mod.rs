@@ -2,8 +2,11 @@
 //! or `pg_restore`, using the client that matches the server's major version. The password reaches the tools
 //! through a private `PGPASSFILE`, never their command line.
 
+mod dump;
+mod globals;
 mod server;
 pub mod tools;
+mod undo;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -11,11 +14,12 @@ use std::process::{Command, Stdio};
 use tokio::runtime::Handle;
 use tokio_postgres::Client;
 
-use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
+use super::{Completeness, Dump, DumpTarget, Engine, Opener};
 use crate::config::{Config, Databases, PgFormat};
 use crate::error::{Error, Result};
 use crate::jobs::{CANCEL, Checker};
 use crate::process::Tool;
+use dump::PgDump;
 use tools::PgTools;
 
 /// The trailer `pg_dump` writes at the end of a complete plain dump.
@@ -34,6 +38,8 @@ pub struct Postgres {
     /// Always set: with no password it is empty, so that libpq neither reads `~/.pgpass` nor warns about
     /// a passfile that is not a plain file.
     passfile: tempfile::NamedTempFile,
+    /// The roles and databases that existed when a restore began (see [`Engine::begin_restore`]).
+    before_restore: std::sync::Mutex<Option<undo::Snapshot>>,
 }
 
 impl Postgres {
@@ -67,6 +73,7 @@ impl Postgres {
             client,
             tools,
             passfile,
+            before_restore: std::sync::Mutex::new(None),
         })
     }
 
@@ -75,6 +82,7 @@ impl Postgres {
             None => {
                 let mut cmd = self.tools.command("pg_dumpall");
                 cmd.arg("--globals-only");
+                cmd.args(&self.cfg.pg_dumpall_args);
                 self.set_env(&mut cmd, "postgres");
                 cmd
             }
@@ -115,14 +123,117 @@ impl Postgres {
                 cmd
             }
             (None, _) => {
-                // Globals always include roles that already exist (at least the one restoring), so errors
-                // such as "role already exists" are expected here and must not stop the rest.
+                // Not in one transaction: CREATE DATABASE and CREATE TABLESPACE cannot run in one. What
+                // exists already is filtered out (see `globals::filter`), so any error is a real one, and
+                // a failed restore removes what it created (see `undo`).
                 let mut cmd = self.tools.command("psql");
-                cmd.args(["--no-psqlrc", "--quiet", "--no-password", "--file=-"]);
+                cmd.args([
+                    "--no-psqlrc",
+                    "--quiet",
+                    "--no-password",
+                    "--set=ON_ERROR_STOP=1",
+                    "--file=-",
+                ]);
                 self.set_env(&mut cmd, "postgres");
                 cmd
             }
         }
+    }
+
+    /// The database-level part of `pg_dump --create` for `database` (its `CREATE DATABASE`, owner, settings,
+    /// per-role settings, grants and comment), for the globals backup.
+    fn database_properties(&self, database: &str) -> Result<String> {
+        let mut cmd = self.tools.command("pg_dump");
+        cmd.args([
+            "--create",
+            "--schema-only",
+            "--exclude-schema=*",
+            "--no-publications",
+            "--no-subscriptions",
+        ]);
+        self.set_env(&mut cmd, database);
+        let out = dump::capture("pg_dump", &self.cfg.user, cmd)?;
+        if let Err(message) = super::check_trailer(&[DUMP_TRAILER], out.as_bytes()) {
+            return Err(Error::Incomplete {
+                database: format!("the properties of database {database}"),
+                message,
+            });
+        }
+        Ok(globals::database_entries(&out))
+    }
+
+    /// Restores a globals backup: roles and tablespaces, then (in backups that carry them) each database
+    /// with its properties. Line by line through [`globals::filter`]; psql stops at the first error.
+    fn restore_globals(&self, open: Opener) -> Result<()> {
+        let existing = self
+            .runtime
+            .block_on(undo::existing(&self.client, &self.cfg))?;
+        let mut tool = Tool::spawn(
+            "psql",
+            self.restore_command(None, "sql"),
+            Stdio::piped(),
+            Stdio::null(),
+        )?;
+        let mut stdin = tool
+            .take_stdin()
+            .ok_or_else(|| Error::Other("psql has no input pipe".into()))?;
+        let mut input = std::io::BufReader::with_capacity(1 << 20, open()?);
+        let mut line = Vec::new();
+        let mut first = true;
+        let mut ours = false;
+        let mut last = String::new();
+        let streamed = (|| -> std::io::Result<()> {
+            loop {
+                if CANCEL.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(std::io::Error::other("stopped by a signal"));
+                }
+                line.clear();
+                if std::io::BufRead::read_until(&mut input, b'\n', &mut line)? == 0 {
+                    return Ok(());
+                }
+                let text = String::from_utf8_lossy(&line);
+                if first {
+                    ours = text.trim_end() == globals::HEADER;
+                    first = false;
+                }
+                let trimmed = text.trim_end();
+                if !(trimmed.is_empty() || trimmed == "--" || trimmed.starts_with("\\unrestrict "))
+                {
+                    last = trimmed.to_string();
+                }
+                match globals::filter(&text, &existing) {
+                    globals::Line::Keep => stdin.write_all(&line)?,
+                    globals::Line::Skip(why) => {
+                        tracing::info!(reason = %why, "globals statement left out");
+                    }
+                }
+            }
+        })();
+        if let Err(e) = streamed {
+            drop(stdin);
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                tool.wait().map_err(globals_hint)?;
+            }
+            return Err(Error::Other(format!("restore of the globals stopped: {e}")));
+        }
+        let trailer = if ours {
+            globals::TRAILER
+        } else {
+            DUMPALL_TRAILER
+        };
+        if !last.starts_with(trailer) {
+            drop(stdin);
+            let _ = tool.wait();
+            return Err(Error::Incomplete {
+                database: "globals".into(),
+                message: format!(
+                    "it does not end with \"{trailer}\" (the last line is {last:?}); the file was cut short"
+                ),
+            });
+        }
+        drop(stdin);
+        tool.wait().map_err(globals_hint)?;
+        Ok(())
     }
 
     /// Connection settings go through the child's environment: the password via a private file, the database
@@ -180,17 +291,31 @@ impl Engine for Postgres {
     }
 
     fn dump(&self, target: &DumpTarget) -> Result<Box<dyn Dump>> {
-        let name = if target.database.is_some() {
-            "pg_dump"
-        } else {
-            "pg_dumpall"
-        };
-        Ok(Box::new(ToolDump::start(name, self.dump_command(target))?))
+        let command = self.dump_command(target);
+        if target.database.is_some() {
+            return Ok(Box::new(PgDump::start("pg_dump", &self.cfg.user, command)?));
+        }
+        // The globals: roles and tablespaces, then each database's own properties, which no per-database dump
+        // holds (they are taken first: they are small, and a database that cannot be read fails the run
+        // before anything is written).
+        let databases = self
+            .runtime
+            .block_on(server::list_databases(&self.client, &self.cfg))?;
+        let mut suffix = String::new();
+        for db in &databases {
+            suffix.push_str(&self.database_properties(db)?);
+        }
+        suffix.push_str(&format!("\n--\n{}\n--\n", globals::TRAILER));
+        let prefix = format!("{}\n", globals::HEADER);
+        Ok(Box::new(
+            PgDump::start("pg_dumpall", &self.cfg.user, command)?
+                .framed(prefix.into_bytes(), suffix.into_bytes()),
+        ))
     }
 
     fn completeness(&self, target: &DumpTarget) -> Completeness {
         match (&target.database, target.kind.as_str()) {
-            (None, _) => Completeness::Trailer(&[DUMPALL_TRAILER]),
+            (None, _) => Completeness::Trailer(&[globals::TRAILER]),
             (Some(_), kind) => {
                 file_completeness(&self.cfg, kind).unwrap_or(Completeness::Trailer(&[DUMP_TRAILER]))
             }
@@ -220,6 +345,9 @@ impl Engine for Postgres {
     }
 
     fn restore(&self, database: Option<&str>, kind: &str, open: Opener) -> Result<()> {
+        if database.is_none() {
+            return self.restore_globals(open);
+        }
         let plain = kind == "sql" && database.is_some();
         let tool_name = if kind == "dump" { "pg_restore" } else { "psql" };
         let mut tool = Tool::spawn(
@@ -272,6 +400,45 @@ impl Engine for Postgres {
         tool.wait()?;
         Ok(())
     }
+
+    fn begin_restore(&self) -> Result<()> {
+        let snapshot = self
+            .runtime
+            .block_on(undo::Snapshot::take(&self.client, &self.cfg))?;
+        *self
+            .before_restore
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
+        Ok(())
+    }
+
+    fn undo_restore(&self) -> Option<String> {
+        let before = self
+            .before_restore
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        self.runtime
+            .block_on(undo::remove_created(&self.cfg, &before))
+    }
+}
+
+/// A failed globals restore's error with what it needs: creating roles and databases for other owners
+/// takes a superuser.
+fn globals_hint(e: Error) -> Error {
+    match e {
+        Error::Tool { tool, message }
+            if message.contains("permission denied") || message.contains("must be") =>
+        {
+            Error::Tool {
+                tool,
+                message: format!(
+                    "{message}; restoring roles, tablespaces and databases needs a superuser as DB_USER"
+                ),
+            }
+        }
+        other => other,
+    }
 }
 
 /// The database the connection check uses: the first configured database, or `postgres` for `all`.
@@ -287,7 +454,11 @@ fn check_database(cfg: &Config) -> String {
 /// custom archives by reading them through `pg_restore`.
 pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
     match kind {
-        "sql" => Some(Completeness::Trailer(&[DUMP_TRAILER, DUMPALL_TRAILER])),
+        "sql" => Some(Completeness::Trailer(&[
+            DUMP_TRAILER,
+            DUMPALL_TRAILER,
+            globals::TRAILER,
+        ])),
         "dump" => {
             // A custom-format archive has no trailer: reading it through to the end with pg_restore is what
             // proves every data block is there.

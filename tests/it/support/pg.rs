@@ -170,6 +170,59 @@ impl PgServer {
             .collect()
     }
 
+    /// Creates a login role `name` with a random password, runs `grants` (SQL, `{user}` standing for the role)
+    /// as the superuser, and returns the password.
+    pub fn create_user(&self, name: &str, grants: &str) -> String {
+        let password = format!("pw-{}", random_hex(12));
+        self.psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE {} LOGIN PASSWORD {}",
+                quote_ident(name),
+                quote_literal(&password)
+            ),
+        );
+        if !grants.is_empty() {
+            self.psql("postgres", &grants.replace("{user}", &quote_ident(name)));
+        }
+        password
+    }
+
+    /// The names of every database but the templates, sorted.
+    pub fn databases(&self) -> Vec<String> {
+        self.psql(
+            "postgres",
+            "SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY datname",
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
+    /// `pg_dumpall --globals-only --no-role-passwords`: the roles, their attributes, settings and memberships
+    /// and the tablespaces, for comparing two servers (the `\restrict` key lines dropped).
+    pub fn globals(&self) -> String {
+        let out = self
+            .client("pg_dumpall")
+            .args(["--globals-only", "--no-role-passwords"])
+            .output()
+            .expect("run pg_dumpall");
+        assert_ok("pg_dumpall", &out);
+        without_restrict_keys(&out.stdout)
+    }
+
+    /// `pg_dump --create --schema-only` of `db`: the database with its owner, settings, grants and comment,
+    /// and its schema, for comparing two servers.
+    pub fn schema_with_database(&self, db: &str) -> String {
+        let out = self
+            .client("pg_dump")
+            .args(["--create", "--schema-only", "--dbname", db])
+            .output()
+            .expect("run pg_dump");
+        assert_ok("pg_dump", &out);
+        without_restrict_keys(&out.stdout)
+    }
+
     /// Terminates every session whose application_name is `app`; returns how many there were.
     pub fn terminate_backends(&self, app: &str) -> usize {
         let sql = format!(
@@ -334,6 +387,15 @@ impl Drop for PgServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A dump's text without the `\restrict`/`\unrestrict` lines (a random key per run, PostgreSQL 13.22+).
+fn without_restrict_keys(out: &[u8]) -> String {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter(|line| !line.starts_with("\\restrict ") && !line.starts_with("\\unrestrict "))
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
 /// SQL string literal.

@@ -1,0 +1,119 @@
+//! What a restore found on the server, and removing what a failed restore created (databases, then roles),
+//! so that a restore onto a new server either brings everything back or leaves the server as it was.
+
+use std::collections::HashSet;
+
+use tokio_postgres::Client;
+
+use super::globals::Existing;
+use super::server::{self, quote_ident};
+use crate::config::Config;
+use crate::error::Result;
+
+/// The roles and databases that existed before a restore wrote anything.
+#[derive(Debug)]
+pub struct Snapshot {
+    roles: HashSet<String>,
+    databases: HashSet<String>,
+}
+
+impl Snapshot {
+    pub async fn take(client: &Client, cfg: &Config) -> Result<Snapshot> {
+        let found = existing(client, cfg).await?;
+        Ok(Snapshot {
+            roles: found.roles,
+            databases: found.databases,
+        })
+    }
+}
+
+/// The connecting role and the roles, databases and tablespaces the server has.
+pub async fn existing(client: &Client, cfg: &Config) -> Result<Existing> {
+    let row = client
+        .query_one(
+            "SELECT current_user::text, \
+                    ARRAY(SELECT rolname::text FROM pg_roles), \
+                    ARRAY(SELECT datname::text FROM pg_database), \
+                    ARRAY(SELECT spcname::text FROM pg_tablespace)",
+            &[],
+        )
+        .await
+        .map_err(|e| server::error(cfg, "postgres", &e))?;
+    let set = |i: usize| row.get::<_, Vec<String>>(i).into_iter().collect();
+    Ok(Existing {
+        me: row.get(0),
+        roles: set(1),
+        databases: set(2),
+        tablespaces: set(3),
+    })
+}
+
+/// Drops the databases and roles that exist now and did not at `before`; says what it did (and what it could
+/// not do), or `None` when the restore had created nothing.
+pub async fn remove_created(cfg: &Config, before: &Snapshot) -> Option<String> {
+    // A connection of its own: the engine's may be to a database about to be dropped.
+    let client = match server::wait_for(cfg, "postgres").await {
+        Ok(client) => client,
+        Err(e) => {
+            return Some(format!(
+                "what the restore created could not be removed: {e}"
+            ));
+        }
+    };
+    let now = match existing(&client, cfg).await {
+        Ok(now) => now,
+        Err(e) => return Some(format!("what the restore created could not be listed: {e}")),
+    };
+    let mut databases: Vec<&String> = now.databases.difference(&before.databases).collect();
+    let mut roles: Vec<&String> = now.roles.difference(&before.roles).collect();
+    databases.sort();
+    roles.sort();
+    if databases.is_empty() && roles.is_empty() {
+        return None;
+    }
+    let mut removed = Vec::new();
+    let mut left = Vec::new();
+    let steps = databases
+        .iter()
+        .map(|db| {
+            (
+                format!("database {db}"),
+                format!("DROP DATABASE {} WITH (FORCE)", quote_ident(db)),
+            )
+        })
+        .chain(roles.iter().map(|role| {
+            (
+                format!("role {role}"),
+                format!("DROP ROLE {}", quote_ident(role)),
+            )
+        }));
+    for (what, sql) in steps {
+        match client.batch_execute(&sql).await {
+            Ok(()) => removed.push(what),
+            Err(e) => {
+                let why = e
+                    .as_db_error()
+                    .map(|d| d.message().to_string())
+                    .unwrap_or_else(|| e.to_string());
+                left.push(format!("{what} ({why})"))
+            }
+        }
+    }
+    let mut said = format!("removed what the restore had created: {}", list(&removed));
+    if !left.is_empty() {
+        said.push_str(&format!(
+            "; could not remove {}: drop them by hand",
+            left.join(", ")
+        ));
+    }
+    tracing::warn!(%said, "failed restore undone");
+    Some(said)
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing".to_string()
+    } else {
+        items.join(", ")
+    }
+}

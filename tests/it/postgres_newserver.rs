@@ -1,0 +1,102 @@
+//! Disaster recovery: a `DB_NAME=all` backup restored onto a brand-new, empty server brings back every role
+//! and every database with its owner, settings, per-role settings, grants and comment, without touching the
+//! restoring user's own password; a restore that fails part-way removes what it created.
+
+use crate::support::files::backup_dir;
+use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
+
+/// An old server with roles (a login with a password, a group, a second superuser, settings, a comment, a
+/// membership) and two databases with every database-level property, one of them not open to PUBLIC.
+fn old_server() -> PgServer {
+    let old = PgServer::start();
+    old.create_user("app", "COMMENT ON ROLE app IS 'the application'");
+    old.psql(
+        "postgres",
+        "CREATE ROLE reader NOLOGIN;
+         CREATE ROLE admin SUPERUSER LOGIN;
+         GRANT reader TO app;
+         ALTER ROLE app SET work_mem = '4MB';
+         COMMENT ON DATABASE postgres IS 'maintenance';",
+    );
+    fixture::create(&old, "shop");
+    old.psql(
+        "postgres",
+        "ALTER DATABASE shop OWNER TO app;
+         ALTER DATABASE shop CONNECTION LIMIT 20;
+         COMMENT ON DATABASE shop IS 'orders and people';
+         ALTER DATABASE shop SET statement_timeout = '30s';
+         ALTER ROLE app IN DATABASE shop SET search_path = public, extra;
+         REVOKE CONNECT, TEMPORARY ON DATABASE shop FROM PUBLIC;
+         GRANT CONNECT ON DATABASE shop TO reader;",
+    );
+    old.psql("shop", "ALTER TABLE people OWNER TO app");
+    old.create_db("wiki");
+    old.psql(
+        "wiki",
+        "CREATE TABLE pages (id int PRIMARY KEY, body text); INSERT INTO pages VALUES (1, 'home ✓');
+         GRANT SELECT ON pages TO reader;",
+    );
+    old.psql("postgres", "ALTER DATABASE wiki OWNER TO reader");
+    old
+}
+
+/// The README's procedure: `restore latest` with `DB_NAME=all` against a new server (whose superuser has its
+/// own password). Roles (without passwords, as `pg_dumpall --no-role-passwords` shows them) and every
+/// database's `pg_dump --create --schema-only` and data must equal the old server's.
+#[test]
+fn restore_onto_a_new_server_brings_back_every_database_and_role() {
+    require_tools!(PG_SERVER, &["pg_dumpall"]);
+    let old = old_server();
+    let dir = backup_dir();
+    DbBackup::for_server(&old, "all", dir.path())
+        .run(&["backup-db"])
+        .expect_success();
+
+    let new = PgServer::start();
+    assert_ne!(old.password(), new.password());
+    DbBackup::for_server(&new, "all", dir.path())
+        .run(&["restore", "latest"])
+        .expect_success()
+        .expect_stderr_mentions(&["kept as it is"]);
+
+    // The new superuser still logs in with its own password (every psql below does), and nothing differs.
+    assert_eq!(new.globals(), old.globals(), "roles differ");
+    assert_eq!(new.databases(), old.databases());
+    for db in old.databases() {
+        assert_eq!(
+            new.schema_with_database(&db),
+            old.schema_with_database(&db),
+            "database {db} differs"
+        );
+        assert_eq!(new.dump(&db), old.dump(&db), "the data of {db} differs");
+    }
+    assert!(
+        new.schema_with_database("shop")
+            .contains("REVOKE CONNECT,TEMPORARY ON DATABASE shop FROM PUBLIC;")
+    );
+}
+
+/// A user who may create roles and databases but is no superuser cannot restore the globals (a superuser
+/// role, attributes only a superuser sets): the restore fails naming the need, and the roles and databases
+/// it had created are gone again.
+#[test]
+fn a_failed_restore_onto_a_new_server_leaves_nothing_behind() {
+    require_tools!(PG_SERVER, &["pg_dumpall"]);
+    let old = old_server();
+    let dir = backup_dir();
+    DbBackup::for_server(&old, "all", dir.path())
+        .run(&["backup-db"])
+        .expect_success();
+
+    let new = PgServer::start();
+    let password = new.create_user("restorer", "ALTER ROLE {user} CREATEROLE CREATEDB");
+    let (globals, databases) = (new.globals(), new.databases());
+    let run = DbBackup::for_server(&new, "all", dir.path())
+        .env("DB_USER", "restorer")
+        .env("DB_PASSWORD", &password)
+        .run(&["restore", "latest"]);
+    run.expect_code(1)
+        .expect_stderr_mentions(&["superuser", "removed what the restore had created"]);
+    assert_eq!(new.globals(), globals, "roles were left behind");
+    assert_eq!(new.databases(), databases, "databases were left behind");
+}
