@@ -52,6 +52,9 @@ fn restore_onto_a_new_server_brings_back_every_database_and_role() {
         .run(&["backup-db"])
         .expect_success();
 
+    let backups = DbBackup::for_server(&old, "all", dir.path());
+    backups.run(&["verify", "all"]).expect_success();
+
     let new = PgServer::start();
     assert_ne!(old.password(), new.password());
     DbBackup::for_server(&new, "all", dir.path())
@@ -99,4 +102,27 @@ fn a_failed_restore_onto_a_new_server_leaves_nothing_behind() {
         .expect_stderr_mentions(&["superuser", "removed what the restore had created"]);
     assert_eq!(new.globals(), globals, "roles were left behind");
     assert_eq!(new.databases(), databases, "databases were left behind");
+}
+
+/// A globals backup made before database properties were kept (plain `pg_dumpall --globals-only`) still
+/// restores onto a new server: every role comes back, the restoring superuser keeps its own password.
+#[test]
+fn an_older_globals_backup_restores_onto_a_new_server() {
+    require_tools!(PG_SERVER, &["pg_dumpall"]);
+    let old = old_server();
+    let out = old
+        .client("pg_dumpall")
+        .arg("--globals-only")
+        .output()
+        .expect("run pg_dumpall");
+    assert!(out.status.success(), "{out:?}");
+    let dir = backup_dir();
+    let name = "pg-globals-2001-01-01T00-00-00.sql";
+    crate::support::files::write_with_checksum(dir.path(), name, &out.stdout);
+
+    let new = PgServer::start();
+    DbBackup::for_server(&new, "all", dir.path())
+        .run(&["restore", name])
+        .expect_success();
+    assert_eq!(new.globals(), old.globals(), "roles differ");
 }

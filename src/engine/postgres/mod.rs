@@ -151,6 +151,19 @@ impl Postgres {
             "--no-publications",
             "--no-subscriptions",
         ]);
+        // What PG_DUMP_ARGS leaves out of the databases' dumps stays out of their properties too.
+        cmd.args(self.cfg.pg_dump_args.iter().filter(|a| {
+            [
+                "--no-owner",
+                "-O",
+                "--no-acl",
+                "-x",
+                "--no-privileges",
+                "--no-comments",
+                "--no-security-labels",
+            ]
+            .contains(&a.as_str())
+        }));
         self.set_env(&mut cmd, database);
         let out = dump::capture("pg_dump", &self.cfg.user, cmd)?;
         if let Err(message) = super::check_trailer(&[DUMP_TRAILER], out.as_bytes()) {
