@@ -7,9 +7,10 @@ use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
 
 /// An old server with roles (a login with a password, a group, a second superuser, settings, a comment, a
 /// membership) and two databases with every database-level property, one of them not open to PUBLIC.
-fn old_server() -> PgServer {
+/// Returns the server and the password of its role `app`.
+fn old_server() -> (PgServer, String) {
     let old = PgServer::start();
-    old.create_user("app", "COMMENT ON ROLE app IS 'the application'");
+    let app_password = old.create_user("app", "COMMENT ON ROLE app IS 'the application'");
     old.psql(
         "postgres",
         "CREATE ROLE reader NOLOGIN;
@@ -37,7 +38,7 @@ fn old_server() -> PgServer {
          GRANT SELECT ON pages TO reader;",
     );
     old.psql("postgres", "ALTER DATABASE wiki OWNER TO reader");
-    old
+    (old, app_password)
 }
 
 /// The README's procedure: `restore latest` with `DB_NAME=all` against a new server (whose superuser has its
@@ -46,7 +47,7 @@ fn old_server() -> PgServer {
 #[test]
 fn restore_onto_a_new_server_brings_back_every_database_and_role() {
     require_tools!(PG_SERVER, &["pg_dumpall"]);
-    let old = old_server();
+    let (old, app_password) = old_server();
     let dir = backup_dir();
     DbBackup::for_server(&old, "all", dir.path())
         .run(&["backup-db"])
@@ -57,6 +58,8 @@ fn restore_onto_a_new_server_brings_back_every_database_and_role() {
 
     let new = PgServer::start();
     assert_ne!(old.password(), new.password());
+    // A role that exists already keeps existing, with the backup's attributes.
+    new.psql("postgres", "CREATE ROLE app CREATEDB");
     DbBackup::for_server(&new, "all", dir.path())
         .run(&["restore", "latest"])
         .expect_success()
@@ -77,6 +80,49 @@ fn restore_onto_a_new_server_brings_back_every_database_and_role() {
         new.schema_with_database("shop")
             .contains("REVOKE CONNECT,TEMPORARY ON DATABASE shop FROM PUBLIC;")
     );
+    // The application logs in with its old password, and gets its per-database settings.
+    let out = new
+        .client("psql")
+        .env("PGPASSWORD", &app_password)
+        .args([
+            "--username",
+            "app",
+            "-XAt",
+            "-d",
+            "shop",
+            "-c",
+            "SHOW search_path",
+        ])
+        .output()
+        .expect("run psql");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "public, extra",
+        "{out:?}"
+    );
+}
+
+/// A database backup restored onto a new server without its globals fails (its owner role is missing), and
+/// the database the restore created is dropped again.
+#[test]
+fn a_database_restored_without_its_roles_fails_and_is_removed() {
+    require_tools!(PG_SERVER, &["pg_dumpall"]);
+    let (old, _) = old_server();
+    let dir = backup_dir();
+    DbBackup::for_server(&old, "all", dir.path())
+        .run(&["backup-db"])
+        .expect_success();
+    let shop = crate::support::files::only_backup(dir.path(), "pg-shop");
+
+    let new = PgServer::start();
+    DbBackup::for_server(&new, "shop", dir.path())
+        .run(&["restore", &shop])
+        .expect_code(1)
+        .expect_stderr_mentions(&[
+            "role \"app\" does not exist",
+            "removed what the restore had created: database shop",
+        ]);
+    assert!(!new.db_exists("shop"));
 }
 
 /// A user who may create roles and databases but is no superuser cannot restore the globals (a superuser
@@ -85,7 +131,7 @@ fn restore_onto_a_new_server_brings_back_every_database_and_role() {
 #[test]
 fn a_failed_restore_onto_a_new_server_leaves_nothing_behind() {
     require_tools!(PG_SERVER, &["pg_dumpall"]);
-    let old = old_server();
+    let (old, _) = old_server();
     let dir = backup_dir();
     DbBackup::for_server(&old, "all", dir.path())
         .run(&["backup-db"])
@@ -109,7 +155,7 @@ fn a_failed_restore_onto_a_new_server_leaves_nothing_behind() {
 #[test]
 fn an_older_globals_backup_restores_onto_a_new_server() {
     require_tools!(PG_SERVER, &["pg_dumpall"]);
-    let old = old_server();
+    let (old, _) = old_server();
     let out = old
         .client("pg_dumpall")
         .arg("--globals-only")
