@@ -41,19 +41,24 @@ fn old_server() -> (PgServer, String) {
     (old, app_password)
 }
 
-/// The README's procedure: `restore latest` with `DB_NAME=all` against a new server (whose superuser has its
-/// own password). Roles (without passwords, as `pg_dumpall --no-role-passwords` shows them) and every
+/// The README's procedure: a `DB_NAME=all` backup by the README's backup user, then `restore latest` against a
+/// new server (whose superuser has its own password). Roles (without passwords, as `pg_dumpall --no-role-passwords` shows them) and every
 /// database's `pg_dump --create --schema-only` and data must equal the old server's.
 #[test]
 fn restore_onto_a_new_server_brings_back_every_database_and_role() {
     require_tools!(PG_SERVER, &["pg_dumpall"]);
     let (old, app_password) = old_server();
+    // Backed up by the README's least-privileged user.
+    let backup_password = old.create_user(
+        "backup",
+        "ALTER ROLE {user} BYPASSRLS; GRANT pg_read_all_data TO {user};
+         GRANT CONNECT ON DATABASE shop TO {user};",
+    );
     let dir = backup_dir();
-    DbBackup::for_server(&old, "all", dir.path())
-        .run(&["backup-db"])
-        .expect_success();
-
-    let backups = DbBackup::for_server(&old, "all", dir.path());
+    let backups = DbBackup::for_server(&old, "all", dir.path())
+        .env("DB_USER", "backup")
+        .env("DB_PASSWORD", &backup_password);
+    backups.run(&["backup-db"]).expect_success();
     backups.run(&["verify", "all"]).expect_success();
 
     let new = PgServer::start();

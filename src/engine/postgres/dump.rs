@@ -140,9 +140,13 @@ pub fn hint(message: &str, user: &str) -> Option<String> {
              see the README's privileges section), or back up as its owner or a superuser, or leave large \
              objects out with PG_DUMP_ARGS=--no-blobs"
         ))
-    } else if says("permission denied for database") {
+    } else if let Some(rest) = message.split("permission denied for database ").nth(1) {
+        let name = rest
+            .strip_prefix('"')
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("<name>");
         Some(format!(
-            "{user} may not connect to that database: GRANT CONNECT ON DATABASE <name> TO {user}"
+            "{user} may not connect to database {name}: GRANT CONNECT ON DATABASE {name} TO {user}"
         ))
     } else if says("permission denied for") {
         Some(format!(
