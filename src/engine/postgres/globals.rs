@@ -96,6 +96,17 @@ pub fn filter(line: &str, existing: &Existing) -> Line {
     Line::Keep
 }
 
+/// What `line` (one that [`filter`] keeps) creates: `(true, name)` for a role, `(false, name)` for a database.
+pub fn creates(line: &str) -> Option<(bool, String)> {
+    if let Some((name, _)) = line.strip_prefix("CREATE ROLE ").and_then(parse_ident) {
+        return Some((true, name));
+    }
+    let (name, _) = line
+        .strip_prefix("CREATE DATABASE ")
+        .and_then(parse_ident)?;
+    Some((false, name))
+}
+
 /// An SQL identifier at the start of `text` as `pg_dump` writes it (bare, or in double quotes with `""` for
 /// a quote), and the text after it.
 pub fn parse_ident(text: &str) -> Option<(String, &str)> {
@@ -135,6 +146,16 @@ mod tests {
         );
         assert_eq!(parse_ident("\"open"), None);
         assert_eq!(parse_ident(";"), None);
+    }
+
+    #[test]
+    fn what_a_line_creates() {
+        assert_eq!(creates("CREATE ROLE app;\n"), Some((true, "app".into())));
+        assert_eq!(
+            creates("CREATE DATABASE \"Shop\" WITH TEMPLATE = template0;"),
+            Some((false, "Shop".into()))
+        );
+        assert_eq!(creates("ALTER ROLE app WITH LOGIN;"), None);
     }
 
     #[test]

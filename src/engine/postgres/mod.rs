@@ -215,7 +215,12 @@ impl Postgres {
                     last = trimmed.to_string();
                 }
                 match globals::filter(&text, &existing) {
-                    globals::Line::Keep => stdin.write_all(&line)?,
+                    globals::Line::Keep => {
+                        if let Some((role, name)) = globals::creates(&text) {
+                            self.note_creating(role, name);
+                        }
+                        stdin.write_all(&line)?
+                    }
                     globals::Line::Skip(why) => {
                         tracing::info!(reason = %why, "globals statement left out");
                     }
@@ -247,6 +252,21 @@ impl Postgres {
         drop(stdin);
         tool.wait().map_err(globals_hint)?;
         Ok(())
+    }
+
+    /// Notes that the restore is about to create a role (`role`) or a database named `name`.
+    fn note_creating(&self, role: bool, name: String) {
+        let mut guard = self
+            .before_restore
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(snapshot) = guard.as_mut() {
+            if role {
+                snapshot.creating_role(name);
+            } else {
+                snapshot.creating_database(name);
+            }
+        }
     }
 
     /// Connection settings go through the child's environment: the password via a private file, the database
@@ -336,6 +356,7 @@ impl Engine for Postgres {
     }
 
     fn prepare_restore(&self, database: &str) -> Result<String> {
+        self.note_creating(false, database.to_string());
         let created =
             self.runtime
                 .block_on(server::ensure_database(&self.client, &self.cfg, database))?;

@@ -10,11 +10,15 @@ use super::server::{self, quote_ident};
 use crate::config::Config;
 use crate::error::Result;
 
-/// The roles and databases that existed before a restore wrote anything.
+/// The roles and databases that existed before a restore wrote anything, and those it asked the server to
+/// create since. Only what is in the second list and not in the first is ever dropped: never something that
+/// existed, nor something another session created meanwhile.
 #[derive(Debug)]
 pub struct Snapshot {
     roles: HashSet<String>,
     databases: HashSet<String>,
+    creating_roles: HashSet<String>,
+    creating_databases: HashSet<String>,
 }
 
 impl Snapshot {
@@ -23,7 +27,19 @@ impl Snapshot {
         Ok(Snapshot {
             roles: found.roles,
             databases: found.databases,
+            creating_roles: HashSet::new(),
+            creating_databases: HashSet::new(),
         })
+    }
+
+    /// Notes a role the restore creates.
+    pub fn creating_role(&mut self, name: String) {
+        self.creating_roles.insert(name);
+    }
+
+    /// Notes a database the restore creates.
+    pub fn creating_database(&mut self, name: String) {
+        self.creating_databases.insert(name);
     }
 }
 
@@ -48,7 +64,7 @@ pub async fn existing(client: &Client, cfg: &Config) -> Result<Existing> {
     })
 }
 
-/// Drops the databases and roles that exist now and did not at `before`; says what it did (and what it could
+/// Drops the databases and roles the restore created (see [`Snapshot`]); says what it did (and what it could
 /// not do), or `None` when the restore had created nothing.
 pub async fn remove_created(cfg: &Config, before: &Snapshot) -> Option<String> {
     // A connection of its own: the engine's may be to a database about to be dropped.
@@ -64,8 +80,16 @@ pub async fn remove_created(cfg: &Config, before: &Snapshot) -> Option<String> {
         Ok(now) => now,
         Err(e) => return Some(format!("what the restore created could not be listed: {e}")),
     };
-    let mut databases: Vec<&String> = now.databases.difference(&before.databases).collect();
-    let mut roles: Vec<&String> = now.roles.difference(&before.roles).collect();
+    let mut databases: Vec<&String> = now
+        .databases
+        .difference(&before.databases)
+        .filter(|db| before.creating_databases.contains(*db))
+        .collect();
+    let mut roles: Vec<&String> = now
+        .roles
+        .difference(&before.roles)
+        .filter(|role| before.creating_roles.contains(*role))
+        .collect();
     databases.sort();
     roles.sort();
     if databases.is_empty() && roles.is_empty() {
