@@ -11,6 +11,10 @@ const CREATE: &str = "a dump with CREATE DATABASE cannot be restored: restore ap
                       database's owner, settings, grants and comment in the globals backup";
 const CLEAN: &str =
     "restore needs an empty database, where the DROP statements of --clean fail; leave it out";
+const NO_SCHEMA: &str = "restore applies a dump to an empty database, where data without its tables (or only \
+                         part of the sections) cannot be applied; use --schema-only for the schema alone";
+const UPGRADE: &str =
+    "it is for pg_upgrade only: its dumps restore only into a server in binary-upgrade mode";
 const COMPRESS: &str =
     "db-backup compresses the stream itself (BACKUP_COMPRESSION, BACKUP_COMPRESSION_LEVEL)";
 const CONNECTION: &str = "db-backup connects with DB_HOST, DB_PORT, DB_USER and DB_PASSWORD (passed privately) \
@@ -30,6 +34,11 @@ pub fn refused_pg_dump_arg(arg: &str) -> Option<&'static str> {
         ("create", CREATE),
         ("clean", CLEAN),
         ("compress", COMPRESS),
+        ("data-only", NO_SCHEMA),
+        ("no-schema", NO_SCHEMA),
+        ("statistics-only", NO_SCHEMA),
+        ("section", NO_SCHEMA),
+        ("binary-upgrade", UPGRADE),
     ];
     // pg_dump's short options; those followed by `:` take a value.
     let short: &[(char, Option<&str>)] = &[
@@ -40,6 +49,7 @@ pub fn refused_pg_dump_arg(arg: &str) -> Option<&'static str> {
         ('C', Some(CREATE)),
         ('c', Some(CLEAN)),
         ('Z', Some(COMPRESS)),
+        ('a', Some(NO_SCHEMA)),
     ];
     refused(arg, long, short, "d:e:E:f:F:h:j:n:N:p:S:t:T:U:Z:")
 }
@@ -124,6 +134,10 @@ mod tests {
             ("-Fc", "format"),
             ("-sfout.sql", "output"),
             ("--file=x", "output"),
+            ("-a", "empty database"),
+            ("--data-only", "empty database"),
+            ("--section=data", "empty database"),
+            ("--binary-upgrade", "pg_upgrade"),
         ] {
             let said = refused_pg_dump_arg(arg).unwrap_or_else(|| panic!("{arg} accepted"));
             assert!(said.contains(why), "{arg}: {said}");
@@ -134,8 +148,9 @@ mod tests {
             "-s",
             "-tpeople",
             "-nCfoo",
-            "--data-only",
             "--if-exists",
+            "--no-sync",
+            "--no-subscriptions",
             "--exclude-table=logs",
             "people",
         ] {

@@ -5,8 +5,9 @@
 use crate::support::files::{self, backup_dir};
 use crate::support::{DbBackup, PG_SERVER, PgServer, require_tools};
 
-/// `--create` (in any spelling) and `--clean` make dumps that `restore` cannot apply: each is refused with
-/// exit status 2, naming the variable and the reason, before anything is written.
+/// `--create` (in any spelling), `--clean`, `--data-only`, `--section` and `--binary-upgrade` make dumps that
+/// `restore` cannot apply (and `--compress` one it cannot read): each is refused with exit status 2, naming the
+/// variable and the reason, before anything is written.
 #[test]
 fn pg_dump_args_restore_cannot_apply_are_refused() {
     require_tools!(PG_SERVER);
@@ -21,6 +22,10 @@ fn pg_dump_args_restore_cannot_apply_are_refused() {
         ("--clean", "DROP"),
         ("-c --if-exists", "DROP"),
         ("-Z9", "BACKUP_COMPRESSION"),
+        ("--data-only", "empty database"),
+        ("-a", "empty database"),
+        ("--section=pre-data", "empty database"),
+        ("--binary-upgrade", "pg_upgrade"),
     ] {
         let run = DbBackup::for_server(&pg, "app", dir.path())
             .env("PG_DUMP_ARGS", args)
