@@ -143,6 +143,19 @@ fn a_failed_restore_onto_a_new_server_leaves_nothing_behind() {
         .expect_success();
 
     let new = PgServer::start();
+    // A plain user: the first CREATE ROLE fails, and the restore with it.
+    let plain = new.create_user("plain", "");
+    let (globals, databases) = (new.globals(), new.databases());
+    DbBackup::for_server(&new, "all", dir.path())
+        .env("DB_USER", "plain")
+        .env("DB_PASSWORD", &plain)
+        .run(&["restore", "latest"])
+        .expect_code(1)
+        .expect_stderr_mentions(&["permission denied to create role", "superuser"]);
+    assert_eq!(new.globals(), globals, "roles were left behind");
+    assert_eq!(new.databases(), databases, "databases were left behind");
+
+    // A user who may create roles and databases gets further, and what it created is removed.
     let password = new.create_user("restorer", "ALTER ROLE {user} CREATEROLE CREATEDB");
     let (globals, databases) = (new.globals(), new.databases());
     let run = DbBackup::for_server(&new, "all", dir.path())
