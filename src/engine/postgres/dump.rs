@@ -78,7 +78,7 @@ impl Dump for PgDump {
                 tool: name,
                 message: format!(
                     "{line}; the backup would miss them: run the backup as a superuser, or leave them out \
-                     explicitly (PG_DUMP_ARGS=--no-subscriptions, --no-publications)"
+                     on purpose (for subscriptions: PG_DUMP_ARGS=--no-subscriptions)"
                 ),
             });
         }
