@@ -190,3 +190,38 @@ fn an_older_globals_backup_restores_onto_a_new_server() {
         .expect_success();
     assert_eq!(new.globals(), old.globals(), "roles differ");
 }
+
+/// A globals backup cut short (its checksum matching, as if it had been cut before the checksum was taken):
+/// the restore fails saying so, and what it had already created is removed.
+#[test]
+fn a_cut_short_globals_backup_fails_and_leaves_nothing_behind() {
+    require_tools!(PG_SERVER, &["pg_dumpall"]);
+    let (old, _) = old_server();
+    let dir = backup_dir();
+    DbBackup::for_server(&old, "all", dir.path())
+        .run(&["backup-db"])
+        .expect_success();
+    let globals_file = crate::support::files::only_backup(dir.path(), "pg-globals");
+    let whole = String::from_utf8(crate::support::files::decompress(
+        &dir.path().join(&globals_file),
+    ))
+    .expect("UTF-8 globals");
+    let cut = whole
+        .find("CREATE DATABASE wiki")
+        .expect("wiki's properties");
+    let short_dir = backup_dir();
+    crate::support::files::write_with_checksum(
+        short_dir.path(),
+        "pg-globals-2001-01-01T00-00-00.sql",
+        &whole.as_bytes()[..cut],
+    );
+
+    let new = PgServer::start();
+    let (globals, databases) = (new.globals(), new.databases());
+    DbBackup::for_server(&new, "all", short_dir.path())
+        .run(&["restore", "pg-globals-2001-01-01T00-00-00.sql"])
+        .expect_code(1)
+        .expect_stderr_mentions(&["cut short"]);
+    assert_eq!(new.globals(), globals, "roles were left behind");
+    assert_eq!(new.databases(), databases, "databases were left behind");
+}

@@ -76,9 +76,10 @@ impl Postgres {
             Stdio::piped(),
             Stdio::null(),
         )?;
-        let mut stdin = tool
+        let stdin = tool
             .take_stdin()
             .ok_or_else(|| Error::Other("psql has no input pipe".into()))?;
+        let mut stdin = std::io::BufWriter::with_capacity(1 << 16, stdin);
         let mut input = std::io::BufReader::with_capacity(1 << 20, open()?);
         let mut line = Vec::new();
         let mut first = true;
@@ -91,7 +92,7 @@ impl Postgres {
                 }
                 line.clear();
                 if std::io::BufRead::read_until(&mut input, b'\n', &mut line)? == 0 {
-                    return Ok(());
+                    return stdin.flush();
                 }
                 let text = String::from_utf8_lossy(&line);
                 if first {
@@ -129,8 +130,9 @@ impl Postgres {
             DUMPALL_TRAILER
         };
         if !last.starts_with(trailer) {
+            // psql may not have run the last statements yet: stop it before it does.
+            let _ = tool.kill();
             drop(stdin);
-            let _ = tool.wait();
             return Err(Error::Incomplete {
                 database: "globals".into(),
                 message: format!(

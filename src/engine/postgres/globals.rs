@@ -73,7 +73,9 @@ pub enum Line {
 /// Whether `line` of a globals backup is sent to the server: `CREATE ROLE`, `CREATE DATABASE` and
 /// `CREATE TABLESPACE` of what exists already are left out (the rest applies to the existing one), and so is
 /// every `ALTER ROLE` of the connecting role other than `IN DATABASE` settings: the old cluster's password
-/// hash or a `NOLOGIN` there would lock the rest of the restore out.
+/// hash or a `NOLOGIN` there would lock the rest of the restore out. `pg_dumpall` writes each of these
+/// statements on a line of its own; only a multi-line string literal (a comment) with a line that looks
+/// exactly like one of them could be mistaken for it.
 pub fn filter(line: &str, existing: &Existing) -> Line {
     let creates = [
         ("CREATE ROLE ", &existing.roles, "role"),
