@@ -103,3 +103,50 @@ fn no_role_passwords_lets_a_non_superuser_back_up_globals() {
         "a password hash:\n{globals}"
     );
 }
+
+/// What `PG_DUMP_ARGS` leaves out of the dumps (owners, grants, comments, tablespaces) and `--no-tablespaces` in
+/// `PG_DUMPALL_ARGS` stay out of the database properties in the globals backup too.
+#[test]
+fn leaving_out_owners_grants_comments_and_tablespaces_covers_database_properties() {
+    require_tools!(PG_SERVER, &["pg_dumpall"]);
+    let pg = PgServer::start();
+    pg.create_user("app", "");
+    pg.create_tablespace("fast");
+    pg.psql(
+        "postgres",
+        "CREATE DATABASE shop OWNER app TABLESPACE fast;
+         COMMENT ON DATABASE shop IS 'orders';
+         REVOKE CONNECT ON DATABASE shop FROM PUBLIC;",
+    );
+    let globals_of = |dumpall_args: Option<&str>, dump_args: Option<&str>| {
+        let dir = backup_dir();
+        let mut cmd = DbBackup::for_server(&pg, "all", dir.path());
+        if let Some(args) = dumpall_args {
+            cmd = cmd.env("PG_DUMPALL_ARGS", args);
+        }
+        if let Some(args) = dump_args {
+            cmd = cmd.env("PG_DUMP_ARGS", args);
+        }
+        cmd.run(&["backup-db"]).expect_success();
+        let name = files::only_backup(dir.path(), "pg-globals");
+        String::from_utf8(files::decompress(&dir.path().join(name))).expect("UTF-8 globals")
+    };
+    let marks = [
+        "ALTER DATABASE shop OWNER TO app;",
+        "COMMENT ON DATABASE shop IS 'orders';",
+        "REVOKE CONNECT,TEMPORARY ON DATABASE shop FROM PUBLIC;",
+        "TABLESPACE = fast",
+    ];
+    let full = globals_of(None, None);
+    for mark in marks {
+        assert!(full.contains(mark), "{mark} missing:\n{full}");
+    }
+    let without = globals_of(
+        Some("--no-tablespaces"),
+        Some("--no-owner --no-acl --no-comments"),
+    );
+    for mark in marks {
+        assert!(!without.contains(mark), "{mark} kept:\n{without}");
+    }
+    assert!(without.contains("CREATE DATABASE shop"), "{without}");
+}

@@ -40,8 +40,9 @@ impl Postgres {
             "--no-publications",
             "--no-subscriptions",
         ]);
-        // What PG_DUMP_ARGS leaves out of the databases' dumps stays out of their properties too.
-        cmd.args(self.cfg.pg_dump_args.iter().filter(|a| {
+        // What PG_DUMP_ARGS leaves out of the databases' dumps stays out of their properties too, and so do
+        // tablespaces when PG_DUMPALL_ARGS leaves them out of the globals (CREATE DATABASE would name one).
+        let leave_out = |a: &&String| {
             [
                 "--no-owner",
                 "-O",
@@ -50,9 +51,17 @@ impl Postgres {
                 "--no-privileges",
                 "--no-comments",
                 "--no-security-labels",
+                "--no-tablespaces",
             ]
             .contains(&a.as_str())
-        }));
+        };
+        cmd.args(self.cfg.pg_dump_args.iter().filter(leave_out));
+        cmd.args(
+            self.cfg
+                .pg_dumpall_args
+                .iter()
+                .filter(|a| a.as_str() == "--no-tablespaces"),
+        );
         self.set_env(&mut cmd, database);
         let out = dump::capture("pg_dump", &self.cfg.user, cmd)?;
         if let Err(message) = crate::engine::check_trailer(&[DUMP_TRAILER], out.as_bytes()) {

@@ -188,6 +188,24 @@ impl PgServer {
         password
     }
 
+    /// Creates tablespace `name` in a directory of its own inside the server's temporary directory.
+    pub fn create_tablespace(&self, name: &str) {
+        let location = self.dir.path().join(format!("tablespace-{name}"));
+        fs::create_dir(&location).expect("create tablespace directory");
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(&location, Some(uid), Some(gid)).expect("chown to postgres");
+        }
+        let location = location.to_str().expect("UTF-8 temp path");
+        self.psql(
+            "postgres",
+            &format!(
+                "CREATE TABLESPACE {} LOCATION {}",
+                quote_ident(name),
+                quote_literal(location)
+            ),
+        );
+    }
+
     /// The names of every database but the templates, sorted.
     pub fn databases(&self) -> Vec<String> {
         self.psql(
