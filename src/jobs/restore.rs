@@ -128,8 +128,11 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
             ),
         ));
     }
-    // Server-wide data (roles) first: the databases' objects may be owned by them.
-    plans.sort_by_key(|p| p.database.is_some());
+    // PostgreSQL's server-wide data (roles) first: the databases' objects may be owned by them. MySQL's users
+    // last: their table, column and routine grants need those objects to exist (a missing definer is only a
+    // warning).
+    let server_wide_last = cfg.engine == EngineKind::Mysql;
+    plans.sort_by_key(|p| p.database.is_some() != server_wide_last);
 
     let first_db = plans.iter().find_map(|p| p.database.clone());
     let engine = engine::connect(cfg, Some(first_db.as_deref().unwrap_or("postgres")))?;
