@@ -26,6 +26,7 @@ mod postgres_failures;
 mod postgres_roundtrip;
 mod probe_detection;
 mod prune;
+mod redis_acl;
 mod redis_failures;
 mod redis_restore;
 mod redis_roundtrip;
