@@ -146,6 +146,7 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
                 None => "the SQLite database".to_string(),
             },
             None if cfg.engine == EngineKind::Command => "RESTORE_CMD".to_string(),
+            None if cfg.engine == EngineKind::Mysql => "the users and grants".to_string(),
             None => "server-wide data (roles, tablespaces)".to_string(),
         };
         tracing::info!(file = %plan.found.file_name, from = plan.dir.name(), target = %what, "restore started");

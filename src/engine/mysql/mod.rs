@@ -189,6 +189,13 @@ impl Engine for Mysql {
         }))
     }
 
+    fn target_label(&self, target: &DumpTarget) -> String {
+        match &target.database {
+            Some(db) => format!("database {db}"),
+            None => "the users and grants".to_string(),
+        }
+    }
+
     fn prepare_restore(&self, database: &str) -> Result<String> {
         let cfg = &self.cfg;
         let mut conn = self.conn()?;
