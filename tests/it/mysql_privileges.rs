@@ -75,7 +75,7 @@ fn the_usual_backup_grants_hide_routines_and_the_backup_fails() {
 }
 
 /// Without TRIGGER the server hides the triggers: the backup fails naming it, unless MYSQLDUMP_ARGS leaves
-/// them out on purpose (`--skip-triggers`). (This user may list the routines through EXECUTE but not read
+/// them out on purpose (`--skip-triggers`). SELECT granted table by table hides the other tables: named too. (This user may list the routines through EXECUTE but not read
 /// them, which the dump tool reports as an error by itself, so `--skip-routines` too.)
 #[test]
 fn a_missing_grant_is_named_unless_its_objects_are_left_out() {
@@ -97,6 +97,24 @@ fn a_missing_grant_is_named_unless_its_objects_are_left_out() {
         &before,
         &["its triggers (GRANT TRIGGER ON `my-app`.* TO 'notrigger'@'%'"],
     );
+    // SELECT granted table by table hides every other table (and the view): `mariadb-dump` would dump `people`
+    // alone and exit 0. Named too.
+    my.create_user(
+        "sometables",
+        &pw,
+        &["SELECT ON `my-app`.`people`", "EVENT ON `my-app`.*"],
+    );
+    let run = my
+        .db_backup_as("sometables", &pw, "my-app", dir.path())
+        .env("MYSQLDUMP_ARGS", "--skip-triggers --skip-routines")
+        .run(&["backup-db"]);
+    assert_failed_cleanly(
+        &run,
+        dir.path(),
+        &before,
+        &["its tables and views (GRANT SELECT ON `my-app`.* TO 'sometables'@'%')"],
+    );
+
     cmd.clone()
         .env("MYSQLDUMP_ARGS", "--skip-triggers --skip-routines")
         .run(&["backup-db"])
