@@ -43,5 +43,6 @@ mod service_notify;
 mod service_schedule;
 mod service_stop;
 mod sqlite_hot;
+mod sqlite_privileges;
 mod sqlite_roundtrip;
 mod verify_and_list;
