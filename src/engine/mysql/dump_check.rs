@@ -26,6 +26,15 @@ use crate::pipeline::Tail;
 /// How much of each line is looked at.
 const HEAD: usize = 1024;
 
+/// How the lines [`created`] and the note look at their start.
+const INTERESTING: &[&[u8]] = &[
+    b"CREATE ",
+    b"/*!50001 VIEW ",
+    b"/*!50003 CREATE*/",
+    b"/*!50106 CREATE*/",
+    b"-- ",
+];
+
 /// The note `mariadb-dump`/`mysqldump` writes instead of a routine it may list but not read.
 const NO_PRIVILEGE_NOTE: &str = "-- insufficient privileges to ";
 
@@ -73,6 +82,11 @@ impl DumpCheck {
     }
 
     fn end_line(&mut self) {
+        // Most lines are rows of data: only the few that can create an object (or carry the note) are read.
+        if !INTERESTING.iter().any(|p| self.line.starts_with(p)) {
+            self.line.clear();
+            return;
+        }
         let text = String::from_utf8_lossy(&self.line).into_owned();
         self.line.clear();
         if let Some(what) = text.strip_prefix(NO_PRIVILEGE_NOTE) {

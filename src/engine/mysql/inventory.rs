@@ -11,10 +11,11 @@
 //! - triggers: `TRIGGER` on the whole database (a trigger is listed only to a user with it on its table);
 //! - procedures and functions: a routine is listed only to its definer or a user with `EXECUTE`, `ALTER
 //!   ROUTINE` or `CREATE ROUTINE` on it, and its code is shown only to its definer or to a user who may read
-//!   `mysql.proc` (MariaDB) or holds `SHOW_ROUTINE` or the global `SELECT` (MySQL 8.0.20+). So on MariaDB
-//!   either `SELECT` on `mysql.proc` (tried with a query) or one of those routine privileges on the whole
-//!   database (then every routine is listed, and one whose code is hidden makes the dump tool fail) is
-//!   required; on MySQL, `SHOW_ROUTINE` or global `SELECT`, or those routine privileges.
+//!   `mysql.proc` (MariaDB, MySQL 5.7) or holds `SHOW_ROUTINE` or the global `SELECT` (MySQL 8.0.20+). So
+//!   either reading `mysql.proc` (tried with a query), or on MySQL 8 `SHOW_ROUTINE` or the global `SELECT`, or
+//!   one of those routine privileges on the whole database (then every routine is listed, and one whose code is
+//!   hidden makes `mariadb-dump` fail, or `mysqldump` write an "insufficient privileges" note that
+//!   [`super::dump_check`] refuses) is required.
 //! - events and views' definitions need `EVENT` and `SHOW VIEW`, but without them the dump tool fails by
 //!   itself, so they need no check here.
 //! - every database (`DB_NAME=all`): the global `SHOW DATABASES` (or any database privilege on `*.*`).
@@ -36,15 +37,16 @@ pub struct Access {
     pub account: String,
     pub grants: Grants,
     mariadb: bool,
-    /// MariaDB: `SELECT` on `mysql.proc` works.
+    /// `SELECT` on `mysql.proc` works (MariaDB, MySQL 5.7).
     proc_readable: bool,
 }
 
-/// The ER_TABLEACCESS_DENIED_ERROR and ER_DBACCESS_DENIED_ERROR codes.
-const DENIED: &[u16] = &[1142, 1044];
+/// The ER_TABLEACCESS_DENIED_ERROR and ER_DBACCESS_DENIED_ERROR codes, and ER_NO_SUCH_TABLE (MySQL 8 keeps
+/// routines in its data dictionary, without `mysql.proc`).
+const NOT_READABLE: &[u16] = &[1142, 1044, 1146];
 
 impl Access {
-    /// Reads the user's grants (and, on MariaDB, whether it may read `mysql.proc`).
+    /// Reads the user's grants, and whether it may read `mysql.proc`.
     pub async fn read(conn: &mut Conn, cfg: &Config, version: &str) -> Result<Access> {
         let fail = |e: mysql_async::Error| server::error(cfg, "", &e);
         let account: String = conn
@@ -54,12 +56,11 @@ impl Access {
             .unwrap_or_default();
         let lines: Vec<String> = conn.query("SHOW GRANTS").await.map_err(fail)?;
         let mariadb = version.contains("MariaDB");
-        let proc_readable = mariadb
-            && match conn.query_drop("SELECT 1 FROM mysql.proc LIMIT 0").await {
-                Ok(()) => true,
-                Err(mysql_async::Error::Server(s)) if DENIED.contains(&s.code) => false,
-                Err(e) => return Err(fail(e)),
-            };
+        let proc_readable = match conn.query_drop("SELECT 1 FROM mysql.proc LIMIT 0").await {
+            Ok(()) => true,
+            Err(mysql_async::Error::Server(s)) if NOT_READABLE.contains(&s.code) => false,
+            Err(e) => return Err(fail(e)),
+        };
         Ok(Access {
             account,
             grants: Grants::parse(lines.iter().map(String::as_str)),
@@ -119,16 +120,17 @@ impl Access {
         let lists_routines = ["EXECUTE", "ALTER ROUTINE", "CREATE ROUTINE"]
             .iter()
             .any(|p| on_db(p));
-        let reads_routines = if self.mariadb {
-            self.proc_readable
-        } else {
-            self.grants.global("SHOW_ROUTINE") || self.grants.global("SELECT")
-        };
+        let reads_routines = self.proc_readable
+            || (!self.mariadb
+                && (self.grants.global("SHOW_ROUTINE") || self.grants.global("SELECT")));
         if scope.includes(Kind::Procedure) && !(reads_routines || lists_routines) {
             let grant = if self.mariadb {
                 format!("GRANT SELECT ON mysql.proc TO {to}")
             } else {
-                format!("GRANT SHOW_ROUTINE ON *.* TO {to} (MySQL 8.0.20 and later)")
+                format!(
+                    "GRANT SHOW_ROUTINE ON *.* TO {to} on MySQL 8.0.20 and later, GRANT SELECT ON mysql.proc TO \
+                     {to} before"
+                )
             };
             missing.push(format!(
                 "its stored procedures and functions ({grant}, or MYSQLDUMP_ARGS=--skip-routines to leave them \
