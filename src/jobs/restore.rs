@@ -115,6 +115,19 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
             continue;
         }
         let head = plain_head(&plan.source, plan, cfg)?;
+        if cfg.engine == EngineKind::Mysql
+            && let Some(database) = &plan.database
+            && engine::mysql::names_no_database(&head)
+        {
+            return Err(Error::file(
+                plan.dir.location(&plan.found.file_name),
+                format!(
+                    "is a dump of no single database (the users and grants of a server, or several databases), \
+                     which cannot be restored into database {database}; restore the users without --database \
+                     (restore latest with DB_NAME=all); nothing was restored"
+                ),
+            ));
+        }
         let other = match (cfg.engine, sql_producer(&head)) {
             (EngineKind::Postgres, Some(EngineKind::Mysql)) => "a MySQL/MariaDB dump",
             (EngineKind::Mysql, Some(EngineKind::Postgres)) => "a PostgreSQL dump",
@@ -209,6 +222,10 @@ fn target_database(cfg: &Config, found: &Found, explicit: Option<&str>) -> Optio
         return Some(db.to_string());
     }
     let series = &found.name.series;
+    // A MySQL users backup (`<container>-globals`) holds no database, whatever DB_NAME says.
+    if cfg.engine == EngineKind::Mysql && *series == cfg.globals_series() {
+        return None;
+    }
     let from_series = || {
         series
             .strip_prefix(&format!("{}-", cfg.container))

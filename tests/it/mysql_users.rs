@@ -148,3 +148,42 @@ fn a_users_dump_that_lacks_an_account_fails() {
     let after = files::backup_series(dir.path());
     assert_eq!(after, ["my-app"]);
 }
+
+/// A users backup is never fed to a database restore (where no statement about the connected account would be
+/// left out): named with `--database`, it is refused before anything runs; restored with `DB_NAME=<one
+/// database>`, it is still restored as users.
+#[test]
+fn a_users_backup_is_never_restored_into_a_database() {
+    if !mariadb::available() {
+        return;
+    }
+    let my = MariaDb::start();
+    my.drop_host_name_accounts();
+    my.create_db("app");
+    my.sql(Some("app"), ACCOUNTS);
+    let dir = backup_dir();
+    my.db_backup("all", dir.path())
+        .run(&["backup-db"])
+        .expect_success();
+    let users = files::only_backup(dir.path(), "my-globals");
+
+    let target = MariaDb::start();
+    let run = target
+        .db_backup("app", dir.path())
+        .run(&["restore", &users, "--database", "app"]);
+    run.expect_code(1)
+        .expect_stderr_mentions(&["no single database", "nothing was restored"]);
+    assert!(!target.can_log_in("app_rw", "rw-pass"));
+    assert!(
+        !target.db_exists("app"),
+        "the refused restore created a database"
+    );
+
+    target.sql(None, "CREATE DATABASE app; CREATE TABLE app.notes (id INT PRIMARY KEY, body TEXT, secret TEXT); CREATE PROCEDURE app.tidy() DELETE FROM app.notes WHERE id < 0;");
+    target
+        .db_backup("app", dir.path())
+        .run(&["restore", &users])
+        .expect_success()
+        .expect_stderr_mentions(&["users and grants", "account=root@127.0.0.1"]);
+    assert!(target.can_log_in("app_rw", "rw-pass"));
+}

@@ -254,6 +254,16 @@ impl Mysql {
     }
 }
 
+/// Whether the first lines of a dump say it is of no single database (`-- Host: db    Database: ` with no
+/// name): the users and grants of a server, or a dump of several databases. Restoring such a dump into one
+/// database would run statements about the whole server, without the care a users restore takes.
+pub fn names_no_database(head: &[u8]) -> bool {
+    String::from_utf8_lossy(head)
+        .lines()
+        .find(|l| l.starts_with("-- Host: "))
+        .is_some_and(|l| l.trim_end().ends_with("Database:"))
+}
+
 /// How to check a stored backup of `kind`: SQL dumps by their trailer and the dump tool's notes.
 pub fn file_completeness(kind: &str) -> Option<Completeness> {
     (kind == "sql").then(|| Completeness::Custom(Box::new(DumpCheck::new(Inventory::default()))))
