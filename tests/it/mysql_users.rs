@@ -187,3 +187,32 @@ fn a_users_backup_is_never_restored_into_a_database() {
         .expect_stderr_mentions(&["users and grants", "account=root@127.0.0.1"]);
     assert!(target.can_log_in("app_rw", "rw-pass"));
 }
+
+/// A database whose series would be the users' (a database named `globals`) stops `DB_NAME=all` before any dump:
+/// its backups and the users' would share one series. Named in DB_NAME, it is backed up (with `mysql`, whose log
+/// tables the dump writes as `CREATE TABLE IF NOT EXISTS`, and `information_schema`, whose tables it writes as
+/// temporary ones: the completeness check counts both).
+#[test]
+fn a_database_named_like_the_users_series_stops_the_run() {
+    if !mariadb::available() {
+        return;
+    }
+    let my = MariaDb::start();
+    my.drop_host_name_accounts();
+    my.create_db("globals");
+    let dir = backup_dir();
+    let run = my.db_backup("all", dir.path()).run(&["backup-db"]);
+    run.expect_code(1).expect_stderr_mentions(&[
+        "database globals",
+        "my-globals",
+        "rename the database",
+    ]);
+    assert!(files::backups(dir.path()).is_empty());
+    my.db_backup("globals,mysql,information_schema", dir.path())
+        .run(&["backup-db"])
+        .expect_success();
+    assert_eq!(
+        files::backup_series(dir.path()),
+        ["my-globals", "my-information_schema", "my-mysql"]
+    );
+}

@@ -7,7 +7,7 @@
 //! costs nothing); the lines that create objects look like this in `mariadb-dump` and `mysqldump` output:
 //!
 //! ```text
-//! CREATE TABLE `t` (                                                       tables
+//! CREATE TABLE `t` (                                                       tables (`IF NOT EXISTS` too)
 //! CREATE SEQUENCE `s` (                                                    MariaDB sequences (counted as tables)
 //! /*!50001 VIEW `v` AS select ...                                          views (final structure)
 //! CREATE DEFINER=`root`@`localhost` PROCEDURE `p`()                        procedures and functions
@@ -162,7 +162,13 @@ impl StreamCheck for Refused {
 
 /// The object a dump line creates, if it is one of the lines shown in the module documentation.
 fn created(line: &str) -> Option<(Kind, String)> {
-    if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
+    let table = line
+        .strip_prefix("CREATE TABLE ")
+        // information_schema's tables are written as temporary ones.
+        .or_else(|| line.strip_prefix("CREATE TEMPORARY TABLE "));
+    if let Some(rest) = table {
+        // The server's log tables and MariaDB's transaction_registry are written `IF NOT EXISTS`.
+        let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
         return ident(rest).map(|n| (Kind::Table, n));
     }
     if let Some(rest) = line.strip_prefix("CREATE SEQUENCE ") {
@@ -208,6 +214,8 @@ mod tests {
     const DUMP: &str = "/*M!999999\\- enable the sandbox mode */ \n\
         -- MariaDB dump 10.19\n\
         CREATE TABLE `log` (\n  `id` int(11) NOT NULL,\n) ENGINE=InnoDB;\n\
+        CREATE TABLE IF NOT EXISTS `general_log` (\n\
+        CREATE TEMPORARY TABLE `ALL_PLUGINS` (\n\
         INSERT INTO `t` VALUES\n(1,'CREATE TABLE `fake` (');\n\
         /*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO log(x) VALUES (NEW.id) \n\
         /*!50001 CREATE VIEW `v` AS SELECT\n\
@@ -237,6 +245,8 @@ mod tests {
     fn every_object_is_found_in_any_chunking() {
         let inv = inventory(&[
             (Kind::Table, "log"),
+            (Kind::Table, "general_log"),
+            (Kind::Table, "ALL_PLUGINS"),
             (Kind::View, "v"),
             (Kind::Trigger, "tr"),
             (Kind::Event, "e"),

@@ -122,7 +122,9 @@ impl Engine for Mysql {
                 return Err(Error::Server {
                     server: server::label(cfg),
                     message: format!(
-                        "database {name} would be backed up as series {}, the series of the users and grants;                          set DB_CONTAINER to another name, or list the databases in DB_NAME",
+                        "database {name} would be backed up as series {}, the series of the users and grants; \
+                         rename the database, or list the databases in DB_NAME (the users are then not backed \
+                         up)",
                         cfg.globals_series()
                     ),
                 });
@@ -267,4 +269,18 @@ pub fn names_no_database(head: &[u8]) -> bool {
 /// How to check a stored backup of `kind`: SQL dumps by their trailer and the dump tool's notes.
 pub fn file_completeness(kind: &str) -> Option<Completeness> {
     (kind == "sql").then(|| Completeness::Custom(Box::new(DumpCheck::new(Inventory::default()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dumps_of_no_single_database_are_told_by_their_header() {
+        let users = b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n--\n-- Host: localhost    Database: \n";
+        assert!(names_no_database(users));
+        let app = b"-- MariaDB dump 10.19\n--\n-- Host: db    Database: app\n";
+        assert!(!names_no_database(app));
+        assert!(!names_no_database(b"CREATE TABLE t (x int);\n"));
+    }
 }
