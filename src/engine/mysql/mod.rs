@@ -165,10 +165,11 @@ impl Engine for Mysql {
         let check: Result<Box<dyn super::StreamCheck>> = (|| {
             let mut conn = self.conn()?;
             let Some(database) = target.database.as_deref() else {
-                let accounts = self
-                    .runtime
-                    .block_on(users::account_count(&mut conn, cfg))?;
-                tracing::debug!(accounts, "accounts the users dump must create");
+                let accounts = self.runtime.block_on(users::accounts(&mut conn, cfg))?;
+                tracing::debug!(
+                    accounts = accounts.len(),
+                    "accounts the users dump must create"
+                );
                 return Ok(
                     Box::new(users::UsersCheck::new(accounts)) as Box<dyn super::StreamCheck>
                 );

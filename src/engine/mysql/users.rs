@@ -30,19 +30,21 @@ const CREATE_ROLE: &[&str] = &[
     "/*!80001 CREATE ROLE IF NOT EXISTS ",
 ];
 
-/// The number of accounts (users and roles) the server has: what the users dump must create.
-pub async fn account_count(conn: &mut Conn, cfg: &Config) -> Result<usize> {
-    let count: Option<u64> = conn
-        .query_first("SELECT COUNT(*) FROM mysql.user")
+/// The accounts (users and roles) the server has, as `name@host` (a MariaDB role has no host): what the users
+/// dump must create.
+pub async fn accounts(conn: &mut Conn, cfg: &Config) -> Result<Vec<String>> {
+    let rows: Vec<(String, String)> = conn
+        .query("SELECT User, Host FROM mysql.user")
         .await
         .map_err(|e| server::error(cfg, "mysql", &e))?;
-    Ok(count.unwrap_or(0) as usize)
+    Ok(rows.into_iter().map(|(u, h)| format!("{u}@{h}")).collect())
 }
 
 /// The completeness check of a users dump: the trailer, and as many accounts created as the server has.
 #[derive(Debug)]
 pub struct UsersCheck {
-    expected: usize,
+    /// The server's accounts, `name@host`.
+    expected: Vec<String>,
     users: BTreeSet<String>,
     roles: BTreeSet<String>,
     line: Vec<u8>,
@@ -50,7 +52,7 @@ pub struct UsersCheck {
 }
 
 impl UsersCheck {
-    pub fn new(expected: usize) -> UsersCheck {
+    pub fn new(expected: Vec<String>) -> UsersCheck {
         UsersCheck {
             expected,
             users: BTreeSet::new(),
@@ -64,12 +66,21 @@ impl UsersCheck {
         let text = String::from_utf8_lossy(&self.line).into_owned();
         self.line.clear();
         if let Some(rest) = text.strip_prefix(CREATE_USER) {
-            self.users.insert(account_text(rest));
+            self.users.insert(unquote_account(&account_text(rest)));
         } else if let Some(rest) = CREATE_ROLE.iter().find_map(|p| text.strip_prefix(p)) {
+            let role = account_text(rest);
             self.roles
-                .insert(account_text(rest).trim_matches('\'').to_string());
+                .insert(format!("{}@", role.trim_matches('\'').replace("''", "'")));
         }
     }
+}
+
+/// `` `name`@`host` `` as `name@host`.
+fn unquote_account(text: &str) -> String {
+    text.split("`@`")
+        .map(|part| part.trim_matches('`').replace("``", "`"))
+        .collect::<Vec<_>>()
+        .join("@")
 }
 
 /// The account at the start of a statement's rest: up to the first blank or `;` outside quotes.
@@ -104,16 +115,29 @@ impl StreamCheck for UsersCheck {
     fn finish(self: Box<Self>) -> std::result::Result<(), String> {
         check_trailer(DUMP_TRAILERS, self.tail.bytes())?;
         let found = self.users.len() + self.roles.len();
-        if found < self.expected {
-            return Err(format!(
-                "the server has {} accounts (users and roles) but the dump creates {found} ({} users, {} roles); \
-                 the dump tool left some out without an error",
-                self.expected,
-                self.users.len(),
-                self.roles.len()
-            ));
+        if found >= self.expected.len() {
+            return Ok(());
         }
-        Ok(())
+        let missing: Vec<&str> = self
+            .expected
+            .iter()
+            .filter(|a| !self.users.contains(*a) && !self.roles.contains(*a))
+            .map(String::as_str)
+            .collect();
+        let public = if missing.contains(&"PUBLIC@") {
+            " (mariadb-dump does not write the grants to PUBLIC: grant them to a role instead, or list the \
+             databases in DB_NAME to back them up without the users)"
+        } else {
+            ""
+        };
+        Err(format!(
+            "the server has {} accounts (users and roles) but the dump creates {found} ({} users, {} roles); \
+             missing: {}{public}; the dump tool left them out without an error",
+            self.expected.len(),
+            self.users.len(),
+            self.roles.len(),
+            missing.join(", ")
+        ))
     }
 }
 
@@ -276,14 +300,27 @@ mod tests {
 
     #[test]
     fn accounts_are_counted() {
-        let mut check = Box::new(UsersCheck::new(3));
+        let mut check = Box::new(UsersCheck::new(vec![
+            "root@localhost".into(),
+            "app@%".into(),
+            "r@".into(),
+        ]));
         for piece in USERS.as_bytes().chunks(4) {
             check.feed(piece);
         }
         assert_eq!(check.finish(), Ok(()));
-        let mut check = Box::new(UsersCheck::new(4));
+        let mut check = Box::new(UsersCheck::new(vec![
+            "root@localhost".into(),
+            "app@%".into(),
+            "r@".into(),
+            "PUBLIC@".into(),
+        ]));
         check.feed(USERS.as_bytes());
         let err = check.finish().unwrap_err();
         assert!(err.contains("4 accounts"), "{err}");
+        assert!(
+            err.contains("missing: PUBLIC@ (mariadb-dump does not write"),
+            "{err}"
+        );
     }
 }
