@@ -167,16 +167,18 @@ fn read_object(text: &str) -> Option<(Vec<String>, &str)> {
     }
 }
 
-/// One identifier: `` `name` `` (with ``` `` ``` for a backquote), `*`, or a bare word.
+/// One identifier: `` `name` `` (with ``` `` ``` for a backquote), `"name"` (under `ANSI_QUOTES`), `*`, or a
+/// bare word.
 pub fn read_ident(text: &str) -> Option<(String, &str)> {
-    if let Some(quoted) = text.strip_prefix('`') {
+    if let Some(q) = text.chars().next().filter(|c| *c == '`' || *c == '"') {
+        let quoted = &text[1..];
         let mut out = String::new();
         let mut chars = quoted.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
-            if c == '`' {
-                if chars.peek().is_some_and(|(_, n)| *n == '`') {
+            if c == q {
+                if chars.peek().is_some_and(|(_, n)| *n == q) {
                     chars.next();
-                    out.push('`');
+                    out.push(q);
                     continue;
                 }
                 return Some((out, &quoted[i + 1..]));
@@ -273,6 +275,7 @@ mod tests {
         assert!(g.on_database("a`b ON c", "SELECT"));
         assert_eq!(read_ident("`x``y`.z"), Some(("x`y".to_string(), ".z")));
         assert_eq!(read_ident("tr AFTER"), Some(("tr".to_string(), " AFTER")));
+        assert_eq!(read_ident("\"p\"\"q\"()"), Some(("p\"q".to_string(), "()")));
     }
 
     #[test]
