@@ -17,6 +17,9 @@ pub struct Grants {
     /// `(database pattern, privileges)` for each `ON db.*` grant; the pattern is unquoted and may hold the
     /// `LIKE` wildcards `%` and `_` (`\_` for a literal underscore).
     databases: Vec<(String, BTreeSet<String>)>,
+    /// MySQL 8's partial revokes (`REVOKE SELECT ON `db`.* FROM ...` under `partial_revokes`): a global
+    /// privilege taken back on one database, named literally.
+    revoked: Vec<(String, BTreeSet<String>)>,
 }
 
 impl Grants {
@@ -24,6 +27,12 @@ impl Grants {
     pub fn parse<'a>(lines: impl IntoIterator<Item = &'a str>) -> Grants {
         let mut grants = Grants::default();
         for line in lines {
+            if let Some(revoke) = line.trim().strip_prefix("REVOKE ") {
+                if let Some((privileges, Target::Database(db))) = split_privileges_on(revoke) {
+                    grants.revoked.push((db, privileges));
+                }
+                continue;
+            }
             let Some((privileges, target)) = split_grant(line) else {
                 continue;
             };
@@ -43,6 +52,12 @@ impl Grants {
     /// Whether the user holds `privilege` on every object of `database`: globally or through a grant on a
     /// database pattern that matches it.
     pub fn on_database(&self, database: &str, privilege: &str) -> bool {
+        let revoked = self.revoked.iter().any(|(db, privileges)| {
+            db == database && (privileges.contains(privilege) || privileges.contains("ALL"))
+        });
+        if revoked {
+            return false;
+        }
         self.global(privilege)
             || self.databases.iter().any(|(pattern, privileges)| {
                 (privileges.contains(privilege) || privileges.contains("ALL"))
@@ -88,7 +103,11 @@ enum Target {
 /// `GRANT <privileges> ON <target> TO ...` split into the privileges and a global or database target. Role
 /// grants (no `ON`), `PROXY`, routine grants and table grants give `None`.
 fn split_grant(line: &str) -> Option<(BTreeSet<String>, Target)> {
-    let rest = line.trim().strip_prefix("GRANT ")?;
+    split_privileges_on(line.trim().strip_prefix("GRANT ")?)
+}
+
+/// `<privileges> ON <target> ...` (the rest of a GRANT or REVOKE line).
+fn split_privileges_on(rest: &str) -> Option<(BTreeSet<String>, Target)> {
     let on = find_outside_quotes(rest, " ON ")?;
     let (privileges, target) = (&rest[..on], rest[on + 4..].trim_start());
     let privileges = split_privileges(privileges);
@@ -276,6 +295,17 @@ mod tests {
         assert_eq!(read_ident("`x``y`.z"), Some(("x`y".to_string(), ".z")));
         assert_eq!(read_ident("tr AFTER"), Some(("tr".to_string(), " AFTER")));
         assert_eq!(read_ident("\"p\"\"q\"()"), Some(("p\"q".to_string(), "()")));
+    }
+
+    #[test]
+    fn partial_revokes_take_a_database_back() {
+        let g = Grants::parse([
+            "GRANT SELECT, TRIGGER ON *.* TO `b`@`%`",
+            "REVOKE SELECT ON `secret`.* FROM `b`@`%`",
+        ]);
+        assert!(g.on_database("app", "SELECT"));
+        assert!(!g.on_database("secret", "SELECT"));
+        assert!(g.on_database("secret", "TRIGGER"));
     }
 
     #[test]
