@@ -72,7 +72,8 @@ impl Engine for CommandEngine {
 
     fn targets(&self) -> Result<Vec<DumpTarget>> {
         Ok(vec![DumpTarget {
-            database: Some(self.cfg.container.clone()),
+            // The command's output is no database: DB_CONTAINER names its series only.
+            database: None,
             series: self.cfg.container.clone(),
             kind: self.cfg.backup_kind.clone(),
         }])
@@ -87,6 +88,10 @@ impl Engine for CommandEngine {
 
     fn completeness(&self, _target: &DumpTarget) -> Completeness {
         Completeness::ExitStatus
+    }
+
+    fn target_label(&self, target: &DumpTarget) -> String {
+        format!("the output of BACKUP_CMD (series {})", target.series)
     }
 
     fn prepare_restore(&self, _database: &str) -> Result<String> {

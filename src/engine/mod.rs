@@ -126,6 +126,11 @@ pub trait Engine: Send + Sync {
     /// How to tell that a target's dump is complete.
     fn completeness(&self, target: &DumpTarget) -> Completeness;
 
+    /// How logs and errors name `target` ("database app", "the Redis server", ...).
+    fn target_label(&self, target: &DumpTarget) -> String {
+        target.label()
+    }
+
     /// Makes `database` ready to receive a restore (created when missing; refused when it holds data).
     /// Returns a note for the log, such as "created".
     fn prepare_restore(&self, database: &str) -> Result<String>;

@@ -57,7 +57,7 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
             Ok(outcome) => {
                 tracing::info!(
                     engine = engine.name(),
-                    target = %target.label(),
+                    target = %engine.target_label(&target),
                     file = %outcome.file_name,
                     size = outcome.stored_bytes,
                     destinations = %outcome.destinations.join(","),
@@ -68,8 +68,8 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
                 outcomes.push(outcome);
             }
             Err(e) => {
-                tracing::error!(engine = engine.name(), target = %target.label(), error = %e, "backup failed");
-                failures.push((target, e));
+                tracing::error!(engine = engine.name(), target = %engine.target_label(&target), error = %e, "backup failed");
+                failures.push((engine.target_label(&target), e));
             }
         }
         if CANCEL.load(Ordering::Relaxed) {
@@ -81,7 +81,7 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
         return Err(match first {
             Error::Config(_) | Error::Usage(_) => first,
             other => Error::Target {
-                target: target.label(),
+                target,
                 cause: Box::new(other),
             },
         });
@@ -154,7 +154,8 @@ fn backup_one(
     let started = Instant::now();
     let name = fresh_name(cfg, dir, target);
     let file_name = name.file_name();
-    tracing::info!(target = %target.label(), file = %file_name, "backup started");
+    let label = engine.target_label(target);
+    tracing::info!(target = %label, file = %file_name, "backup started");
 
     let mut tee = Tee::new();
     for dest in dests {
@@ -187,10 +188,10 @@ fn backup_one(
         }
     };
     dump.finish()?;
-    checker.finish(&target.label())?;
+    checker.finish(&label)?;
     if measured.plain_bytes == 0 {
         return Err(Error::Incomplete {
-            database: target.label(),
+            database: label,
             message: "the dump is empty".into(),
         });
     }

@@ -115,6 +115,19 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
             continue;
         }
         let head = plain_head(&plan.source, plan, cfg)?;
+        if cfg.engine == EngineKind::Mysql
+            && let Some(database) = &plan.database
+            && engine::mysql::names_no_database(&head)
+        {
+            return Err(Error::file(
+                plan.dir.location(&plan.found.file_name),
+                format!(
+                    "is a dump of no single database (the users and grants of a server, or several databases), \
+                     which cannot be restored into database {database}; restore the users without --database \
+                     (restore latest with DB_NAME=all); nothing was restored"
+                ),
+            ));
+        }
         let other = match (cfg.engine, sql_producer(&head)) {
             (EngineKind::Postgres, Some(EngineKind::Mysql)) => "a MySQL/MariaDB dump",
             (EngineKind::Mysql, Some(EngineKind::Postgres)) => "a PostgreSQL dump",
@@ -128,8 +141,11 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
             ),
         ));
     }
-    // Server-wide data (roles) first: the databases' objects may be owned by them.
-    plans.sort_by_key(|p| p.database.is_some());
+    // PostgreSQL's server-wide data (roles) first: the databases' objects may be owned by them. MySQL's users
+    // last: their table, column and routine grants need those objects to exist (a missing definer is only a
+    // warning).
+    let server_wide_last = cfg.engine == EngineKind::Mysql;
+    plans.sort_by_key(|p| p.database.is_some() != server_wide_last);
 
     let first_db = plans.iter().find_map(|p| p.database.clone());
     let engine = engine::connect(cfg, Some(first_db.as_deref().unwrap_or("postgres")))?;
@@ -161,6 +177,7 @@ fn restore_all(
                 None => "the SQLite database".to_string(),
             },
             None if cfg.engine == EngineKind::Command => "RESTORE_CMD".to_string(),
+            None if cfg.engine == EngineKind::Mysql => "the users and grants".to_string(),
             None => "server-wide data (roles, tablespaces, databases)".to_string(),
         };
         tracing::info!(file = %plan.found.file_name, from = plan.dir.name(), target = %what, "restore started");
@@ -224,6 +241,10 @@ fn target_database(cfg: &Config, found: &Found, explicit: Option<&str>) -> Optio
         return Some(db.to_string());
     }
     let series = &found.name.series;
+    // A MySQL users backup (`<container>-globals`) holds no database, whatever DB_NAME says.
+    if cfg.engine == EngineKind::Mysql && *series == cfg.globals_series() {
+        return None;
+    }
     let from_series = || {
         series
             .strip_prefix(&format!("{}-", cfg.container))

@@ -235,3 +235,20 @@ fn config_shows_the_detected_engine() {
         "{run}"
     );
 }
+
+/// The logs name what the command engine backs up truthfully: the output of BACKUP_CMD and its series, never
+/// a "database" named after DB_CONTAINER; so do the errors of a failing command.
+#[test]
+fn logs_name_the_command_output_not_a_database() {
+    let dir = backup_dir();
+    let run = command_backup("printf 'hello\\n'", dir.path()).run(&["backup-db"]);
+    run.expect_success().expect_stderr_mentions(&[
+        "target=the output of BACKUP_CMD (series files)",
+        "backup complete",
+    ]);
+    assert!(!run.stderr.contains("database files"), "{run}");
+    let run = command_backup("exit 3", dir.path()).run(&["backup-db"]);
+    run.expect_code(1)
+        .expect_stderr_mentions(&["backup of the output of BACKUP_CMD (series files) failed"]);
+    assert!(!run.stderr.contains("database files"), "{run}");
+}

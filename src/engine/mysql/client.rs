@@ -116,6 +116,22 @@ pub fn dump_command(tool: &Path, option_file: &Path, database: &str, extra: &[St
     cmd
 }
 
+/// The dump of the server's users, roles and grants to stdout: `CREATE USER IF NOT EXISTS` and `GRANT`
+/// statements, one a line, so that a restore adds what is missing and never drops an account. `extra`
+/// (MYSQLDUMP_ARGS) is not passed: its options concern a database's objects.
+pub fn users_dump_command(tool: &Path, option_file: &Path) -> Command {
+    let mut cmd = command(tool, option_file);
+    cmd.args(["--system=users", "--insert-ignore", MAX_PACKET]);
+    cmd
+}
+
+/// The client that executes a users dump read on stdin, with no database, stopping at the first error.
+pub fn users_restore_command(tool: &Path, option_file: &Path) -> Command {
+    let mut cmd = command(tool, option_file);
+    cmd.args(["--batch", "--binary-mode", "--no-auto-rehash", MAX_PACKET]);
+    cmd
+}
+
 /// The client that executes a dump read on stdin in `database`, stopping at the first error (batch mode
 /// without `--force`). `--binary-mode` keeps the client from interpreting backslash commands in the data.
 pub fn restore_command(tool: &Path, option_file: &Path, database: &str) -> Command {

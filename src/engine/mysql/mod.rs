@@ -1,10 +1,19 @@
-//! MySQL and MariaDB: dumps each database with `mariadb-dump` (or `mysqldump`), restores with `mariadb` (or
-//! `mysql`), and checks the server with `mysql_async`. The password reaches the tools through a private
-//! option file (`--defaults-extra-file`), never their command line or `MYSQL_PWD`.
+//! MySQL and MariaDB: dumps each database with `mariadb-dump` (or `mysqldump`), and with `DB_NAME=all` the
+//! users and grants too ([`users`]); restores with `mariadb` (or `mysql`), and checks the server with
+//! `mysql_async`. The password reaches the tools through a private option file (`--defaults-extra-file`),
+//! never their command line or `MYSQL_PWD`.
+//!
+//! A dump is complete only when the user could see everything ([`inventory`]: checked before the dump, naming
+//! the missing grant) and the stream creates every object the server listed ([`dump_check`]).
 
 mod client;
+mod dump_check;
+mod grants;
+mod inventory;
 mod restore;
+mod scope;
 mod server;
+mod users;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -15,6 +24,9 @@ use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
 use crate::config::{Config, Databases};
 use crate::error::{Error, Result};
 use client::Tools;
+use dump_check::{DumpCheck, Inventory, Refused};
+use inventory::Access;
+use scope::Scope;
 
 /// The line a complete dump ends with (`-- Dump completed on <date>`, or without the date under
 /// `--skip-dump-date`). `--skip-comments` and `--compact` would drop it, so MYSQLDUMP_ARGS refuses them.
@@ -29,6 +41,8 @@ pub struct Mysql {
     conn: Mutex<Conn>,
     tools: Tools,
     option_file: tempfile::NamedTempFile,
+    /// `SELECT VERSION()`: tells MariaDB from MySQL.
+    version: String,
 }
 
 impl Mysql {
@@ -53,6 +67,7 @@ impl Mysql {
             conn: Mutex::new(conn),
             tools: Tools::new(cfg.mysql_bin_dir.as_deref()),
             option_file: client::write_option_file(cfg)?,
+            version,
         })
     }
 
@@ -70,12 +85,18 @@ impl Engine for Mysql {
     }
 
     fn targets(&self) -> Result<Vec<DumpTarget>> {
-        let names = match &self.cfg.databases {
+        let cfg = &self.cfg;
+        let access = self
+            .runtime
+            .block_on(Access::read(&mut *self.conn()?, cfg, &self.version))?;
+        let names = match &cfg.databases {
             Databases::One(name) => vec![name.clone()],
             Databases::List(names) => names.clone(),
-            Databases::All => self
-                .runtime
-                .block_on(server::list_databases(&mut *self.conn()?, &self.cfg))?,
+            Databases::All => {
+                access.check_all_databases(cfg)?;
+                self.runtime
+                    .block_on(server::list_databases(&mut *self.conn()?, cfg))?
+            }
             Databases::Server => Vec::new(),
         };
         if names.is_empty() {
@@ -88,21 +109,46 @@ impl Engine for Mysql {
                 ),
             });
         }
-        Ok(names
-            .into_iter()
-            .map(|name| DumpTarget {
-                series: self.cfg.series_for(&name),
-                database: Some(name),
+        // Every database is checked before the first dump, so that a missing grant fails the run at once.
+        for name in &names {
+            access.check_database(cfg, name, &Scope::from_args(&cfg.mysqldump_args, name))?;
+        }
+        let mut targets = Vec::new();
+        if cfg.databases == Databases::All {
+            if let Some(name) = names
+                .iter()
+                .find(|n| cfg.series_for(n) == cfg.globals_series())
+            {
+                return Err(Error::Server {
+                    server: server::label(cfg),
+                    message: format!(
+                        "database {name} would be backed up as series {}, the series of the users and grants; \
+                         rename the database, or list the databases in DB_NAME (the users are then not backed \
+                         up)",
+                        cfg.globals_series()
+                    ),
+                });
+            }
+            targets.push(DumpTarget {
+                database: None,
+                series: cfg.globals_series(),
                 kind: "sql".to_string(),
-            })
-            .collect())
+            });
+        }
+        targets.extend(names.into_iter().map(|name| DumpTarget {
+            series: cfg.series_for(&name),
+            database: Some(name),
+            kind: "sql".to_string(),
+        }));
+        Ok(targets)
     }
 
     fn dump(&self, target: &DumpTarget) -> Result<Box<dyn Dump>> {
-        let database = target.database.as_deref().ok_or_else(|| {
-            Error::Other("a MySQL dump needs a database; there is no server-wide dump".into())
-        })?;
         let (name, path) = self.tools.dump()?;
+        let Some(database) = target.database.as_deref() else {
+            let command = client::users_dump_command(&path, self.option_file.path());
+            return Ok(Box::new(users::UsersDump(ToolDump::start(&name, command)?)));
+        };
         let command = client::dump_command(
             &path,
             self.option_file.path(),
@@ -112,8 +158,45 @@ impl Engine for Mysql {
         Ok(Box::new(ToolDump::start(&name, command)?))
     }
 
-    fn completeness(&self, _target: &DumpTarget) -> Completeness {
-        Completeness::Trailer(DUMP_TRAILERS)
+    /// Asks the server, just before the dump, what it has: the accounts (users dump) or the database's objects,
+    /// which the stream must then create. When the server cannot say, the check fails the backup.
+    fn completeness(&self, target: &DumpTarget) -> Completeness {
+        let cfg = &self.cfg;
+        let check: Result<Box<dyn super::StreamCheck>> = (|| {
+            let mut conn = self.conn()?;
+            let Some(database) = target.database.as_deref() else {
+                let accounts = self.runtime.block_on(users::accounts(&mut conn, cfg))?;
+                tracing::debug!(
+                    accounts = accounts.len(),
+                    "accounts the users dump must create"
+                );
+                return Ok(
+                    Box::new(users::UsersCheck::new(accounts)) as Box<dyn super::StreamCheck>
+                );
+            };
+            let scope = Scope::from_args(&cfg.mysqldump_args, database);
+            let inventory = self
+                .runtime
+                .block_on(inventory::inventory(&mut conn, cfg, database, &scope))?;
+            tracing::debug!(
+                database,
+                objects = inventory.count(),
+                "objects the dump must create"
+            );
+            Ok(Box::new(DumpCheck::new(inventory)))
+        })();
+        Completeness::Custom(check.unwrap_or_else(|e| {
+            Box::new(Refused(format!(
+                "the server's list of what the dump must hold could not be read: {e}"
+            )))
+        }))
+    }
+
+    fn target_label(&self, target: &DumpTarget) -> String {
+        match &target.database {
+            Some(db) => format!("database {db}"),
+            None => "the users and grants".to_string(),
+        }
     }
 
     fn prepare_restore(&self, database: &str) -> Result<String> {
@@ -142,19 +225,63 @@ impl Engine for Mysql {
     }
 
     fn restore(&self, database: Option<&str>, _kind: &str, open: Opener) -> Result<()> {
-        let database = database.ok_or_else(|| {
-            Error::Other(
-                "MySQL backups hold one database each; there is no server-wide data to restore"
-                    .into(),
-            )
-        })?;
         let (name, path) = self.tools.client()?;
+        let Some(database) = database else {
+            return self.restore_users(&name, &path, open);
+        };
         let command = client::restore_command(&path, self.option_file.path(), database);
-        restore::run(&name, command, database, open)
+        restore::run(&name, command, database, open, None)
     }
 }
 
-/// How to check a stored backup of `kind`: SQL dumps by their trailer.
+impl Mysql {
+    /// Restores a users dump, leaving out every statement about the account this restore is connected as.
+    fn restore_users(&self, tool: &str, path: &std::path::Path, open: Opener) -> Result<()> {
+        let account: String = self
+            .runtime
+            .block_on(mysql_async::prelude::Queryable::query_first(
+                &mut *self.conn()?,
+                "SELECT CURRENT_USER()",
+            ))
+            .map_err(|e| server::error(&self.cfg, "", &e))?
+            .unwrap_or_default();
+        let mut filter = users::AccountFilter::new(&account);
+        let command = client::users_restore_command(path, self.option_file.path());
+        restore::run(tool, command, "users and grants", open, Some(&mut filter))?;
+        tracing::info!(
+            account = %filter.account,
+            statements = filter.skipped,
+            "statements about the connected account were left out, so that it stays as it is"
+        );
+        Ok(())
+    }
+}
+
+/// Whether the first lines of a dump say it is of no single database (`-- Host: db    Database: ` with no
+/// name): the users and grants of a server, or a dump of several databases. Restoring such a dump into one
+/// database would run statements about the whole server, without the care a users restore takes.
+pub fn names_no_database(head: &[u8]) -> bool {
+    String::from_utf8_lossy(head)
+        .lines()
+        .find(|l| l.starts_with("-- Host: "))
+        .is_some_and(|l| l.trim_end().ends_with("Database:"))
+}
+
+/// How to check a stored backup of `kind`: SQL dumps by their trailer and the dump tool's notes.
 pub fn file_completeness(kind: &str) -> Option<Completeness> {
-    (kind == "sql").then_some(Completeness::Trailer(DUMP_TRAILERS))
+    (kind == "sql").then(|| Completeness::Custom(Box::new(DumpCheck::new(Inventory::default()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dumps_of_no_single_database_are_told_by_their_header() {
+        let users = b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n--\n-- Host: localhost    Database: \n";
+        assert!(names_no_database(users));
+        let app = b"-- MariaDB dump 10.19\n--\n-- Host: db    Database: app\n";
+        assert!(!names_no_database(app));
+        assert!(!names_no_database(b"CREATE TABLE t (x int);\n"));
+    }
 }

@@ -11,14 +11,22 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use super::DUMP_TRAILERS;
+use super::users::AccountFilter;
 use crate::engine::{Opener, TAIL_BYTES, check_trailer};
 use crate::error::{Error, Result};
 use crate::jobs::CANCEL;
 use crate::pipeline::Tail;
 use crate::process::Tool;
 
-/// Restores the dump `open` yields into `database` through `command` (the client named `tool`).
-pub fn run(tool: &str, command: Command, database: &str, open: Opener) -> Result<()> {
+/// Restores the dump `open` yields into `database` (for messages: the users dump says `users and grants`)
+/// through `command` (the client named `tool`). With a `filter`, the client sees only the lines it passes on.
+pub fn run(
+    tool: &str,
+    command: Command,
+    database: &str,
+    open: Opener,
+    mut filter: Option<&mut AccountFilter>,
+) -> Result<()> {
     let incomplete = |message: String| Error::Incomplete {
         database: database.to_string(),
         message,
@@ -42,7 +50,14 @@ pub fn run(tool: &str, command: Command, database: &str, open: Opener) -> Result
     let mut tail = Tail::new(TAIL_BYTES);
     let streamed = crate::pipeline::pump(&mut *input, &CANCEL, &mut |chunk| {
         tail.push(chunk);
-        stdin.write_all(chunk)
+        match filter.as_deref_mut() {
+            Some(f) => f.feed(chunk, &mut |lines| stdin.write_all(lines)),
+            None => stdin.write_all(chunk),
+        }
+    })
+    .and_then(|()| match filter {
+        Some(f) => f.finish(&mut |line| stdin.write_all(line)),
+        None => Ok(()),
     });
     let partial = "the database may now hold part of the dump: drop it and restore again";
     match streamed {

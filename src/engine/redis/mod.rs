@@ -2,6 +2,7 @@
 //! needs no access to the server's disk; restores by replaying every key with `RESTORE` into a running server,
 //! or (`restore --to-file`, handled by the restore job for every engine) by writing the plain RDB.
 
+mod acl;
 mod check;
 mod crc64;
 mod lzf;

@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use redis::Value;
 
+use super::acl;
 use super::crc64::crc64;
 use super::rdb::{self, Entry, ErrorKind, Item, Reader};
 use super::server::{self, ServerInfo};
@@ -65,9 +66,19 @@ pub fn run(conn: &mut redis::Connection, cfg: &Config, open: Opener) -> Result<(
             .arg(*db)
             .query::<()>(conn)
             .map_err(|e| {
+                // Each cause its own advice: a refused permission is not a missing database.
+                let advice = if let Some(rule) = acl::missing_rule(&e, &cfg.user) {
+                    format!("allow it with {rule}")
+                } else if acl::is_database_out_of_range(&e) {
+                    "the server has fewer logical databases than the backup uses: raise `databases` in its \
+                     configuration"
+                        .to_string()
+                } else {
+                    "check the server's log".to_string()
+                };
                 fail(format!(
-                    "cannot select logical database {db}, which the backup uses: {}; raise `databases` in the \
-                     server's configuration; nothing was written",
+                    "cannot select logical database {db}, which the backup uses: {}; {advice}; nothing was \
+                     written",
                     server::describe(cfg, &e)
                 ))
             })?;
@@ -323,7 +334,13 @@ fn send(conn: &mut redis::Connection, cfg: &Config, batch: Batch, sent: u64) -> 
             return Err(partial(
                 Error::Server {
                     server: server::label(cfg),
-                    message: format!("{label} failed: {}", server::describe(cfg, &e)),
+                    message: match acl::missing_rule(&e, &cfg.user) {
+                        Some(rule) => format!(
+                            "{label} failed: {}; allow it with {rule}",
+                            server::describe(cfg, &e)
+                        ),
+                        None => format!("{label} failed: {}", server::describe(cfg, &e)),
+                    },
                 },
                 sent + written,
             ));

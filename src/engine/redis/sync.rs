@@ -97,7 +97,7 @@ impl RdbDump {
                 continue; // keep-alive newlines while the snapshot is prepared
             }
             if let Some(error) = line.strip_prefix('-') {
-                return Err(fail(sync_refused(error)));
+                return Err(fail(sync_refused(error, &cfg.user)));
             }
             if let Some(mark) = line.strip_prefix("$EOF:")
                 && mark.len() >= MARK
@@ -252,10 +252,11 @@ impl Dump for RdbDump {
 }
 
 /// The message for a server that will not replicate to us.
-fn sync_refused(error: &str) -> String {
+fn sync_refused(error: &str, user: &str) -> String {
+    let user = if user.is_empty() { "default" } else { user };
     format!(
         "the server refused SYNC, the replication command db-backup takes the RDB with (as redis-cli --rdb \
-         does): {error}. Allow it for this user (ACL SETUSER <user> +sync +replconf), or, where the service \
+         does): {error}. Allow it for this user (ACL SETUSER {user} +sync +replconf), or, where the service \
          disables replication (some managed Redis services do), back up with the service's own snapshots"
     )
 }

@@ -165,6 +165,112 @@ impl MariaDb {
         }
     }
 
+    /// Drops the accounts whose host is a machine name (`mariadb-install-db` makes `root@<hostname>`): under
+    /// `--skip-name-resolve` the server ignores them, and the users dump (`SHOW CREATE USER`) fails on them.
+    pub fn drop_host_name_accounts(&self) {
+        let hosts = self.sql(
+            None,
+            "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user \
+             WHERE is_role = 'N' AND Host NOT IN ('localhost', '127.0.0.1', '::1', '%', '')",
+        );
+        for account in hosts.lines() {
+            self.sql(None, &format!("DROP USER {account}"));
+        }
+    }
+
+    /// `SHOW GRANTS` of every account (users and roles) but `skip`, as a sorted set of lines per account
+    /// (`name@host`), for comparing a server with its restored copy. Sets, because MariaDB may list one
+    /// `GRANT PROXY` twice for an account that existed before a restore granted it again; column lists
+    /// (`SELECT (a, b)`) sorted, because the server lists a column grant's columns in no fixed order.
+    pub fn all_grants(
+        &self,
+        skip: &[&str],
+    ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        let accounts = self.sql(
+            None,
+            "SELECT User, Host, is_role FROM mysql.user ORDER BY User, Host",
+        );
+        let mut out = std::collections::BTreeMap::new();
+        for row in accounts.lines() {
+            let mut cols = row.split('\t');
+            let (user, host, role) = (
+                cols.next().unwrap_or(""),
+                cols.next().unwrap_or(""),
+                cols.next().unwrap_or(""),
+            );
+            let name = format!("{user}@{host}");
+            if skip.contains(&name.as_str()) {
+                continue;
+            }
+            let target = if role == "Y" {
+                quote_literal(user)
+            } else {
+                format!("{}@{}", quote_literal(user), quote_literal(host))
+            };
+            let grants = self.sql(None, &format!("SHOW GRANTS FOR {target}"));
+            out.insert(name, grants.lines().map(sort_column_lists).collect());
+        }
+        out
+    }
+
+    /// Creates user `name`@`%` with `password` and runs each of `grants` (`GRANT ... TO` is appended).
+    pub fn create_user(&self, name: &str, password: &str, grants: &[&str]) {
+        let account = format!("{}@'%'", quote_literal(name));
+        let mut sql = format!(
+            "CREATE USER {account} IDENTIFIED BY {};\n",
+            quote_literal(password)
+        );
+        for grant in grants {
+            sql.push_str(&format!("GRANT {grant} TO {account};\n"));
+        }
+        self.sql(None, &sql);
+    }
+
+    /// db-backup configured like [`MariaDb::db_backup`], but logging in as `user` with `password`.
+    pub fn db_backup_as(
+        &self,
+        user: &str,
+        password: &str,
+        db: &str,
+        backup_dir: &Path,
+    ) -> DbBackup {
+        self.db_backup(db, backup_dir)
+            .env("DB_USER", user)
+            .env("DB_PASSWORD", password)
+    }
+
+    /// Gives every root account `password` instead of its own random one (two servers sharing it, so that a
+    /// restore of one's accounts into the other keeps the harness's own login working).
+    pub fn use_root_password(&mut self, password: &str) {
+        self.password = password.to_string();
+        self.set_root_password();
+    }
+
+    /// Whether `user` can log in over TCP with `password` (the client reads it from a private option file).
+    pub fn can_log_in(&self, user: &str, password: &str) -> bool {
+        let cnf = self.dir.path().join(format!("login-{}.cnf", random_hex(6)));
+        let escaped = password.replace('\\', "\\\\").replace('"', "\\\"");
+        fs::write(
+            &cnf,
+            format!(
+                "[client]\nuser={user}\nhost=127.0.0.1\nport={}\nprotocol=TCP\npassword=\"{escaped}\"\n",
+                self.port
+            ),
+        )
+        .expect("write login.cnf");
+        let ok = Command::new(tools::path("mariadb"))
+            .env_clear()
+            .arg(format!("--defaults-file={}", cnf.display()))
+            .args(["--batch", "-e", "SELECT 1"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run mariadb")
+            .status
+            .success();
+        let _ = fs::remove_file(&cnf);
+        ok
+    }
+
     pub fn create_db(&self, name: &str) {
         self.sql(None, &format!("CREATE DATABASE {}", quote_ident(name)));
     }
@@ -376,6 +482,45 @@ impl Drop for MariaDb {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A `SHOW GRANTS` line with the names in each parenthesized column list sorted.
+fn sort_column_lists(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(open) = rest.find(" (`") {
+        let Some(close) = rest[open..].find(')') else {
+            break;
+        };
+        let mut columns: Vec<&str> = rest[open + 2..open + close].split(", ").collect();
+        columns.sort_unstable();
+        out.push_str(&rest[..open + 2]);
+        out.push_str(&columns.join(", "));
+        rest = &rest[open + close..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A MYSQL_BIN_DIR whose `mariadb-dump` is the shell `script` (`$REAL` is the real one, `"$@"` its
+/// arguments); `mariadb` is the real client.
+pub fn fake_dump_tool(script: &str) -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().expect("temp bin dir");
+    std::os::unix::fs::symlink(tools::path("mariadb"), bin.path().join("mariadb"))
+        .expect("link the client");
+    let dump = bin.path().join("mariadb-dump");
+    let real = tools::path("mariadb-dump");
+    fs::write(
+        &dump,
+        format!(
+            "#!/bin/bash\nset -o pipefail\nREAL='{}'\n{script}",
+            real.display()
+        ),
+    )
+    .expect("write fake mariadb-dump");
+    fs::set_permissions(&dump, fs::Permissions::from_mode(0o755)).expect("chmod fake mariadb-dump");
+    bin
 }
 
 /// A MariaDB string literal (backslashes are escapes in the default SQL mode).
