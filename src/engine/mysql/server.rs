@@ -1,20 +1,18 @@
 //! Talking to the MySQL/MariaDB server itself through `mysql_async`: waiting for it, reading its version,
 //! listing, creating and inspecting databases, and turning its errors into messages that say what to check.
 
-use std::time::Duration;
+use std::time::Instant;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder};
+use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts};
 
-use crate::config::Config;
-use crate::engine::ServerWait;
+use crate::config::{Config, SslMode, TlsSettings, Verify};
+use crate::engine::connect::{self, Bounded};
+use crate::engine::{ServerWait, tls};
 use crate::error::{Error, Result};
 
 /// The databases that belong to the server, not to an application; `DB_NAME=all` leaves them out.
 pub const SYSTEM_DATABASES: &[&str] = &["mysql", "sys", "information_schema", "performance_schema"];
-
-/// How long one connection attempt may take before it counts as failed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Server error codes that mean "not now" rather than "never": too many connections, shutting down (a
 /// restart), and the first connections of a server that is still starting.
@@ -25,9 +23,38 @@ pub fn label(cfg: &Config) -> String {
     format!("MySQL at {}:{}", cfg.host, cfg.port)
 }
 
-async fn connect_once(
+/// The TLS options of the connection for `DB_SSLMODE` (`None`: a plain connection).
+fn ssl_opts(settings: &TlsSettings) -> Option<SslOpts> {
+    if settings.mode == SslMode::Disable {
+        return None;
+    }
+    let verify = settings.verify();
+    let mut opts = SslOpts::default()
+        .with_danger_accept_invalid_certs(verify == Verify::Nothing)
+        .with_danger_skip_domain_validation(verify != Verify::Full)
+        // Trust comes from DB_SSL_CA_FILE or the system store, never from a list built into the program.
+        .with_disable_built_in_roots(true);
+    match &settings.ca_file {
+        Some(ca) => opts = opts.with_root_certs(vec![ca.clone().into()]),
+        None if verify != Verify::Nothing => {
+            let system = rustls_native_certs::load_native_certs().certs;
+            opts = opts.with_root_certs(system.into_iter().map(|c| c.to_vec().into()).collect());
+        }
+        None => {}
+    }
+    if let (Some(cert), Some(key)) = (&settings.cert_file, &settings.key_file) {
+        opts = opts.with_client_identity(Some(ClientIdentity::new(
+            cert.clone().into(),
+            key.clone().into(),
+        )));
+    }
+    Some(opts)
+}
+
+async fn connect_with(
     cfg: &Config,
     database: Option<&str>,
+    ssl: Option<SslOpts>,
 ) -> std::result::Result<Conn, mysql_async::Error> {
     let opts = OptsBuilder::default()
         .ip_or_hostname(cfg.host.clone())
@@ -38,27 +65,59 @@ async fn connect_once(
         // The dump and restore tools connect over TCP (`protocol=TCP` in their option file); so does this
         // check, rather than switching to the server's socket as mysql_async otherwise does on loopback.
         .prefer_socket(false)
+        .ssl_opts(ssl)
         .stmt_cache_size(0);
-    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
-        Ok(result) => result,
-        Err(_) => Err(mysql_async::Error::Io(mysql_async::IoError::Io(
-            std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
-            ),
-        ))),
+    Conn::new(opts).await
+}
+
+/// One connection attempt in the TLS mode `DB_SSLMODE` asks for. As libpq does, `prefer` falls back to a
+/// plain connection when the server offers no TLS or the TLS handshake fails.
+async fn connect_once(
+    cfg: &Config,
+    database: Option<&str>,
+) -> std::result::Result<Conn, mysql_async::Error> {
+    tls::provider();
+    let ssl = ssl_opts(&cfg.tls);
+    let tried_tls = ssl.is_some();
+    match connect_with(cfg, database, ssl).await {
+        Err(e) if cfg.tls.mode == SslMode::Prefer && tried_tls && tls_failed(&e) => {
+            tracing::debug!(error = %e, "TLS connection failed; trying a plain one (DB_SSLMODE=prefer)");
+            connect_with(cfg, database, None).await
+        }
+        other => other,
     }
 }
 
+/// Whether the attempt failed on TLS: none offered by the server, or the handshake failed.
+fn tls_failed(e: &mysql_async::Error) -> bool {
+    matches!(
+        e,
+        mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)
+    ) || tls::find_rustls(e).is_some()
+}
+
 /// Connects (to `database`, or to none), retrying while the server is not up yet, until `DB_WAIT_TIMEOUT`
-/// runs out.
+/// runs out. Each attempt, TLS and authentication included, is bounded by what is left of it, and a stop
+/// signal ends the wait at once.
 pub async fn wait_for(cfg: &Config, database: Option<&str>) -> Result<Conn> {
+    let start = Instant::now();
     let mut wait = ServerWait::new(label(cfg), "MySQL", cfg.wait_timeout);
+    let mut identified = false;
     loop {
-        let e = match connect_once(cfg, database).await {
+        let e = match bounded(cfg, start, connect_once(cfg, database)).await? {
             Ok(conn) => return Ok(conn),
             Err(e) => e,
         };
+        // Something that is not MySQL may have answered: say what, once, rather than wait for it.
+        if !identified && !matches!(e, mysql_async::Error::Server(_)) {
+            identified = true;
+            if let Some(what) = connect::identify(cfg) {
+                return Err(Error::Server {
+                    server: label(cfg),
+                    message: format!("cannot connect: {what}"),
+                });
+            }
+        }
         let pause = if is_transient(&e) {
             wait.pause(&e)
         } else {
@@ -71,7 +130,24 @@ pub async fn wait_for(cfg: &Config, database: Option<&str>) -> Result<Conn> {
     }
 }
 
+/// Runs one step of the connection (connect, a query) within what is left of `DB_WAIT_TIMEOUT` since `start`.
+pub async fn bounded<T>(
+    cfg: &Config,
+    start: Instant,
+    step: impl std::future::Future<Output = T>,
+) -> Result<T> {
+    let limit = connect::left(cfg, start);
+    match connect::bounded(limit, step).await {
+        Bounded::Done(out) => Ok(out),
+        Bounded::TimedOut => Err(connect::silent(cfg, label(cfg), limit)),
+        Bounded::Stopped => Err(connect::stopped(label(cfg))),
+    }
+}
+
 fn is_transient(e: &mysql_async::Error) -> bool {
+    if tls_failed(e) {
+        return false;
+    }
     match e {
         mysql_async::Error::Io(_) => true,
         mysql_async::Error::Server(s) => TRANSIENT_CODES.contains(&s.code),
@@ -82,13 +158,17 @@ fn is_transient(e: &mysql_async::Error) -> bool {
 
 /// The server's version string, such as `10.11.6-MariaDB-0+deb12u1` or `8.0.36`.
 pub async fn version(conn: &mut Conn, cfg: &Config) -> Result<String> {
-    conn.query_first::<String, _>("SELECT VERSION()")
-        .await
-        .map_err(|e| error(cfg, "", &e))?
-        .ok_or_else(|| Error::Server {
-            server: label(cfg),
-            message: "did not report its version".into(),
-        })
+    bounded(
+        cfg,
+        Instant::now(),
+        conn.query_first::<String, _>("SELECT VERSION()"),
+    )
+    .await?
+    .map_err(|e| error(cfg, "", &e))?
+    .ok_or_else(|| Error::Server {
+        server: label(cfg),
+        message: "did not report its version".into(),
+    })
 }
 
 /// Every database but the server's own ([`SYSTEM_DATABASES`]), by name.
@@ -156,10 +236,7 @@ pub fn error(cfg: &Config, database: &str, e: &mysql_async::Error) -> Error {
                 s.message
             ),
             // ER_SECURE_TRANSPORT_REQUIRED (MySQL 5.7+), and MariaDB's equivalent
-            3159 | 4151 => format!(
-                "{} (the server requires TLS, which db-backup's connection does not offer yet)",
-                s.message
-            ),
+            3159 | 4151 => format!("{} ({})", connect::tls_only(cfg), s.message),
             _ => format!("{} (error {}, SQLSTATE {})", s.message, s.code, s.state),
         },
         mysql_async::Error::Driver(mysql_async::DriverError::UnknownAuthPlugin { name }) => {
@@ -169,6 +246,14 @@ pub fn error(cfg: &Config, database: &str, e: &mysql_async::Error) -> Error {
              DB_USER one of those"
             )
         }
+        mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer) => format!(
+            "the server does not offer TLS and DB_SSLMODE={} requires it; enable TLS on the server (ssl_cert, \
+             ssl_key), or set DB_SSLMODE=prefer to allow a plain connection",
+            cfg.tls.mode.name()
+        ),
+        other if tls::find_rustls(other).is_some() => tls::find_rustls(other)
+            .map(|r| tls::explain(r, &cfg.host))
+            .unwrap_or_default(),
         mysql_async::Error::Io(io) => format!(
             "cannot connect: {io}; check that the server is running and DB_HOST/DB_PORT point at it"
         ),
