@@ -281,7 +281,10 @@ pub fn explain(e: &rustls::Error, host: &str) -> String {
              checks that the certificate names DB_HOST: connect by a name the certificate holds, or use \
              DB_SSLMODE=verify-ca"
         ),
-        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => format!(
+        // A CA of the same name that did not sign it fails on the signature.
+        rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer | CertificateError::BadSignature,
+        ) => format!(
             "TLS: the server's certificate is not signed by a trusted CA ({e}); set DB_SSL_CA_FILE to the CA \
              that signed it (without it the system trust store is used)"
         ),

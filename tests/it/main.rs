@@ -41,4 +41,5 @@ mod service_schedule;
 mod service_stop;
 mod sqlite_hot;
 mod sqlite_roundtrip;
+mod tls_postgres;
 mod verify_and_list;
