@@ -41,5 +41,6 @@ mod service_schedule;
 mod service_stop;
 mod sqlite_hot;
 mod sqlite_roundtrip;
+mod tls_mysql;
 mod tls_postgres;
 mod verify_and_list;

@@ -29,11 +29,13 @@ fn ssl_opts(settings: &TlsSettings) -> Option<SslOpts> {
         return None;
     }
     let verify = settings.verify();
+    // verify-ca is not mysql_async's `skip_domain_validation` (which misses the name error of rustls 0.23): see
+    // `connect_once`.
     let mut opts = SslOpts::default()
         .with_danger_accept_invalid_certs(verify == Verify::Nothing)
-        .with_danger_skip_domain_validation(verify != Verify::Full)
-        // Trust comes from DB_SSL_CA_FILE or the system store, never from a list built into the program.
-        .with_disable_built_in_roots(true);
+        // Trust comes from DB_SSL_CA_FILE or the system store, never from a list built into the program (which
+        // must still hold something to set up the unchecked connection of `require`).
+        .with_disable_built_in_roots(verify != Verify::Nothing);
     match &settings.ca_file {
         Some(ca) => opts = opts.with_root_certs(vec![ca.clone().into()]),
         None if verify != Verify::Nothing => {
@@ -79,13 +81,48 @@ async fn connect_once(
     tls::provider();
     let ssl = ssl_opts(&cfg.tls);
     let tried_tls = ssl.is_some();
-    match connect_with(cfg, database, ssl).await {
+    match connect_with(cfg, database, ssl.clone()).await {
         Err(e) if cfg.tls.mode == SslMode::Prefer && tried_tls && tls_failed(&e) => {
             tracing::debug!(error = %e, "TLS connection failed; trying a plain one (DB_SSLMODE=prefer)");
             connect_with(cfg, database, None).await
         }
+        // verify-ca: the chain was good (rustls checks the name last) but the certificate does not name DB_HOST.
+        // Checked again under a name it does hold: the chain must still lead to the CA.
+        Err(e) if cfg.tls.verify() == Verify::Chain => match (presented_name(&e), ssl) {
+            (Some(name), Some(ssl)) => {
+                let ssl = ssl.with_danger_tls_hostname_override(Some(name));
+                connect_with(cfg, database, Some(ssl)).await
+            }
+            _ => Err(e),
+        },
         other => other,
     }
+}
+
+/// A name the server's certificate holds, from the error of a certificate that is good but for another name.
+fn presented_name(e: &mysql_async::Error) -> Option<String> {
+    let rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext {
+        presented,
+        ..
+    }) = tls::find_rustls(e)?
+    else {
+        return None;
+    };
+    presented.iter().find_map(|p| {
+        // webpki writes them as `DnsName("db.example.com")` and `IpAddress(10.0.0.1)`.
+        let name = p
+            .strip_prefix("DnsName(\"")
+            .and_then(|n| n.strip_suffix("\")"))
+            .or_else(|| {
+                p.strip_prefix("IpAddress(")
+                    .and_then(|n| n.strip_suffix(')'))
+            })?;
+        // A wildcard name stands for any one label there.
+        Some(match name.strip_prefix("*.") {
+            Some(rest) => format!("db-backup.{rest}"),
+            None => name.to_string(),
+        })
+    })
 }
 
 /// Whether the attempt failed on TLS: none offered by the server, or the handshake failed.
@@ -125,8 +162,41 @@ pub async fn wait_for(cfg: &Config, database: Option<&str>) -> Result<Conn> {
         };
         match pause {
             Some(pause) => tokio::time::sleep(pause).await,
+            None if refused_for_want_of_tls(cfg, start, database, &e).await => {
+                return Err(Error::Server {
+                    server: label(cfg),
+                    message: format!("{} (the server said: {e})", connect::tls_only(cfg)),
+                });
+            }
             None => return Err(error(cfg, database.unwrap_or(""), &e)),
         }
+    }
+}
+
+/// Whether a plain login refused with "access denied" is a server that accepts only TLS: MariaDB with
+/// `require_secure_transport=ON` answers a plain login with the same error as a wrong password (1045), so the same
+/// login is tried once over TLS. The user asked for a plain connection, so this one is made only to tell the two
+/// causes apart, and closed at once.
+async fn refused_for_want_of_tls(
+    cfg: &Config,
+    start: Instant,
+    database: Option<&str>,
+    e: &mysql_async::Error,
+) -> bool {
+    let denied = matches!(e, mysql_async::Error::Server(s) if s.code == 1045);
+    if !denied || cfg.tls.mode != SslMode::Disable {
+        return false;
+    }
+    tls::provider();
+    let ssl = SslOpts::default()
+        .with_danger_accept_invalid_certs(true)
+        .with_danger_skip_domain_validation(true);
+    match bounded(cfg, start, connect_with(cfg, database, Some(ssl))).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.disconnect().await;
+            true
+        }
+        _ => false,
     }
 }
 
