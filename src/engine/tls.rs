@@ -251,7 +251,8 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
-/// The rustls error somewhere in an error's chain (also inside an `io::Error`, whose `source` skips it).
+/// The rustls error somewhere in an error's chain (also inside an `io::Error` or an `Arc`, whose `source`
+/// skips it).
 pub fn find_rustls<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(e) = next {
@@ -264,6 +265,13 @@ pub fn find_rustls<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a r
             && let Some(r) = find_rustls(inner)
         {
             return Some(r);
+        }
+        // The redis crate keeps its causes behind an `Arc`, whose `source` skips them too.
+        if let Some(shared) = e.downcast_ref::<Arc<dyn std::error::Error + Send + Sync>>() {
+            let inner: &(dyn std::error::Error + 'static) = shared.as_ref();
+            if let Some(r) = find_rustls(inner) {
+                return Some(r);
+            }
         }
         next = e.source();
     }

@@ -43,4 +43,5 @@ mod sqlite_hot;
 mod sqlite_roundtrip;
 mod tls_mysql;
 mod tls_postgres;
+mod tls_redis;
 mod verify_and_list;
