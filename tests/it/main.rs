@@ -5,6 +5,7 @@ mod support;
 mod cli_links;
 mod command_engine;
 mod config_errors;
+mod connect_bounds;
 mod encryption_config;
 mod encryption_roundtrip;
 mod fault_bad_input;

@@ -1,0 +1,101 @@
+//! The connect step is bounded and stoppable (issue 12, finding 2): a server that accepts the connection and
+//! never answers fails every engine within `DB_WAIT_TIMEOUT` with a message that says so, a stop signal ends a
+//! run stuck there, and an engine pointed at another engine's port says what answered.
+
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::support::files::backup_dir;
+use crate::support::redis::{REDIS_SERVER, RedisServer};
+use crate::support::{DbBackup, PG_SERVER, PgServer, require_tools};
+
+/// A TCP port that accepts every connection and never says a byte. The returned receiver hears of each accepted
+/// connection; the connections stay open for as long as the test runs.
+fn silent_server() -> (u16, mpsc::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a silent port");
+    let port = listener.local_addr().expect("its address").port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held: Vec<TcpStream> = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            let _ = tx.send(());
+        }
+    });
+    (port, rx)
+}
+
+fn against(engine: &str, port: u16, dir: &std::path::Path) -> DbBackup {
+    DbBackup::offline(dir)
+        .env("DB_TYPE", engine)
+        .env("DB_PORT", &port.to_string())
+        .env("DB_USER", "backup")
+        .env("DB_PASSWORD", "secret")
+        .env("DB_WAIT_TIMEOUT", "3")
+}
+
+/// Each network engine, pointed at a port that accepts and never answers, fails (instead of hanging, as the
+/// PostgreSQL engine did) with a message naming what happened and the wait. (The runner fails the test if a run
+/// hangs.)
+#[test]
+fn a_server_that_accepts_and_never_answers_fails_every_engine_within_the_wait() {
+    let (port, _accepted) = silent_server();
+    let dir = backup_dir();
+    for engine in ["postgres", "mysql", "redis"] {
+        against(engine, port, dir.path())
+            .run(&["backup-db"])
+            .expect_code(1)
+            .expect_stderr_mentions(&[
+                "accepted the connection but never answered",
+                "DB_WAIT_TIMEOUT=3",
+            ]);
+    }
+}
+
+/// SIGTERM to a backup stuck connecting (with a long wait allowed) ends it at once, with a message that says it
+/// was stopped.
+#[test]
+fn a_stop_signal_ends_a_backup_stuck_connecting() {
+    let (port, accepted) = silent_server();
+    let dir = backup_dir();
+    for engine in ["postgres", "mysql", "redis"] {
+        let running = against(engine, port, dir.path())
+            .env("DB_WAIT_TIMEOUT", "600")
+            .spawn(&["backup-db"]);
+        accepted
+            .recv_timeout(Duration::from_secs(60))
+            .expect("db-backup connects to the silent port");
+        running.signal(libc::SIGTERM);
+        let run = running.wait(Duration::from_secs(60));
+        assert_ne!(run.code, Some(0), "{run}");
+        assert!(
+            run.stderr.contains("stopped by a signal"),
+            "{engine}: the message says the run was stopped:\n{run}"
+        );
+        while accepted.try_recv().is_ok() {}
+    }
+}
+
+/// PostgreSQL and MySQL pointed at a Redis port, and Redis at a PostgreSQL port, say which protocol answered.
+#[test]
+fn an_engine_pointed_at_another_engines_port_says_what_answered() {
+    require_tools!(PG_SERVER, REDIS_SERVER);
+    let redis = RedisServer::start();
+    let pg = PgServer::start();
+    let dir = backup_dir();
+    let redis_port: u16 = redis.port_string().parse().expect("a port");
+    for engine in ["postgres", "mysql"] {
+        against(engine, redis_port, dir.path())
+            .run(&["backup-db"])
+            .expect_code(1)
+            .expect_stderr_mentions(&["this port speaks the Redis protocol", "DB_TYPE=redis"]);
+    }
+    against("redis", pg.port(), dir.path())
+        .run(&["backup-db"])
+        .expect_code(1)
+        .expect_stderr_mentions(&[
+            "this port speaks the PostgreSQL protocol",
+            "DB_TYPE=postgres",
+        ]);
+}
