@@ -128,7 +128,7 @@ pub async fn bounded<T>(
 }
 
 fn is_transient(e: &tokio_postgres::Error) -> bool {
-    if password_missing(e) || tls::find_rustls(e).is_some() {
+    if password_missing(e) || is_tls(e) {
         return false;
     }
     match e.code() {
