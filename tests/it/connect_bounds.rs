@@ -2,11 +2,13 @@
 //! never answers fails every engine within `DB_WAIT_TIMEOUT` with a message that says so, a stop signal ends a
 //! run stuck there, and an engine pointed at another engine's port says what answered.
 
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::files::backup_dir;
+use crate::support::files::{self, backup_dir};
 use crate::support::redis::{REDIS_SERVER, RedisServer};
 use crate::support::{DbBackup, PG_SERVER, PgServer, require_tools};
 
@@ -98,4 +100,47 @@ fn an_engine_pointed_at_another_engines_port_says_what_answered() {
             "this port speaks the PostgreSQL protocol",
             "DB_TYPE=postgres",
         ]);
+}
+
+/// SIGTERM to a backup whose `pg_dump` waits on a lock (it has connected and sends nothing) ends the run at
+/// once, leaving no backup, rather than when the lock is released.
+#[test]
+fn a_stop_signal_ends_a_backup_whose_dump_waits_on_a_lock() {
+    require_tools!(PG_SERVER);
+    let pg = PgServer::start();
+    pg.create_db("app");
+    pg.psql("app", "CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
+    // A session that holds an exclusive lock on t until the test ends (its stdin stays open).
+    let mut holder = pg
+        .client("psql")
+        .args(["-X", "-q", "-d", "app"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn psql");
+    holder
+        .stdin
+        .as_mut()
+        .expect("psql stdin")
+        .write_all(b"BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT 1;\n")
+        .expect("write to psql");
+    let locked = "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted \
+                  AND relation = 't'::regclass";
+    while pg.psql("app", locked) != "1" {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dir = backup_dir();
+    let running = DbBackup::for_server(&pg, "app", dir.path()).spawn(&["backup-db"]);
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' \
+                   AND wait_event_type = 'Lock'";
+    while pg.psql("app", waiting) != "1" {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    running.signal(libc::SIGTERM);
+    let run = running.wait(Duration::from_secs(60));
+    assert_ne!(run.code, Some(0), "{run}");
+    assert!(files::backups(dir.path()).is_empty(), "no backup: {run}");
+    let _ = holder.kill();
+    let _ = holder.wait();
 }
