@@ -33,31 +33,33 @@ pub fn provider() -> Arc<CryptoProvider> {
 /// A bad file is a bad setting, told before any connection.
 pub fn check_files(tls: &TlsSettings) -> std::result::Result<(), ConfigError> {
     for (var, path) in tls.files() {
+        let alias = match var {
+            "DB_SSL_CA_FILE" => "PGSSLROOTCERT",
+            "DB_SSL_CERT_FILE" => "PGSSLCERT",
+            _ => "PGSSLKEY",
+        };
         let bytes = std::fs::read(path).map_err(|e| {
             ConfigError::new(
                 var,
                 format!(
-                    "cannot read {}: {e}; mount the file there or fix the path",
+                    "(or {alias}) cannot read {}: {e}; mount the file there or fix the path",
                     path.display()
                 ),
             )
         })?;
-        let ok = if var == "DB_SSL_KEY_FILE" {
-            PrivateKeyDer::from_pem_slice(&bytes).is_ok()
+        let (ok, what) = if var == "DB_SSL_KEY_FILE" {
+            (PrivateKeyDer::from_pem_slice(&bytes).is_ok(), "private key")
         } else {
-            CertificateDer::pem_slice_iter(&bytes)
-                .next()
-                .is_some_and(|c| c.is_ok())
+            let first = CertificateDer::pem_slice_iter(&bytes).next();
+            (first.is_some_and(|c| c.is_ok()), "certificate")
         };
         if !ok {
-            let what = if var == "DB_SSL_KEY_FILE" {
-                "a private key"
-            } else {
-                "a certificate"
-            };
             return Err(ConfigError::new(
                 var,
-                format!("{} holds no PEM {what}", path.display()),
+                format!(
+                    "(or {alias}) {} holds no PEM {what}; give a PEM file (-----BEGIN ...-----)",
+                    path.display()
+                ),
             ));
         }
     }

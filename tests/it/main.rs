@@ -45,4 +45,5 @@ mod sqlite_roundtrip;
 mod tls_mysql;
 mod tls_postgres;
 mod tls_redis;
+mod tls_settings;
 mod verify_and_list;
