@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::support::files::{self, backup_dir};
+use crate::support::mariadb::{self, MariaDb};
 use crate::support::redis::{REDIS_SERVER, RedisServer};
 use crate::support::{DbBackup, PG_SERVER, PgServer, require_tools};
 
@@ -79,12 +80,16 @@ fn a_stop_signal_ends_a_backup_stuck_connecting() {
     }
 }
 
-/// PostgreSQL and MySQL pointed at a Redis port, and Redis at a PostgreSQL port, say which protocol answered.
+/// Each engine pointed at another engine's port says which protocol answered there.
 #[test]
 fn an_engine_pointed_at_another_engines_port_says_what_answered() {
     require_tools!(PG_SERVER, REDIS_SERVER);
+    if !mariadb::available() {
+        return;
+    }
     let redis = RedisServer::start();
     let pg = PgServer::start();
+    let my = MariaDb::start();
     let dir = backup_dir();
     let redis_port: u16 = redis.port_string().parse().expect("a port");
     for engine in ["postgres", "mysql"] {
@@ -93,13 +98,21 @@ fn an_engine_pointed_at_another_engines_port_says_what_answered() {
             .expect_code(1)
             .expect_stderr_mentions(&["this port speaks the Redis protocol", "DB_TYPE=redis"]);
     }
-    against("redis", pg.port(), dir.path())
-        .run(&["backup-db"])
-        .expect_code(1)
-        .expect_stderr_mentions(&[
-            "this port speaks the PostgreSQL protocol",
-            "DB_TYPE=postgres",
-        ]);
+    for engine in ["redis", "mysql"] {
+        against(engine, pg.port(), dir.path())
+            .run(&["backup-db"])
+            .expect_code(1)
+            .expect_stderr_mentions(&[
+                "this port speaks the PostgreSQL protocol",
+                "DB_TYPE=postgres",
+            ]);
+    }
+    for engine in ["postgres", "redis"] {
+        against(engine, my.port(), dir.path())
+            .run(&["backup-db"])
+            .expect_code(1)
+            .expect_stderr_mentions(&["this port speaks the MySQL protocol", "DB_TYPE=mysql"]);
+    }
 }
 
 /// SIGTERM to a backup whose `pg_dump` waits on a lock (it has connected and sends nothing) ends the run at

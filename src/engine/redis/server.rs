@@ -121,7 +121,8 @@ pub fn wait_for(cfg: &Config) -> Result<redis::Connection> {
         };
         // Something that is not Redis (or a TLS-only port reached without TLS) may have answered: say what,
         // once, rather than wait for it to become Redis.
-        if e.is_io_error() && !identified {
+        let from_redis = e.code().is_some() || e.kind() == ErrorKind::AuthenticationFailed;
+        if !from_redis && !identified {
             identified = true;
             if let Some(what) = connect::identify(cfg) {
                 return Err(Error::Server {
