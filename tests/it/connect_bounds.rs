@@ -157,3 +157,28 @@ fn a_stop_signal_ends_a_backup_whose_dump_waits_on_a_lock() {
     let _ = holder.kill();
     let _ = holder.wait();
 }
+
+/// SIGTERM to a Redis backup whose server is still preparing the snapshot (it sends only keep-alive newlines,
+/// here for 60 s) ends the run at once rather than when the transfer would start.
+#[test]
+fn a_stop_signal_ends_a_redis_backup_waiting_for_the_snapshot() {
+    require_tools!(REDIS_SERVER);
+    let redis = RedisServer::start_with(&["--repl-diskless-sync-delay", "60"]);
+    redis.cmd(&["SET", "k", "v"]);
+    let dir = backup_dir();
+    let running = redis.db_backup(dir.path()).spawn(&["backup-db"]);
+    loop {
+        let replicas = redis.cmd(&["CLIENT", "LIST", "TYPE", "replica"]);
+        if matches!(&replicas, redis::Value::VerbatimString { text, .. } if text.contains("db-backup"))
+            || matches!(&replicas, redis::Value::BulkString(b) if String::from_utf8_lossy(b).contains("db-backup"))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    running.signal(libc::SIGTERM);
+    let run = running.wait(Duration::from_secs(30));
+    assert_ne!(run.code, Some(0), "{run}");
+    assert!(run.stderr.contains("stopped by a signal"), "{run}");
+    assert!(files::backups(dir.path()).is_empty(), "no backup: {run}");
+}

@@ -13,11 +13,15 @@ use super::server;
 use crate::config::Config;
 use crate::engine::{Dump, connect as step, tls};
 use crate::error::{Error, Result};
+use crate::jobs::CANCEL;
+use std::sync::atomic::Ordering;
 
 /// The size of the end marker of a diskless transfer.
 const MARK: usize = 40;
 /// The longest silence accepted from the server. While it prepares the snapshot it sends a newline every second.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one wait for bytes lasts before the stop flag is looked at again.
+const STOP_POLL: Duration = Duration::from_millis(200);
 
 /// A transfer in progress.
 pub struct RdbDump {
@@ -101,6 +105,11 @@ impl RdbDump {
                 ))
             })?;
             if line.is_empty() || line.starts_with("+FULLRESYNC") || line.starts_with("+CONTINUE") {
+                if CANCEL.load(Ordering::Relaxed) {
+                    return Err(fail(
+                        "stopped by a signal while the server prepared the snapshot".into(),
+                    ));
+                }
                 continue; // keep-alive newlines while the snapshot is prepared
             }
             if let Some(error) = line.strip_prefix('-') {
@@ -275,7 +284,8 @@ fn connect(cfg: &Config) -> io::Result<TcpStream> {
     for addr in (cfg.host.as_str(), cfg.port).to_socket_addrs()? {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
             Ok(stream) => {
-                stream.set_read_timeout(Some(READ_TIMEOUT))?;
+                // Short waits, so that a stop signal is seen while the server is silent (see `Stream::read`).
+                stream.set_read_timeout(Some(STOP_POLL))?;
                 stream.set_write_timeout(Some(Duration::from_secs(30)))?;
                 stream.set_nodelay(true)?;
                 return Ok(stream);
@@ -303,10 +313,35 @@ impl Stream {
 }
 
 impl Read for Stream {
+    /// Waits at most `READ_TIMEOUT` of silence for bytes, in steps of `STOP_POLL`, and stops waiting when a stop
+    /// signal arrives.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
+        let mut silent = Duration::ZERO;
+        loop {
+            let read = match self {
+                Stream::Plain(s) => s.read(buf),
+                Stream::Tls(s) => s.read(buf),
+            };
+            match read {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if CANCEL.load(Ordering::Relaxed) {
+                        return Err(crate::pipeline::cancelled());
+                    }
+                    silent += STOP_POLL;
+                    if silent >= READ_TIMEOUT {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("the server sent nothing for {} s", READ_TIMEOUT.as_secs()),
+                        ));
+                    }
+                }
+                other => return other,
+            }
         }
     }
 }
