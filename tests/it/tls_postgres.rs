@@ -94,3 +94,22 @@ fn hostssl_only_server_refusals_name_tls_and_the_certificate() {
         .expect_success();
     base.run(&["backup-db"]).expect_success();
 }
+
+/// A server that offers TLS but whose pg_hba.conf takes only plain connections (`hostnossl`): the default,
+/// prefer, falls back to a plain connection as libpq does (pg_dump's own libpq does the same), and require says
+/// why it cannot connect.
+#[test]
+fn prefer_falls_back_to_plain_where_pg_hba_refuses_tls() {
+    require_tools!(PG_SERVER, OPENSSL, &["sha256sum", "gzip"]);
+    let certs = Certs::new();
+    let mut pg = PgServer::start();
+    pg.create_db("app");
+    pg.offer_tls_but_accept_only_plain(&certs);
+    let dir = backup_dir();
+    let cmd = DbBackup::for_server(&pg, "app", dir.path());
+    cmd.run(&["backup-db"]).expect_success();
+    cmd.env("DB_SSLMODE", "require")
+        .run(&["backup-db"])
+        .expect_code(1)
+        .expect_stderr_mentions(&["no pg_hba.conf entry", "SSL encryption"]);
+}

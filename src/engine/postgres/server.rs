@@ -29,7 +29,7 @@ async fn connect_once(cfg: &Config, database: &str) -> std::result::Result<Clien
     let connector =
         MakeRustlsConnect::new(tls::client_config(&cfg.tls, verify).map_err(Failure::Setup)?);
     match connect_with(cfg, database, mode, connector).await {
-        Err(e) if mode == PgSslMode::Prefer && is_tls(&e) => {
+        Err(e) if mode == PgSslMode::Prefer && (is_tls(&e) || refused_over_tls(&e)) => {
             tracing::debug!(error = %e, "TLS connection failed; trying a plain one (DB_SSLMODE=prefer)");
             let plain = MakeRustlsConnect::new(
                 tls::client_config(&cfg.tls, verify).map_err(Failure::Setup)?,
@@ -46,6 +46,16 @@ async fn connect_once(cfg: &Config, database: &str) -> std::result::Result<Clien
 enum Failure {
     Pg(tokio_postgres::Error),
     Setup(Error),
+}
+
+/// Whether pg_hba.conf refused a TLS connection that it would take without TLS (`hostnossl` lines only): libpq's
+/// `prefer` then tries again without TLS, and so does db-backup.
+fn refused_over_tls(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && db.message().contains("no pg_hba.conf entry")
+            && db.message().contains("SSL encryption")
+    })
 }
 
 fn is_tls(e: &tokio_postgres::Error) -> bool {

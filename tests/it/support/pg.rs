@@ -209,6 +209,26 @@ impl PgServer {
         certs: &super::certs::Certs,
         client_cert: Option<(PathBuf, PathBuf)>,
     ) {
+        let option = if client_cert.is_some() {
+            " clientcert=verify-full"
+        } else {
+            ""
+        };
+        self.enable_tls(certs, "hostssl", option);
+        if let Some((cert, key)) = client_cert {
+            self.client_env = vec![("PGSSLCERT".into(), cert), ("PGSSLKEY".into(), key)];
+        }
+        self.restart();
+    }
+
+    /// The opposite: `ssl=on`, but `pg_hba.conf` accepts TCP connections only without TLS (`hostnossl`).
+    pub fn offer_tls_but_accept_only_plain(&mut self, certs: &super::certs::Certs) {
+        self.enable_tls(certs, "hostnossl", "");
+        self.restart();
+    }
+
+    /// `ssl=on` with `certs`' server certificate, and `pg_hba.conf` with only `kind` lines (plus local trust).
+    fn enable_tls(&self, certs: &super::certs::Certs, kind: &str, option: &str) {
         for (from, name) in [
             (certs.server_cert(), "server.crt"),
             (certs.server_key(), "server.key"),
@@ -224,27 +244,22 @@ impl PgServer {
             b"ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'ca.crt'\n",
         )
         .expect("write postgresql.conf");
-        let option = if client_cert.is_some() {
-            " clientcert=verify-full"
-        } else {
-            ""
-        };
         fs::write(
             self.data_dir().join("pg_hba.conf"),
             format!(
                 "local all all trust\n\
-                 hostssl all all 127.0.0.1/32 scram-sha-256{option}\n\
-                 hostssl all all ::1/128 scram-sha-256{option}\n"
+                 {kind} all all 127.0.0.1/32 scram-sha-256{option}\n\
+                 {kind} all all ::1/128 scram-sha-256{option}\n"
             ),
         )
         .expect("write pg_hba.conf");
-        if let Some((cert, key)) = client_cert {
-            self.client_env = vec![("PGSSLCERT".into(), cert), ("PGSSLKEY".into(), key)];
-        }
+    }
+
+    fn restart(&mut self) {
         self.stop();
         let child = self
             .launch()
-            .unwrap_or_else(|log| panic!("postgres did not restart with TLS:\n{log}"));
+            .unwrap_or_else(|log| panic!("postgres did not restart:\n{log}"));
         self.postmaster = Some(child);
     }
 
