@@ -111,5 +111,9 @@ fn prefer_falls_back_to_plain_where_pg_hba_refuses_tls() {
     cmd.env("DB_SSLMODE", "require")
         .run(&["backup-db"])
         .expect_code(1)
-        .expect_stderr_mentions(&["no pg_hba.conf entry", "SSL encryption"]);
+        .expect_stderr_mentions(&[
+            "accepts no TLS connection",
+            "no pg_hba.conf entry",
+            "SSL encryption",
+        ]);
 }

@@ -245,6 +245,13 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
                 db.message()
             )
         }
+        // The other way round: only `hostnossl` lines, and a mode that insists on TLS.
+        Some(_) if refused_over_tls(e) => format!(
+            "the server accepts no TLS connection from here and DB_SSLMODE={} requires one ({}); add a hostssl \
+             line to pg_hba.conf, or set DB_SSLMODE=prefer to allow a plain connection",
+            cfg.tls.mode.name(),
+            e.as_db_error().map(|db| db.message()).unwrap_or_default()
+        ),
         Some(db)
             if *db.code() == SqlState::INVALID_PASSWORD
                 || *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
