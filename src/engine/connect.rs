@@ -123,6 +123,18 @@ pub fn identify(cfg: &Config) -> Option<String> {
             ));
         }
     }
+    // A plain Redis port reached with TLS: its server waits for the end of a command line that never comes.
+    if cfg.engine == EngineKind::Redis
+        && !plain(cfg)
+        && probe::probe(&cfg.host, cfg.port, EngineKind::Redis, probe::TIMEOUT)
+            == probe::Answer::Speaks
+    {
+        return Some(format!(
+            "this port speaks plain Redis: the server does not offer TLS here and DB_SSLMODE={} requires it; \
+             point DB_PORT at the server's TLS port (tls-port), or set DB_SSLMODE=disable",
+            cfg.tls.mode.name()
+        ));
+    }
     // A TLS-only port: PostgreSQL negotiates TLS inside its own protocol, so only the others are asked.
     if cfg.engine != EngineKind::Postgres
         && plain(cfg)

@@ -43,6 +43,7 @@ mod service_stop;
 mod sqlite_hot;
 mod sqlite_roundtrip;
 mod tls_mysql;
+mod tls_plain_servers;
 mod tls_postgres;
 mod tls_redis;
 mod tls_settings;

@@ -278,11 +278,15 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
             let cause = tls::find_rustls(e).map(|r| tls::explain(r, &cfg.host));
             cause.unwrap_or_default()
         }
-        None if e.to_string().contains("server does not support TLS") => format!(
-            "the server does not offer TLS and DB_SSLMODE={} requires it; enable ssl on the server, or set \
-             DB_SSLMODE=prefer to allow a plain connection",
-            cfg.tls.mode.name()
-        ),
+        None if std::error::Error::source(e)
+            .is_some_and(|s| s.to_string().contains("server does not support TLS")) =>
+        {
+            format!(
+                "the server does not offer TLS and DB_SSLMODE={} requires it; enable ssl on the server, or \
+                 set DB_SSLMODE=prefer to allow a plain connection",
+                cfg.tls.mode.name()
+            )
+        }
         None => {
             let detail = std::error::Error::source(e)
                 .map(|s| s.to_string())

@@ -14,6 +14,9 @@ use crate::engine::connect::{self, Bounded};
 use crate::engine::{ServerWait, tls};
 use crate::error::{ConfigError, Error, Result};
 
+/// How long the first TLS attempt may take before db-backup looks at what answers on the port.
+const FIRST_TLS_ATTEMPT: Duration = Duration::from_secs(3);
+
 /// How the server is named in messages.
 pub fn label(cfg: &Config) -> String {
     format!("Redis at {}:{}", cfg.host, cfg.port)
@@ -111,11 +114,26 @@ pub fn wait_for(cfg: &Config) -> Result<redis::Connection> {
     let mut wait = ServerWait::new(label(cfg), "Redis", cfg.wait_timeout);
     let mut identified = false;
     loop {
-        let limit = connect::left(cfg, start);
+        let mut limit = connect::left(cfg, start);
+        // A plain Redis port says nothing to a TLS hello: the first attempt finds out soon, not at the deadline.
+        let first_tls = !identified && !connect::plain(cfg);
+        if first_tls {
+            limit = limit.min(FIRST_TLS_ATTEMPT);
+        }
         let attempt = client.clone();
         let e = match connect::bounded_blocking(limit, move || connect_once(&attempt, limit)) {
             Bounded::Done(Ok(conn)) => return Ok(conn),
             Bounded::Done(Err(e)) => e,
+            Bounded::TimedOut if first_tls => {
+                identified = true;
+                if let Some(what) = connect::identify(cfg) {
+                    return Err(Error::Server {
+                        server: label(cfg),
+                        message: format!("cannot connect: {what}"),
+                    });
+                }
+                continue;
+            }
             Bounded::TimedOut => return Err(connect::silent(cfg, label(cfg), limit)),
             Bounded::Stopped => return Err(connect::stopped(label(cfg))),
         };
