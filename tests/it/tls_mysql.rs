@@ -39,7 +39,8 @@ fn require_secure_transport_round_trip_with_verify_full_and_a_client_certificate
         .without("DB_SSL_CERT_FILE")
         .without("DB_SSL_KEY_FILE")
         .run(&["backup-db"])
-        .expect_code(1);
+        .expect_code(1)
+        .expect_stderr_mentions(&["client certificate", "DB_SSL_CERT_FILE"]);
 
     cmd.run(&["backup-db"]).expect_success();
     let name = files::only_backup(dir.path(), "my");

@@ -40,7 +40,8 @@ fn hostssl_only_server_round_trip_with_verify_full_and_a_client_certificate() {
         .without("PGSSLCERT")
         .without("DB_SSL_KEY_FILE")
         .run(&["backup-db"])
-        .expect_code(1);
+        .expect_code(1)
+        .expect_stderr_mentions(&["wants a client certificate", "DB_SSL_CERT_FILE"]);
     cmd.run(&["backup-db"]).expect_success();
     let name = files::only_backup(dir.path(), "pg");
     check_artifacts(dir.path(), &name);

@@ -42,7 +42,8 @@ fn tls_only_redis_round_trip_with_verify_full_and_a_client_certificate() {
         .without("DB_SSL_CERT_FILE")
         .without("DB_SSL_KEY_FILE")
         .run(&["backup-db"])
-        .expect_code(1);
+        .expect_code(1)
+        .expect_stderr_mentions(&["client certificate", "DB_SSL_CERT_FILE"]);
 
     with_tls(&source).run(&["backup-db"]).expect_success();
     let name = only_rdb_backup(dir.path());

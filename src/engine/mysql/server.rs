@@ -291,10 +291,21 @@ pub fn error(cfg: &Config, database: &str, e: &mysql_async::Error) -> Error {
     let message = match e {
         mysql_async::Error::Server(s) => match s.code {
             // ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR
-            1045 | 1698 => format!(
-                "authentication failed for user {}: {}; check DB_USER and DB_PASSWORD (or DB_PASSWORD_FILE)",
-                cfg.user, s.message
-            ),
+            1045 | 1698 => {
+                // MariaDB words a missing client certificate (REQUIRE X509) like a wrong password.
+                let certificate = if cfg.tls.mode != SslMode::Disable && cfg.tls.cert_file.is_none()
+                {
+                    "; if the user must present a client certificate (REQUIRE X509/SSL/SUBJECT), set \
+                     DB_SSL_CERT_FILE and DB_SSL_KEY_FILE"
+                } else {
+                    ""
+                };
+                format!(
+                    "authentication failed for user {}: {}; check DB_USER and DB_PASSWORD (or DB_PASSWORD_FILE)\
+                     {certificate}",
+                    cfg.user, s.message
+                )
+            }
             // ER_DBACCESS_DENIED_ERROR
             1044 => format!(
                 "user {} may not use database {database}: {}; grant it access or check DB_NAME",

@@ -21,10 +21,11 @@ pub fn label(cfg: &Config) -> String {
 /// One connection attempt in the TLS mode `DB_SSLMODE` asks for. As libpq does, `prefer` falls back to a plain
 /// connection when the TLS one fails.
 async fn connect_once(cfg: &Config, database: &str) -> std::result::Result<Client, Failure> {
-    let (mode, verify) = match cfg.tls.mode {
-        SslMode::Disable => (PgSslMode::Disable, cfg.tls.verify()),
-        SslMode::Prefer => (PgSslMode::Prefer, cfg.tls.verify()),
-        _ => (PgSslMode::Require, cfg.tls.verify()),
+    let verify = cfg.tls.verify();
+    let mode = match cfg.tls.mode {
+        SslMode::Disable => PgSslMode::Disable,
+        SslMode::Prefer => PgSslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
     };
     let connector =
         MakeRustlsConnect::new(tls::client_config(&cfg.tls, verify).map_err(Failure::Setup)?);
@@ -252,6 +253,19 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
             cfg.tls.mode.name(),
             e.as_db_error().map(|db| db.message()).unwrap_or_default()
         ),
+        // `hostssl ... cert` or `clientcert=verify-*` without a (trusted) client certificate.
+        Some(db)
+            if *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                && db.message().contains("certificate") =>
+        {
+            format!(
+                "the server wants a client certificate for user {}: {}; set DB_SSL_CERT_FILE and DB_SSL_KEY_FILE \
+                 to a certificate signed by a CA the server trusts (for `cert` authentication its common name \
+                 must be the user name)",
+                cfg.user,
+                db.message()
+            )
+        }
         Some(db)
             if *db.code() == SqlState::INVALID_PASSWORD
                 || *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
