@@ -85,18 +85,23 @@ fn roots(tls: &TlsSettings) -> Result<RootCertStore> {
             }
         }
         None => {
-            let found = rustls_native_certs::load_native_certs();
-            store.add_parsable_certificates(found.certs);
-            if store.is_empty() {
-                return Err(Error::Config(ConfigError::new(
-                    "DB_SSL_CA_FILE",
-                    "is not set and the system trust store holds no certificates; give the CA that signed the \
-                     server's certificate (DB_SSL_CA_FILE), or install ca-certificates",
-                )));
-            }
+            store.add_parsable_certificates(system_certs()?);
         }
     }
     Ok(store)
+}
+
+/// The certificates of the system trust store, used when `DB_SSL_CA_FILE` is not set; none is a bad setting.
+pub fn system_certs() -> Result<Vec<CertificateDer<'static>>> {
+    let found = rustls_native_certs::load_native_certs().certs;
+    if found.is_empty() {
+        return Err(Error::Config(ConfigError::new(
+            "DB_SSL_CA_FILE",
+            "is not set and the system trust store holds no certificates; give the CA that signed the server's \
+             certificate (DB_SSL_CA_FILE), or install ca-certificates",
+        )));
+    }
+    Ok(found)
 }
 
 fn pem_error(path: &Path, e: impl std::fmt::Display) -> Error {

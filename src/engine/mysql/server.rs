@@ -24,9 +24,9 @@ pub fn label(cfg: &Config) -> String {
 }
 
 /// The TLS options of the connection for `DB_SSLMODE` (`None`: a plain connection).
-fn ssl_opts(settings: &TlsSettings) -> Option<SslOpts> {
+fn ssl_opts(settings: &TlsSettings) -> Result<Option<SslOpts>> {
     if settings.mode == SslMode::Disable {
-        return None;
+        return Ok(None);
     }
     let verify = settings.verify();
     // verify-ca is not mysql_async's `skip_domain_validation` (which misses the name error of rustls 0.23): see
@@ -39,7 +39,7 @@ fn ssl_opts(settings: &TlsSettings) -> Option<SslOpts> {
     match &settings.ca_file {
         Some(ca) => opts = opts.with_root_certs(vec![ca.clone().into()]),
         None if verify != Verify::Nothing => {
-            let system = rustls_native_certs::load_native_certs().certs;
+            let system = tls::system_certs()?;
             opts = opts.with_root_certs(system.into_iter().map(|c| c.to_vec().into()).collect());
         }
         None => {}
@@ -50,7 +50,7 @@ fn ssl_opts(settings: &TlsSettings) -> Option<SslOpts> {
             key.clone().into(),
         )));
     }
-    Some(opts)
+    Ok(Some(opts))
 }
 
 async fn connect_with(
@@ -77,9 +77,8 @@ async fn connect_with(
 async fn connect_once(
     cfg: &Config,
     database: Option<&str>,
+    ssl: Option<SslOpts>,
 ) -> std::result::Result<Conn, mysql_async::Error> {
-    tls::provider();
-    let ssl = ssl_opts(&cfg.tls);
     let tried_tls = ssl.is_some();
     match connect_with(cfg, database, ssl.clone()).await {
         Err(e) if cfg.tls.mode == SslMode::Prefer && tried_tls && tls_failed(&e) => {
@@ -137,11 +136,13 @@ fn tls_failed(e: &mysql_async::Error) -> bool {
 /// runs out. Each attempt, TLS and authentication included, is bounded by what is left of it, and a stop
 /// signal ends the wait at once.
 pub async fn wait_for(cfg: &Config, database: Option<&str>) -> Result<Conn> {
+    tls::provider();
+    let ssl = ssl_opts(&cfg.tls)?;
     let start = Instant::now();
     let mut wait = ServerWait::new(label(cfg), "MySQL", cfg.wait_timeout);
     let mut identified = false;
     loop {
-        let e = match bounded(cfg, start, connect_once(cfg, database)).await? {
+        let e = match bounded(cfg, start, connect_once(cfg, database, ssl.clone())).await? {
             Ok(conn) => return Ok(conn),
             Err(e) => e,
         };
