@@ -135,12 +135,17 @@ pub fn identify(cfg: &Config) -> Option<String> {
             cfg.tls.mode.name()
         ));
     }
-    // A TLS-only port: PostgreSQL negotiates TLS inside its own protocol, so only the others are asked.
-    if cfg.engine != EngineKind::Postgres
-        && plain(cfg)
-        && super::tls::speaks_tls(&cfg.host, cfg.port, probe::TIMEOUT)
-    {
-        return Some(tls_only(cfg));
+    // A port that speaks TLS from the first byte (a Redis TLS port): the right one for Redis with TLS, whose own
+    // errors then say what went wrong.
+    let redis_tls = cfg.engine == EngineKind::Redis && !plain(cfg);
+    if !redis_tls && super::tls::speaks_tls(&cfg.host, cfg.port, probe::TIMEOUT) {
+        if cfg.engine == EngineKind::Redis {
+            return Some(tls_only(cfg));
+        }
+        return Some(format!(
+            "this port speaks TLS from the first byte (as a Redis TLS port does), not the {ours} protocol, which \
+             starts in plain and negotiates TLS inside it: check DB_PORT and DB_TYPE"
+        ));
     }
     None
 }

@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::certs::{Certs, OPENSSL};
 use crate::support::files::{self, backup_dir};
 use crate::support::mariadb::{self, MariaDb};
 use crate::support::redis::{REDIS_SERVER, RedisServer};
@@ -112,6 +113,19 @@ fn an_engine_pointed_at_another_engines_port_says_what_answered() {
             .run(&["backup-db"])
             .expect_code(1)
             .expect_stderr_mentions(&["this port speaks the MySQL protocol", "DB_TYPE=mysql"]);
+    }
+    // A Redis TLS port answers neither PostgreSQL nor MySQL in their protocols.
+    if !crate::support::tools::available(OPENSSL) {
+        return;
+    }
+    let certs = Certs::new();
+    let tls_redis = RedisServer::start_tls(&certs, None);
+    let tls_port: u16 = tls_redis.port_string().parse().expect("a port");
+    for engine in ["postgres", "mysql"] {
+        against(engine, tls_port, dir.path())
+            .run(&["backup-db"])
+            .expect_code(1)
+            .expect_stderr_mentions(&["this port speaks TLS from the first byte"]);
     }
 }
 

@@ -139,7 +139,9 @@ pub fn wait_for(cfg: &Config) -> Result<redis::Connection> {
         };
         // Something that is not Redis (or a TLS-only port reached without TLS) may have answered: say what,
         // once, rather than wait for it to become Redis.
-        let from_redis = e.code().is_some() || e.kind() == ErrorKind::AuthenticationFailed;
+        let from_redis = e.code().is_some()
+            || e.kind() == ErrorKind::AuthenticationFailed
+            || tls::find_rustls(&e).is_some();
         if !from_redis && !identified {
             identified = true;
             if let Some(what) = connect::identify(cfg) {
