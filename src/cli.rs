@@ -245,6 +245,13 @@ async fn stop_on_signal() {
         if round == 0 {
             tracing::warn!("stop signal received: stopping the running job");
             jobs::CANCEL.store(true, Ordering::SeqCst);
+            // A tool that says nothing (a dump waiting on a lock) never lets the job look at the flag: it is
+            // killed after a moment, as the service does after its grace period.
+            tokio::spawn(async {
+                use crate::service::run::Stopper;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                crate::service::run::JobStopper.kill();
+            });
         } else {
             std::process::exit(130);
         }

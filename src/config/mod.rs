@@ -4,10 +4,11 @@
 
 mod encryption;
 mod pg_args;
-mod probe;
+pub mod probe;
 mod raw;
 mod s3;
 mod service;
+mod tls;
 mod values;
 
 use std::fmt;
@@ -22,6 +23,7 @@ use crate::retention::Policy;
 pub use raw::KNOWN;
 pub use s3::{Destinations, S3Settings};
 pub use service::{NotifyOn, ServiceSettings, redact_url};
+pub use tls::{SslMode, TlsSettings, Verify};
 use values::{number, one_of};
 
 /// A secret value: printed as `[redacted]` by `Debug` and `Display`, so that it cannot leak into a log line.
@@ -170,6 +172,8 @@ pub struct Config {
     /// The Unix user the command engine's commands run as (`BACKUP_USER`).
     pub backup_user: Option<String>,
     pub wait_timeout: Duration,
+    /// TLS for the network engines (`DB_SSLMODE` and the certificate files).
+    pub tls: TlsSettings,
     pub tz: chrono_tz::Tz,
     pub log_format: LogFormat,
     pub log_level: String,
@@ -300,14 +304,17 @@ impl Config {
             ("BACKUP_NAME", self.backup_kind.clone()),
             ("BACKUP_USER", self.backup_user.clone().unwrap_or_default()),
             ("DB_WAIT_TIMEOUT", self.wait_timeout.as_secs().to_string()),
+        ]
+        .into_iter()
+        .chain(self.tls.describe())
+        .chain([
             ("TZ", self.tz.name().to_string()),
             (
                 "LOG_FORMAT",
                 format!("{:?}", self.log_format).to_lowercase(),
             ),
             ("LOG_LEVEL", self.log_level.clone()),
-        ]
-        .into_iter()
+        ])
         .chain(self.service.describe(self.tz))
         .chain(encryption::describe(self.encryption.as_ref(), &self.keys))
         .chain(s3::describe(&self.destinations))
@@ -509,6 +516,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         .to_string(),
     };
 
+    let tls = tls::validate(&raw)?;
     let service = service::validate(&raw)?;
     let (encryption, keys) = encryption::validate(&raw)?;
     let destinations = s3::validate(&raw.s3, raw.backup_local.as_deref())?;
@@ -539,6 +547,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         backup_kind,
         backup_user: raw.backup_user.clone(),
         wait_timeout,
+        tls,
         tz,
         log_format,
         log_level,

@@ -5,10 +5,12 @@
 //! async use the runtime's handle to wait for it.
 
 pub mod command;
+pub mod connect;
 pub mod mysql;
 pub mod postgres;
 pub mod redis;
 pub mod sqlite;
+pub mod tls;
 mod wait;
 
 pub use wait::ServerWait;
@@ -170,6 +172,12 @@ pub fn connect(cfg: &Config, database: Option<&str>) -> Result<Box<dyn Engine>> 
 pub fn check_settings(cfg: &Config) -> Result<()> {
     if cfg.engine == EngineKind::Command {
         command::run_as(cfg)?;
+    }
+    if matches!(
+        cfg.engine,
+        EngineKind::Postgres | EngineKind::Mysql | EngineKind::Redis
+    ) {
+        tls::check_files(&cfg.tls)?;
     }
     let set = match cfg.engine {
         EngineKind::Postgres => cfg.pg_bin_dir.as_deref().map(|d| ("PG_BIN_DIR", d)),

@@ -5,8 +5,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::config::Config;
+use crate::config::{Config, SslMode, TlsSettings, Verify};
 use crate::error::{Error, Result};
+
+/// Where Debian (and the image) keeps the system trust store as one file, for the verifying modes without
+/// `DB_SSL_CA_FILE`.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// The dump tool's names, preferred first: MariaDB 11 warns when started as `mysqldump`.
 const DUMP_TOOLS: &[&str] = &["mariadb-dump", "mysqldump"];
@@ -159,10 +163,42 @@ pub fn write_option_file(cfg: &Config) -> Result<tempfile::NamedTempFile> {
     if let Some(password) = &cfg.password {
         text.push_str(&format!("password={}\n", quote_option(password.expose())));
     }
+    text.push_str(&tls_lines(&cfg.tls));
     file.write_all(text.as_bytes())
         .and_then(|_| file.flush())
         .map_err(|e| Error::io(file.path(), e))?;
     Ok(file)
+}
+
+/// The option file lines for `DB_SSLMODE` in the MariaDB client's terms: `skip-ssl` for `disable`; `ssl` (TLS
+/// when the server offers it, the client's default) for `prefer` and `require`; a CA file (which makes the
+/// client check the chain) for `verify-ca` and for `require` with `DB_SSL_CA_FILE`, as libpq does; and
+/// `ssl-verify-server-cert` (the host name too) for `verify-full`. db-backup's own connection has already
+/// checked that TLS is there when the mode requires it.
+fn tls_lines(tls: &TlsSettings) -> String {
+    if tls.mode == SslMode::Disable {
+        return "skip-ssl\n".to_string();
+    }
+    let mut text = String::from("ssl\n");
+    let verify = tls.verify();
+    if verify != Verify::Nothing {
+        let ca = tls
+            .ca_file
+            .as_deref()
+            .unwrap_or(Path::new(SYSTEM_CA_BUNDLE));
+        text.push_str(&format!("ssl-ca={}\n", quote_option(&ca.to_string_lossy())));
+    }
+    if verify == Verify::Full {
+        text.push_str("ssl-verify-server-cert\n");
+    }
+    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+        text.push_str(&format!(
+            "ssl-cert={}\nssl-key={}\n",
+            quote_option(&cert.to_string_lossy()),
+            quote_option(&key.to_string_lossy())
+        ));
+    }
+    text
 }
 
 /// A value for an option file: double-quoted, so that `#`, `;` and spaces are kept, with the escapes the
@@ -187,6 +223,29 @@ fn quote_option(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_lines_follow_the_mode() {
+        let mut tls = TlsSettings {
+            mode: SslMode::Disable,
+            ..TlsSettings::default()
+        };
+        assert_eq!(tls_lines(&tls), "skip-ssl\n");
+        tls.mode = SslMode::Require;
+        assert_eq!(tls_lines(&tls), "ssl\n");
+        tls.mode = SslMode::VerifyFull;
+        tls.ca_file = Some(PathBuf::from("/ca.pem"));
+        tls.cert_file = Some(PathBuf::from("/c.pem"));
+        tls.key_file = Some(PathBuf::from("/k.pem"));
+        assert_eq!(
+            tls_lines(&tls),
+            "ssl\nssl-ca=\"/ca.pem\"\nssl-verify-server-cert\nssl-cert=\"/c.pem\"\nssl-key=\"/k.pem\"\n"
+        );
+        tls.mode = SslMode::VerifyCa;
+        tls.ca_file = None;
+        assert!(tls_lines(&tls).contains("ssl-ca=\"/etc/ssl/certs/ca-certificates.crt\""));
+        assert!(!tls_lines(&tls).contains("verify-server-cert"));
+    }
 
     #[test]
     fn option_values_are_quoted_and_escaped() {

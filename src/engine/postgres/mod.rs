@@ -175,6 +175,7 @@ impl Postgres {
             .env("PGDATABASE", database)
             .env("PGCONNECT_TIMEOUT", "30");
         cmd.env("PGPASSFILE", self.passfile.path());
+        tools::set_tls_env(&self.cfg.tls, cmd);
     }
 }
 

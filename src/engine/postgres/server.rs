@@ -1,13 +1,16 @@
 //! Talking to the PostgreSQL server itself: waiting for it, reading its version, listing, creating and
 //! inspecting databases, and turning its errors into messages that say what to check.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tokio_postgres::Client;
+use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::Config;
-use crate::engine::ServerWait;
+use crate::config::{Config, SslMode};
+use crate::engine::connect::{self, Bounded};
+use crate::engine::{ServerWait, tls};
 use crate::error::{Error, Result};
 
 /// How the server is named in messages.
@@ -15,9 +18,56 @@ pub fn label(cfg: &Config) -> String {
     format!("PostgreSQL at {}:{}", cfg.host, cfg.port)
 }
 
-async fn connect_once(
+/// One connection attempt in the TLS mode `DB_SSLMODE` asks for. As libpq does, `prefer` falls back to a plain
+/// connection when the TLS one fails.
+async fn connect_once(cfg: &Config, database: &str) -> std::result::Result<Client, Failure> {
+    let verify = cfg.tls.verify();
+    let mode = match cfg.tls.mode {
+        SslMode::Disable => PgSslMode::Disable,
+        SslMode::Prefer => PgSslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
+    };
+    let connector =
+        MakeRustlsConnect::new(tls::client_config(&cfg.tls, verify).map_err(Failure::Setup)?);
+    match connect_with(cfg, database, mode, connector).await {
+        Err(e) if mode == PgSslMode::Prefer && (is_tls(&e) || refused_over_tls(&e)) => {
+            tracing::debug!(error = %e, "TLS connection failed; trying a plain one (DB_SSLMODE=prefer)");
+            let plain = MakeRustlsConnect::new(
+                tls::client_config(&cfg.tls, verify).map_err(Failure::Setup)?,
+            );
+            connect_with(cfg, database, PgSslMode::Disable, plain)
+                .await
+                .map_err(Failure::Pg)
+        }
+        other => other.map_err(Failure::Pg),
+    }
+}
+
+/// Why an attempt failed: the server or connection said no, or the TLS settings could not be used.
+enum Failure {
+    Pg(tokio_postgres::Error),
+    Setup(Error),
+}
+
+/// Whether pg_hba.conf refused a TLS connection that it would take without TLS (`hostnossl` lines only): libpq's
+/// `prefer` then tries again without TLS, and so does db-backup.
+fn refused_over_tls(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && db.message().contains("no pg_hba.conf entry")
+            && db.message().contains("SSL encryption")
+    })
+}
+
+fn is_tls(e: &tokio_postgres::Error) -> bool {
+    tls::find_rustls(e).is_some() || e.to_string().contains("TLS")
+}
+
+async fn connect_with(
     cfg: &Config,
     database: &str,
+    mode: PgSslMode,
+    connector: MakeRustlsConnect,
 ) -> std::result::Result<Client, tokio_postgres::Error> {
     let mut pg = tokio_postgres::Config::new();
     pg.host(&cfg.host)
@@ -25,11 +75,12 @@ async fn connect_once(
         .user(&cfg.user)
         .dbname(database)
         .application_name("db-backup")
+        .ssl_mode(mode)
         .connect_timeout(Duration::from_secs(10));
     if let Some(password) = &cfg.password {
         pg.password(password.expose());
     }
-    let (client, connection) = pg.connect(NoTls).await?;
+    let (client, connection) = pg.connect(connector).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "PostgreSQL connection closed");
@@ -38,14 +89,29 @@ async fn connect_once(
     Ok(client)
 }
 
-/// Connects, retrying while the server is not up yet, until `DB_WAIT_TIMEOUT` runs out.
+/// Connects, retrying while the server is not up yet, until `DB_WAIT_TIMEOUT` runs out. Each attempt, TLS
+/// and authentication included, is bounded by what is left of it, and a stop signal ends the wait at once.
 pub async fn wait_for(cfg: &Config, database: &str) -> Result<Client> {
+    let start = Instant::now();
     let mut wait = ServerWait::new(label(cfg), "PostgreSQL", cfg.wait_timeout);
+    let mut identified = false;
     loop {
-        let e = match connect_once(cfg, database).await {
+        let e = match bounded(cfg, start, connect_once(cfg, database)).await? {
             Ok(client) => return Ok(client),
-            Err(e) => e,
+            Err(Failure::Setup(e)) => return Err(e),
+            Err(Failure::Pg(e)) => e,
         };
+        // Something that is not PostgreSQL (or a TLS-only port of another engine) may have answered: say
+        // what, once, rather than wait for it to become PostgreSQL.
+        if e.as_db_error().is_none() && !identified && !password_missing(&e) {
+            identified = true;
+            if let Some(what) = connect::identify(cfg) {
+                return Err(Error::Server {
+                    server: label(cfg),
+                    message: format!("cannot connect: {what}"),
+                });
+            }
+        }
         let pause = if is_transient(&e) {
             wait.pause(&e)
         } else {
@@ -58,8 +124,22 @@ pub async fn wait_for(cfg: &Config, database: &str) -> Result<Client> {
     }
 }
 
+/// Runs one step of the connection (connect, a query) within what is left of `DB_WAIT_TIMEOUT` since `start`.
+pub async fn bounded<T>(
+    cfg: &Config,
+    start: Instant,
+    step: impl std::future::Future<Output = T>,
+) -> Result<T> {
+    let limit = connect::left(cfg, start);
+    match connect::bounded(limit, step).await {
+        Bounded::Done(out) => Ok(out),
+        Bounded::TimedOut => Err(connect::silent(cfg, label(cfg), limit)),
+        Bounded::Stopped => Err(connect::stopped(label(cfg))),
+    }
+}
+
 fn is_transient(e: &tokio_postgres::Error) -> bool {
-    if password_missing(e) {
+    if password_missing(e) || is_tls(e) {
         return false;
     }
     match e.code() {
@@ -72,10 +152,13 @@ fn is_transient(e: &tokio_postgres::Error) -> bool {
 
 /// The server's major version (15 for 15.4, 9 for 9.6).
 pub async fn major_version(client: &Client, cfg: &Config) -> Result<u32> {
-    let row = client
-        .query_one("SHOW server_version_num", &[])
-        .await
-        .map_err(|e| error(cfg, "postgres", &e))?;
+    let row = bounded(
+        cfg,
+        Instant::now(),
+        client.query_one("SHOW server_version_num", &[]),
+    )
+    .await?
+    .map_err(|e| error(cfg, "postgres", &e))?;
     let num: String = row.get(0);
     let num: u32 = num.trim().parse().map_err(|_| Error::Server {
         server: label(cfg),
@@ -121,18 +204,21 @@ pub async fn ensure_database(client: &Client, cfg: &Config, database: &str) -> R
 
 /// The number of user relations and functions in `database` (0 for a fresh database).
 pub async fn object_count(cfg: &Config, database: &str) -> Result<i64> {
-    let client = connect_once(cfg, database)
-        .await
-        .map_err(|e| error(cfg, database, &e))?;
-    let row = client
-        .query_one(
+    let start = Instant::now();
+    let client = match bounded(cfg, start, connect_once(cfg, database)).await? {
+        Ok(client) => client,
+        Err(Failure::Setup(e)) => return Err(e),
+        Err(Failure::Pg(e)) => return Err(error(cfg, database, &e)),
+    };
+    let query = client.query_one(
             "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%') \
              + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
                WHERE n.nspname NOT IN ('pg_catalog','information_schema'))",
             &[],
-        )
-        .await
+        );
+    let row = bounded(cfg, start, query)
+        .await?
         .map_err(|e| error(cfg, database, &e))?;
     Ok(row.get::<_, i64>(0))
 }
@@ -148,6 +234,38 @@ fn password_missing(e: &tokio_postgres::Error) -> bool {
 /// A server error turned into a message that says what to check.
 pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
     let message = match e.as_db_error() {
+        // pg_hba.conf has only `hostssl` lines for this client: "... no encryption".
+        Some(db)
+            if *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                && db.message().contains("no encryption") =>
+        {
+            format!(
+                "the server accepts only TLS connections and DB_SSLMODE={} makes a plain one ({}); set \
+                 DB_SSLMODE=require (or verify-full with DB_SSL_CA_FILE)",
+                cfg.tls.mode.name(),
+                db.message()
+            )
+        }
+        // The other way round: only `hostnossl` lines, and a mode that insists on TLS.
+        Some(_) if refused_over_tls(e) => format!(
+            "the server accepts no TLS connection from here and DB_SSLMODE={} requires one ({}); add a hostssl \
+             line to pg_hba.conf, or set DB_SSLMODE=prefer to allow a plain connection",
+            cfg.tls.mode.name(),
+            e.as_db_error().map(|db| db.message()).unwrap_or_default()
+        ),
+        // `hostssl ... cert` or `clientcert=verify-*` without a (trusted) client certificate.
+        Some(db)
+            if *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                && db.message().contains("certificate") =>
+        {
+            format!(
+                "the server wants a client certificate for user {}: {}; set DB_SSL_CERT_FILE and DB_SSL_KEY_FILE \
+                 to a certificate signed by a CA the server trusts (for `cert` authentication its common name \
+                 must be the user name)",
+                cfg.user,
+                db.message()
+            )
+        }
         Some(db)
             if *db.code() == SqlState::INVALID_PASSWORD
                 || *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
@@ -170,6 +288,19 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
              DB_PASSWORD (or DB_PASSWORD_FILE)",
             cfg.user
         ),
+        None if tls::find_rustls(e).is_some() => {
+            let cause = tls::find_rustls(e).map(|r| tls::explain(r, &cfg.host));
+            cause.unwrap_or_default()
+        }
+        None if std::error::Error::source(e)
+            .is_some_and(|s| s.to_string().contains("server does not support TLS")) =>
+        {
+            format!(
+                "the server does not offer TLS and DB_SSLMODE={} requires it; enable ssl on the server, or \
+                 set DB_SSLMODE=prefer to allow a plain connection",
+                cfg.tls.mode.name()
+            )
+        }
         None => {
             let detail = std::error::Error::source(e)
                 .map(|s| s.to_string())

@@ -4,8 +4,44 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::config::{SslMode, TlsSettings};
 use crate::error::{Error, Result};
 use crate::process;
+
+/// Where Debian (and the image) keeps the system trust store as one file, for libpq before 16, which has no
+/// `sslrootcert=system`.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Gives a tool the TLS settings db-backup's own connection uses: `PGSSLMODE`, and the CA, certificate and key
+/// files (`PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`). Without a CA file the verifying modes trust the system
+/// store, as db-backup's connection does. Variables that are not ours to set are removed, so that the tools
+/// never use settings db-backup did not check.
+pub fn set_tls_env(tls: &TlsSettings, cmd: &mut Command) {
+    cmd.env("PGSSLMODE", tls.mode.name());
+    let ca = match (&tls.ca_file, tls.mode) {
+        (Some(file), _) => Some(file.clone()),
+        (None, SslMode::VerifyCa | SslMode::VerifyFull) => Some(PathBuf::from(SYSTEM_CA_BUNDLE)),
+        (None, _) => None,
+    };
+    for (var, value) in [
+        ("PGSSLROOTCERT", ca.as_ref()),
+        ("PGSSLCERT", tls.cert_file.as_ref()),
+        ("PGSSLKEY", tls.key_file.as_ref()),
+    ] {
+        match value {
+            Some(path) => cmd.env(var, path),
+            None => cmd.env_remove(var),
+        };
+    }
+    for var in [
+        "PGSSLCRL",
+        "PGSSLCRLDIR",
+        "PGREQUIRESSL",
+        "PGSSLNEGOTIATION",
+    ] {
+        cmd.env_remove(var);
+    }
+}
 
 /// Where the chosen client tools live and their major version.
 #[derive(Debug, Clone)]
@@ -116,6 +152,46 @@ pub fn parse_major(version_output: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env_of(cmd: &Command) -> Vec<(String, Option<String>)> {
+        cmd.get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_tools_get_the_tls_settings() {
+        let tls = TlsSettings {
+            mode: SslMode::VerifyFull,
+            ca_file: Some(PathBuf::from("/ca.pem")),
+            cert_file: Some(PathBuf::from("/c.pem")),
+            key_file: Some(PathBuf::from("/k.pem")),
+        };
+        let mut cmd = Command::new("pg_dump");
+        set_tls_env(&tls, &mut cmd);
+        let env = env_of(&cmd);
+        let get = |k: &str| {
+            env.iter()
+                .find(|(n, _)| n == k)
+                .and_then(|(_, v)| v.clone())
+        };
+        assert_eq!(get("PGSSLMODE").as_deref(), Some("verify-full"));
+        assert_eq!(get("PGSSLROOTCERT").as_deref(), Some("/ca.pem"));
+        assert_eq!(get("PGSSLCERT").as_deref(), Some("/c.pem"));
+        assert_eq!(get("PGSSLKEY").as_deref(), Some("/k.pem"));
+
+        let mut cmd = Command::new("pg_dump");
+        set_tls_env(&TlsSettings::default(), &mut cmd);
+        let env = env_of(&cmd);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("PGSSLMODE"), Some(Some("prefer".to_string())));
+        assert_eq!(get("PGSSLROOTCERT"), Some(None), "removed, not inherited");
+    }
 
     #[test]
     fn parses_versions() {

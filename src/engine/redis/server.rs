@@ -2,23 +2,29 @@
 //! says, and turning its errors into messages that say what to check.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::{
-    Client, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisError,
+    Client, ClientTlsConfig, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisConnectionInfo,
+    RedisError, TlsCertificates,
 };
 
-use crate::config::Config;
-use crate::engine::ServerWait;
-use crate::error::{Error, Result};
+use crate::config::{Config, Verify};
+use crate::engine::connect::{self, Bounded};
+use crate::engine::{ServerWait, tls};
+use crate::error::{ConfigError, Error, Result};
+
+/// How long the first TLS attempt may take before db-backup looks at what answers on the port.
+const FIRST_TLS_ATTEMPT: Duration = Duration::from_secs(3);
 
 /// How the server is named in messages.
 pub fn label(cfg: &Config) -> String {
     format!("Redis at {}:{}", cfg.host, cfg.port)
 }
 
-/// A client preset with the configured address, user and password.
-fn client(cfg: &Config) -> std::result::Result<Client, RedisError> {
+/// A client preset with the configured address, user and password, and TLS unless the connection is plain
+/// (`DB_SSLMODE=disable` or `prefer`: a Redis port speaks TLS or not, it cannot offer it).
+fn client(cfg: &Config) -> Result<Client> {
     let mut settings = RedisConnectionInfo::default().set_skip_set_lib_name();
     if !cfg.user.is_empty() {
         settings = settings.set_username(&cfg.user);
@@ -26,29 +32,126 @@ fn client(cfg: &Config) -> std::result::Result<Client, RedisError> {
     if let Some(password) = &cfg.password {
         settings = settings.set_password(password.expose());
     }
-    let info = ConnectionAddr::Tcp(cfg.host.clone(), cfg.port)
-        .into_connection_info()?
-        .set_redis_settings(settings);
-    Client::open(info)
+    let setup = |e: RedisError| Error::Server {
+        server: label(cfg),
+        message: format!("the connection cannot be set up: {e}"),
+    };
+    if connect::plain(cfg) {
+        let info = ConnectionAddr::Tcp(cfg.host.clone(), cfg.port)
+            .into_connection_info()
+            .map_err(setup)?
+            .set_redis_settings(settings);
+        return Client::open(info).map_err(setup);
+    }
+    tls::provider();
+    let verify = cfg.tls.verify();
+    let info = ConnectionAddr::TcpTls {
+        host: cfg.host.clone(),
+        port: cfg.port,
+        insecure: verify == Verify::Nothing,
+        tls_params: None,
+    }
+    .into_connection_info()
+    .map_err(setup)?
+    .set_redis_settings(settings);
+    let read = |var: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| {
+            Error::Config(ConfigError::new(
+                var,
+                format!("cannot read {}: {e}", path.display()),
+            ))
+        })
+    };
+    let client_tls = match (&cfg.tls.cert_file, &cfg.tls.key_file) {
+        (Some(cert), Some(key)) => Some(ClientTlsConfig {
+            client_cert: read("DB_SSL_CERT_FILE", cert)?,
+            client_key: read("DB_SSL_KEY_FILE", key)?,
+        }),
+        _ => None,
+    };
+    let root_cert = match &cfg.tls.ca_file {
+        Some(ca) => Some(read("DB_SSL_CA_FILE", ca)?),
+        None => None,
+    };
+    let client = Client::build_with_tls(
+        info,
+        TlsCertificates {
+            client_tls,
+            root_cert,
+        },
+    )
+    .map_err(setup)?;
+    if verify != Verify::Chain {
+        return Ok(client);
+    }
+    // verify-ca: the chain, not the host name.
+    let info = client.get_connection_info().clone();
+    let mut addr = info.addr().clone();
+    addr.set_danger_accept_invalid_hostnames(true);
+    Client::open(info.set_addr(addr)).map_err(setup)
 }
 
-fn connect_once(cfg: &Config) -> std::result::Result<redis::Connection, RedisError> {
-    let mut conn = client(cfg)?.get_connection_with_timeout(Duration::from_secs(10))?;
+fn connect_once(
+    client: &Client,
+    limit: Duration,
+) -> std::result::Result<redis::Connection, RedisError> {
+    let mut conn = client.get_connection_with_timeout(limit.min(Duration::from_secs(10)))?;
+    // The handshake (AUTH, PING) may take what is left of the wait, no more.
+    conn.set_read_timeout(Some(limit))?;
+    conn.set_write_timeout(Some(limit))?;
+    redis::cmd("PING").query::<()>(&mut conn)?;
     conn.set_read_timeout(Some(Duration::from_secs(60)))?;
     conn.set_write_timeout(Some(Duration::from_secs(60)))?;
-    redis::cmd("PING").query::<()>(&mut conn)?;
     Ok(conn)
 }
 
-/// Connects, retrying while the server is not up (or still loading its data) until `DB_WAIT_TIMEOUT` runs out.
+/// Connects, retrying while the server is not up (or still loading its data) until `DB_WAIT_TIMEOUT` runs
+/// out. Each attempt, TLS and authentication included, is bounded by what is left of it, and a stop signal ends
+/// the wait at once.
 pub fn wait_for(cfg: &Config) -> Result<redis::Connection> {
+    let client = client(cfg)?;
+    let start = Instant::now();
     let mut wait = ServerWait::new(label(cfg), "Redis", cfg.wait_timeout);
+    let mut identified = false;
     loop {
-        let e = match connect_once(cfg) {
-            Ok(conn) => return Ok(conn),
-            Err(e) => e,
+        let mut limit = connect::left(cfg, start);
+        // A plain Redis port says nothing to a TLS hello: the first attempt finds out soon, not at the deadline.
+        let first_tls = !identified && !connect::plain(cfg);
+        if first_tls {
+            limit = limit.min(FIRST_TLS_ATTEMPT);
+        }
+        let attempt = client.clone();
+        let e = match connect::bounded_blocking(limit, move || connect_once(&attempt, limit)) {
+            Bounded::Done(Ok(conn)) => return Ok(conn),
+            Bounded::Done(Err(e)) => e,
+            Bounded::TimedOut if first_tls => {
+                identified = true;
+                if let Some(what) = connect::identify(cfg) {
+                    return Err(Error::Server {
+                        server: label(cfg),
+                        message: format!("cannot connect: {what}"),
+                    });
+                }
+                continue;
+            }
+            Bounded::TimedOut => return Err(connect::silent(cfg, label(cfg), limit)),
+            Bounded::Stopped => return Err(connect::stopped(label(cfg))),
         };
-        let pause = if is_transient(&e) {
+        // Something that is not Redis (or a TLS-only port reached without TLS) may have answered: say what,
+        // once, rather than wait for it to become Redis.
+        let from_redis = e.code().is_some()
+            || e.kind() == ErrorKind::AuthenticationFailed
+            || tls::find_rustls(&e).is_some();
+        if !from_redis && !identified {
+            identified = true;
+            if let Some(what) = connect::identify(cfg) {
+                return Err(Error::Server {
+                    server: label(cfg),
+                    message: format!("cannot connect: {what}"),
+                });
+            }
+        }
+        let pause = if is_transient(&e) && tls::find_rustls(&e).is_none() {
             wait.pause(&e)
         } else {
             None
@@ -163,6 +266,9 @@ pub fn describe(cfg: &Config, e: &RedisError) -> String {
             "the server requires a password: set DB_PASSWORD (or DB_PASSWORD_FILE), and DB_USER for an ACL user"
                 .to_string()
         }
+        _ if tls::find_rustls(e).is_some() => tls::find_rustls(e)
+            .map(|r| tls::explain(r, &cfg.host))
+            .unwrap_or_default(),
         Some("NOPERM") => format!(
             "{user} lacks a permission: {detail}; grant it with ACL SETUSER or use another DB_USER"
         ),

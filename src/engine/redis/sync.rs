@@ -4,21 +4,28 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::ServerName;
 
 use super::server;
 use crate::config::Config;
-use crate::engine::Dump;
+use crate::engine::{Dump, connect as step, tls};
 use crate::error::{Error, Result};
+use crate::jobs::CANCEL;
+use std::sync::atomic::Ordering;
 
 /// The size of the end marker of a diskless transfer.
 const MARK: usize = 40;
 /// The longest silence accepted from the server. While it prepares the snapshot it sends a newline every second.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one wait for bytes lasts before the stop flag is looked at again.
+const STOP_POLL: Duration = Duration::from_millis(200);
 
 /// A transfer in progress.
 pub struct RdbDump {
-    conn: BufReader<TcpStream>,
+    conn: BufReader<Stream>,
     body: Body,
     received: u64,
     server: String,
@@ -49,6 +56,7 @@ impl RdbDump {
                 "cannot connect for the replication transfer: {e}; check DB_HOST/DB_PORT"
             ),
         })?;
+        let stream = secure(cfg, stream)?;
         let mut link = Link {
             conn: BufReader::with_capacity(256 * 1024, stream),
         };
@@ -56,7 +64,10 @@ impl RdbDump {
             server: server.clone(),
             message,
         };
-        let io_fail = |e: io::Error| fail(format!("the replication handshake failed: {e}"));
+        let io_fail = |e: io::Error| match tls::find_rustls(&e) {
+            Some(r) => fail(tls::explain(r, &cfg.host)),
+            None => fail(format!("the replication handshake failed: {e}")),
+        };
 
         if let Some(password) = &cfg.password {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
@@ -94,6 +105,11 @@ impl RdbDump {
                 ))
             })?;
             if line.is_empty() || line.starts_with("+FULLRESYNC") || line.starts_with("+CONTINUE") {
+                if CANCEL.load(Ordering::Relaxed) {
+                    return Err(fail(
+                        "stopped by a signal while the server prepared the snapshot".into(),
+                    ));
+                }
                 continue; // keep-alive newlines while the snapshot is prepared
             }
             if let Some(error) = line.strip_prefix('-') {
@@ -231,7 +247,7 @@ impl Dump for RdbDump {
             Body::Sized { total } => self.received == *total,
             Body::Marked { done, .. } => *done,
         };
-        let _ = self.conn.get_ref().shutdown(Shutdown::Both);
+        self.conn.get_ref().shutdown();
         if complete {
             Ok(())
         } else {
@@ -246,7 +262,7 @@ impl Dump for RdbDump {
     }
 
     fn abort(self: Box<Self>) -> String {
-        let _ = self.conn.get_ref().shutdown(Shutdown::Both);
+        self.conn.get_ref().shutdown();
         String::new()
     }
 }
@@ -269,7 +285,8 @@ fn connect(cfg: &Config) -> io::Result<TcpStream> {
     for addr in (cfg.host.as_str(), cfg.port).to_socket_addrs()? {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
             Ok(stream) => {
-                stream.set_read_timeout(Some(READ_TIMEOUT))?;
+                // Short waits, so that a stop signal is seen while the server is silent (see `Stream::read`).
+                stream.set_read_timeout(Some(STOP_POLL))?;
                 stream.set_write_timeout(Some(Duration::from_secs(30)))?;
                 stream.set_nodelay(true)?;
                 return Ok(stream);
@@ -280,9 +297,97 @@ fn connect(cfg: &Config) -> io::Result<TcpStream> {
     Err(last)
 }
 
+/// The replication connection: plain TCP, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn shutdown(&self) {
+        let tcp = match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        };
+        let _ = tcp.shutdown(Shutdown::Both);
+    }
+}
+
+impl Read for Stream {
+    /// Waits at most `READ_TIMEOUT` of silence for bytes, in steps of `STOP_POLL`, and stops waiting when a stop
+    /// signal arrives.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut silent = Duration::ZERO;
+        loop {
+            let read = match self {
+                Stream::Plain(s) => s.read(buf),
+                Stream::Tls(s) => s.read(buf),
+            };
+            match read {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if CANCEL.load(Ordering::Relaxed) {
+                        return Err(crate::pipeline::cancelled());
+                    }
+                    silent += STOP_POLL;
+                    if silent >= READ_TIMEOUT {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("the server sent nothing for {} s", READ_TIMEOUT.as_secs()),
+                        ));
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// TLS over the connection unless it is plain, with the same checks as the `redis` client's connection. The
+/// handshake happens with the first command.
+fn secure(cfg: &Config, tcp: TcpStream) -> Result<Stream> {
+    if step::plain(cfg) {
+        return Ok(Stream::Plain(tcp));
+    }
+    let config = tls::client_config(&cfg.tls, cfg.tls.verify())?;
+    let name = ServerName::try_from(cfg.host.clone()).map_err(|e| Error::Server {
+        server: server::label(cfg),
+        message: format!(
+            "DB_HOST {} cannot be used as a TLS server name: {e}",
+            cfg.host
+        ),
+    })?;
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| Error::Server {
+            server: server::label(cfg),
+            message: format!("TLS cannot be set up: {e}"),
+        })?;
+    Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
+}
+
 /// The connection during the handshake: RESP commands out, simple reply lines back.
 struct Link {
-    conn: BufReader<TcpStream>,
+    conn: BufReader<Stream>,
 }
 
 impl Link {

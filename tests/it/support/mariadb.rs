@@ -23,6 +23,8 @@ pub struct MariaDb {
     port: u16,
     password: String,
     server: Option<Child>,
+    /// Extra server options (TLS, see `start_requiring_tls`).
+    extra: Vec<String>,
 }
 
 /// Whether a MariaDB server can be started here; like `require_tools!`, a missing tool fails the test
@@ -61,6 +63,22 @@ impl MariaDb {
     /// mariadb-install-db + mariadbd on a free port of 127.0.0.1; returns once root can log in with its
     /// password over TCP.
     pub fn start() -> MariaDb {
+        MariaDb::start_with(Vec::new())
+    }
+
+    /// As [`MariaDb::start`], with TLS (`certs`' server certificate and CA) and `require_secure_transport=ON`:
+    /// TCP connections without TLS are refused (the harness's own socket connection is not TCP).
+    pub fn start_requiring_tls(certs: &super::certs::Certs) -> MariaDb {
+        let path = |p: std::path::PathBuf| p.display().to_string();
+        MariaDb::start_with(vec![
+            format!("--ssl-cert={}", path(certs.server_cert())),
+            format!("--ssl-key={}", path(certs.server_key())),
+            format!("--ssl-ca={}", path(certs.ca())),
+            "--require-secure-transport=ON".to_string(),
+        ])
+    }
+
+    fn start_with(extra: Vec<String>) -> MariaDb {
         let dir = tempfile::Builder::new()
             .prefix("db-backup-it-my-")
             .tempdir()
@@ -70,6 +88,7 @@ impl MariaDb {
             port: 0,
             password: format!("pw-{}\"\\# ';x", random_hex(8)),
             server: None,
+            extra,
         };
         fs::create_dir(db.tmp_dir()).expect("create the server's tmpdir");
         let mut install =
@@ -426,7 +445,8 @@ impl MariaDb {
                 "--skip-innodb-doublewrite",
                 "--max-connections=30",
                 "--event-scheduler=OFF",
-            ]);
+            ])
+            .args(&self.extra);
         if is_root() {
             cmd.arg("--user=root");
         }

@@ -1,6 +1,7 @@
 //! Shared test support: PostgreSQL servers, the binary runner, backup-dir helpers and the fixture.
 
 pub mod age;
+pub mod certs;
 pub mod files;
 pub mod fixture;
 pub mod mariadb;

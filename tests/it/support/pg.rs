@@ -21,6 +21,8 @@ pub struct PgServer {
     password: String,
     owner: Option<(u32, u32)>,
     postmaster: Option<Child>,
+    /// Extra environment for the harness's own client tools (a client certificate, see `require_tls`).
+    client_env: Vec<(String, PathBuf)>,
 }
 
 impl PgServer {
@@ -45,6 +47,7 @@ impl PgServer {
             password,
             owner,
             postmaster: None,
+            client_env: Vec::new(),
         };
         let initdb = server
             .as_owner(tools::path("initdb"))
@@ -268,6 +271,69 @@ impl PgServer {
         self.try_psql("postgres", &sql).is_ok()
     }
 
+    /// Makes the server accept only TLS connections over TCP (`ssl=on` with `certs`' server certificate, and
+    /// `pg_hba.conf` with nothing but `hostssl` lines, `scram-sha-256`), then restarts it on the same port.
+    /// With `client_cert` (a certificate and key for the superuser), a client certificate signed by the CA is
+    /// required as well (`clientcert=verify-full`); the harness's own tools then present that one.
+    pub fn require_tls(
+        &mut self,
+        certs: &super::certs::Certs,
+        client_cert: Option<(PathBuf, PathBuf)>,
+    ) {
+        let option = if client_cert.is_some() {
+            " clientcert=verify-full"
+        } else {
+            ""
+        };
+        self.enable_tls(certs, "hostssl", option);
+        if let Some((cert, key)) = client_cert {
+            self.client_env = vec![("PGSSLCERT".into(), cert), ("PGSSLKEY".into(), key)];
+        }
+        self.restart();
+    }
+
+    /// The opposite: `ssl=on`, but `pg_hba.conf` accepts TCP connections only without TLS (`hostnossl`).
+    pub fn offer_tls_but_accept_only_plain(&mut self, certs: &super::certs::Certs) {
+        self.enable_tls(certs, "hostnossl", "");
+        self.restart();
+    }
+
+    /// `ssl=on` with `certs`' server certificate, and `pg_hba.conf` with only `kind` lines (plus local trust).
+    fn enable_tls(&self, certs: &super::certs::Certs, kind: &str, option: &str) {
+        for (from, name) in [
+            (certs.server_cert(), "server.crt"),
+            (certs.server_key(), "server.key"),
+            (certs.ca(), "ca.crt"),
+        ] {
+            super::certs::install(&from, &self.data_dir().join(name), self.owner);
+        }
+        let mut conf = fs::OpenOptions::new()
+            .append(true)
+            .open(self.data_dir().join("postgresql.conf"))
+            .expect("open postgresql.conf");
+        conf.write_all(
+            b"ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'ca.crt'\n",
+        )
+        .expect("write postgresql.conf");
+        fs::write(
+            self.data_dir().join("pg_hba.conf"),
+            format!(
+                "local all all trust\n\
+                 {kind} all all 127.0.0.1/32 scram-sha-256{option}\n\
+                 {kind} all all ::1/128 scram-sha-256{option}\n"
+            ),
+        )
+        .expect("write pg_hba.conf");
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        let child = self
+            .launch()
+            .unwrap_or_else(|log| panic!("postgres did not restart:\n{log}"));
+        self.postmaster = Some(child);
+    }
+
     /// Fast shutdown (SIGINT), escalating to immediate (SIGQUIT) and SIGKILL if it lingers.
     pub fn stop(&mut self) {
         self.shutdown(&[libc::SIGINT, libc::SIGQUIT, libc::SIGKILL]);
@@ -286,6 +352,7 @@ impl PgServer {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("PGPASSWORD", &self.password)
             .env("PGCONNECT_TIMEOUT", "10")
+            .envs(self.client_env.iter().map(|(k, v)| (k, v)))
             .args([
                 "--host",
                 "127.0.0.1",

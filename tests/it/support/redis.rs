@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,17 @@ pub struct RedisServer {
     port: u16,
     password: Option<String>,
     child: Option<Child>,
+    /// Set for a server that listens only on a TLS port (see `start_tls`).
+    tls: Option<ServerTls>,
+}
+
+/// The files of a TLS-only server, and the client certificate the harness presents when clients must have one.
+#[derive(Clone)]
+pub struct ServerTls {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 impl RedisServer {
@@ -43,6 +54,26 @@ impl RedisServer {
         RedisServer::launch(dir, settings)
     }
 
+    /// A server that listens only on a TLS port (`--port 0 --tls-port N`) with `certs`' server certificate; with
+    /// `client`, clients must present a certificate signed by the CA (`--tls-auth-clients yes`), and the harness
+    /// presents that one.
+    pub fn start_tls(
+        certs: &super::certs::Certs,
+        client: Option<(PathBuf, PathBuf)>,
+    ) -> RedisServer {
+        let dir = tempfile::Builder::new()
+            .prefix("db-backup-it-redis-")
+            .tempdir()
+            .expect("temp dir");
+        let tls = ServerTls {
+            ca: certs.ca(),
+            cert: certs.server_cert(),
+            key: certs.server_key(),
+            client,
+        };
+        RedisServer::launch_with(dir, &[], Some(tls))
+    }
+
     /// A server that loads `rdb` at start (a file-based restore).
     pub fn start_from_file(rdb: &Path) -> RedisServer {
         let dir = tempfile::Builder::new()
@@ -54,6 +85,10 @@ impl RedisServer {
     }
 
     fn launch(dir: TempDir, settings: &[&str]) -> RedisServer {
+        RedisServer::launch_with(dir, settings, None)
+    }
+
+    fn launch_with(dir: TempDir, settings: &[&str], tls: Option<ServerTls>) -> RedisServer {
         let password = settings
             .windows(2)
             .find(|w| w[0] == "--requirepass")
@@ -63,13 +98,33 @@ impl RedisServer {
             port: 0,
             password,
             child: None,
+            tls,
         };
         // The free port may be taken between our probe and redis's bind: then try another.
         for _ in 0..5 {
             server.port = free_port();
             let log = server.dir.path().join("server.log");
+            let port = server.port.to_string();
+            let ports: Vec<std::ffi::OsString> = match &server.tls {
+                None => vec!["--port".into(), port.into()],
+                Some(tls) => vec![
+                    "--port".into(),
+                    "0".into(),
+                    "--tls-port".into(),
+                    port.into(),
+                    "--tls-cert-file".into(),
+                    tls.cert.clone().into(),
+                    "--tls-key-file".into(),
+                    tls.key.clone().into(),
+                    "--tls-ca-cert-file".into(),
+                    tls.ca.clone().into(),
+                    "--tls-auth-clients".into(),
+                    if tls.client.is_some() { "yes" } else { "no" }.into(),
+                ],
+            };
             let mut child = Command::new(tools::path("redis-server"))
-                .args(["--port", &server.port.to_string(), "--bind", "127.0.0.1"])
+                .args(ports)
+                .args(["--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .arg("--dir")
                 .arg(server.dir.path())
@@ -112,12 +167,34 @@ impl RedisServer {
     }
 
     fn try_conn(&self) -> redis::RedisResult<Connection> {
-        let url = match &self.password {
-            Some(pw) => format!("redis://:{pw}@127.0.0.1:{}/", self.port),
-            None => format!("redis://127.0.0.1:{}/", self.port),
+        let client = match &self.tls {
+            None => {
+                let url = match &self.password {
+                    Some(pw) => format!("redis://:{pw}@127.0.0.1:{}/", self.port),
+                    None => format!("redis://127.0.0.1:{}/", self.port),
+                };
+                redis::Client::open(url)?
+            }
+            Some(tls) => {
+                // The server's certificate names `localhost`.
+                let url = format!("rediss://localhost:{}/", self.port);
+                let read = |p: &Path| fs::read(p).expect("read a certificate file");
+                redis::Client::build_with_tls(
+                    url,
+                    redis::TlsCertificates {
+                        client_tls: tls
+                            .client
+                            .as_ref()
+                            .map(|(cert, key)| redis::ClientTlsConfig {
+                                client_cert: read(cert),
+                                client_key: read(key),
+                            }),
+                        root_cert: Some(read(&tls.ca)),
+                    },
+                )?
+            }
         };
-        let mut conn =
-            redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(5))?;
+        let mut conn = client.get_connection_with_timeout(Duration::from_secs(5))?;
         redis::cmd("PING").query::<()>(&mut conn)?;
         Ok(conn)
     }

@@ -1,0 +1,168 @@
+//! The bounded, stoppable connect step: every engine's connect, authenticate and first query run within
+//! `DB_WAIT_TIMEOUT` and end at once on a stop signal; and, when what answered is not the configured engine,
+//! the words that say what it is.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, EngineKind, SslMode, probe};
+use crate::error::Error;
+use crate::jobs::CANCEL;
+
+/// How often a waiting step looks at the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// How one bounded step ended.
+pub enum Bounded<T> {
+    Done(T),
+    /// The limit passed without an answer.
+    TimedOut,
+    /// A stop signal arrived.
+    Stopped,
+}
+
+/// Runs `step` until it ends, `limit` passes or a stop signal arrives, whichever comes first.
+pub async fn bounded<T>(limit: Duration, step: impl Future<Output = T>) -> Bounded<T> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let stop = async {
+        while !CANCEL.load(Ordering::Relaxed) {
+            tokio::time::sleep(STOP_POLL).await;
+        }
+    };
+    tokio::select! {
+        out = step => Bounded::Done(out),
+        _ = tokio::time::sleep_until(deadline) => Bounded::TimedOut,
+        _ = stop => Bounded::Stopped,
+    }
+}
+
+/// The same for a blocking step (the Redis client): run on its own thread, waited for here, abandoned (with its
+/// socket timeouts still bounding it) when the limit passes or a stop arrives.
+pub fn bounded_blocking<T: Send + 'static>(
+    limit: Duration,
+    step: impl FnOnce() -> T + Send + 'static,
+) -> Bounded<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(step());
+    });
+    let deadline = Instant::now() + limit;
+    loop {
+        if CANCEL.load(Ordering::Relaxed) {
+            return Bounded::Stopped;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Bounded::TimedOut;
+        }
+        match rx.recv_timeout(left.min(STOP_POLL)) {
+            Ok(out) => return Bounded::Done(out),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Bounded::TimedOut,
+        }
+    }
+}
+
+/// The time left for the connect step that started at `start`: what `DB_WAIT_TIMEOUT` leaves, at least one
+/// second (a zero wait timeout still allows one try).
+pub fn left(cfg: &Config, start: Instant) -> Duration {
+    (start + cfg.wait_timeout)
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_secs(1))
+}
+
+/// The error for a server that accepted the connection and said nothing (or not enough) in time.
+pub fn silent(cfg: &Config, server: String, waited: Duration) -> Error {
+    let mut message = format!(
+        "the server accepted the connection but never answered within {} s (DB_WAIT_TIMEOUT={})",
+        waited.as_secs().max(1),
+        cfg.wait_timeout.as_secs()
+    );
+    match identify(cfg) {
+        Some(what) => message.push_str(&format!("; {what}")),
+        None => message.push_str(
+            "; it may be another service, a proxy whose database is down, or a hung server: check DB_HOST and \
+             DB_PORT",
+        ),
+    }
+    Error::Server { server, message }
+}
+
+/// The error for a connect step ended by a stop signal.
+pub fn stopped(server: String) -> Error {
+    Error::Server {
+        server,
+        message: "stopped by a signal while connecting".into(),
+    }
+}
+
+fn engine_words(kind: EngineKind) -> (&'static str, &'static str) {
+    match kind {
+        EngineKind::Postgres => ("PostgreSQL", "postgres"),
+        EngineKind::Mysql => ("MySQL", "mysql"),
+        EngineKind::Redis => ("Redis", "redis"),
+        EngineKind::Sqlite => ("SQLite", "sqlite"),
+        EngineKind::Command => ("command", "command"),
+    }
+}
+
+/// What answers on the configured port when it is not the configured engine: another engine's protocol, or
+/// TLS where the configuration asked for a plain connection. `None` when nothing else is recognised.
+pub fn identify(cfg: &Config) -> Option<String> {
+    let (ours, _) = engine_words(cfg.engine);
+    for &other in probe::PROBED {
+        if other == cfg.engine {
+            continue;
+        }
+        if probe::probe(&cfg.host, cfg.port, other, probe::TIMEOUT) == probe::Answer::Speaks {
+            let (name, db_type) = engine_words(other);
+            return Some(format!(
+                "this port speaks the {name} protocol, not {ours}: set DB_TYPE={db_type}, or point DB_PORT at \
+                 the {ours} server"
+            ));
+        }
+    }
+    // A plain Redis port reached with TLS: its server waits for the end of a command line that never comes.
+    if cfg.engine == EngineKind::Redis
+        && !plain(cfg)
+        && probe::probe(&cfg.host, cfg.port, EngineKind::Redis, probe::TIMEOUT)
+            == probe::Answer::Speaks
+    {
+        return Some(format!(
+            "this port speaks plain Redis: the server does not offer TLS here and DB_SSLMODE={} requires it; \
+             point DB_PORT at the server's TLS port (tls-port), or set DB_SSLMODE=disable",
+            cfg.tls.mode.name()
+        ));
+    }
+    // A port that speaks TLS from the first byte (a Redis TLS port): the right one for Redis with TLS, whose own
+    // errors then say what went wrong.
+    let redis_tls = cfg.engine == EngineKind::Redis && !plain(cfg);
+    if !redis_tls && super::tls::speaks_tls(&cfg.host, cfg.port, probe::TIMEOUT) {
+        if cfg.engine == EngineKind::Redis {
+            return Some(tls_only(cfg));
+        }
+        return Some(format!(
+            "this port speaks TLS from the first byte (as a Redis TLS port does), not the {ours} protocol, which \
+             starts in plain and negotiates TLS inside it: check DB_PORT and DB_TYPE"
+        ));
+    }
+    None
+}
+
+/// Whether the connection is made without TLS: `disable`, and for Redis also `prefer` (a Redis server has no
+/// way to offer TLS on a port: a port speaks TLS or it does not).
+pub fn plain(cfg: &Config) -> bool {
+    cfg.tls.mode == SslMode::Disable
+        || (cfg.engine == EngineKind::Redis && cfg.tls.mode == SslMode::Prefer)
+}
+
+/// The message for a server that accepts only TLS connections.
+pub fn tls_only(cfg: &Config) -> String {
+    let (ours, _) = engine_words(cfg.engine);
+    format!(
+        "the {ours} server accepts only TLS connections and DB_SSLMODE={} makes a plain one; set \
+         DB_SSLMODE=require (or verify-full with DB_SSL_CA_FILE)",
+        cfg.tls.mode.name()
+    )
+}
