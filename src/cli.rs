@@ -6,6 +6,7 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{EXIT_FAILED, Error};
 use crate::jobs::{self, restore};
@@ -140,14 +141,14 @@ fn e_code(e: &Error) -> u8 {
 
 async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
     // The service handles stop signals itself: a running backup gets a grace period before it is cancelled.
-    if !matches!(command, Command::BackupService) {
-        tokio::spawn(async {
-            stop_on_signal().await;
-        });
-    }
+    let cancel = if matches!(command, Command::BackupService) {
+        Cancel::new()
+    } else {
+        stop_on_signal()
+    };
     match command {
         Command::BackupDb => {
-            jobs::backup::run(cfg).await?;
+            jobs::backup::run(cfg, &cancel).await?;
         }
         Command::Restore {
             file,
@@ -163,7 +164,7 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
                 to_file,
                 from,
             };
-            for line in restore::run(cfg, &opts).await? {
+            for line in restore::run(cfg, &opts, &cancel).await? {
                 println!("{line}");
             }
         }
@@ -175,7 +176,7 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
         Command::Verify { file, from } => {
             let cfg = cfg.clone();
             let results = tokio::task::spawn_blocking(move || {
-                jobs::verify::run(&cfg, &file, from.as_deref())
+                jobs::verify::run(&cfg, &file, from.as_deref(), &cancel)
             })
             .await
             .map_err(|e| Error::Other(format!("the verify task failed: {e}")))??;
@@ -227,35 +228,39 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// Waits for SIGTERM or SIGINT and asks running jobs to stop; a second signal exits at once.
-async fn stop_on_signal() {
-    use std::sync::atomic::Ordering;
+/// The token of a one-shot command: SIGTERM or SIGINT cancels it, and a moment later kills the tools it
+/// started (a tool that says nothing, such as a dump waiting on a lock, never lets the job look at the token);
+/// a second signal exits at once. Without signal handlers the token is never cancelled.
+fn stop_on_signal() -> Cancel {
     use tokio::signal::unix::{SignalKind, signal};
+    let cancel = Cancel::new();
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
-        return;
+        return cancel;
     };
-    for round in 0..2 {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        for round in 0..2 {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            if round == 0 {
+                tracing::warn!("stop signal received: stopping the running job");
+                token.cancel();
+                let token = token.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    token.kill_tools();
+                });
+            } else {
+                std::process::exit(130);
+            }
         }
-        if round == 0 {
-            tracing::warn!("stop signal received: stopping the running job");
-            jobs::CANCEL.store(true, Ordering::SeqCst);
-            // A tool that says nothing (a dump waiting on a lock) never lets the job look at the flag: it is
-            // killed after a moment, as the service does after its grace period.
-            tokio::spawn(async {
-                use crate::service::run::Stopper;
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                crate::service::run::JobStopper.kill();
-            });
-        } else {
-            std::process::exit(130);
-        }
-    }
+    });
+    cancel
 }
 
 #[cfg(test)]

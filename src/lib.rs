@@ -14,8 +14,11 @@
 //! - [`jobs`] holds the commands themselves: backup, restore, verify, list and prune.
 //! - [`service`] is `backup-service`, the long-running mode: the schedule loop, retries, stop signals, the
 //!   state file behind `healthcheck`, `/metrics`, pings and webhooks.
+//! - [`cancel`] is the one cancel token: made where stop signals are handled, handed to jobs, engines, the
+//!   pipeline and every tool, which it kills through the child handles we hold.
 //! - [`error`] defines the error types and their exit codes; [`logging`] sets up the log output.
 
+pub mod cancel;
 pub mod cli;
 pub mod config;
 pub mod engine;

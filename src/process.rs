@@ -1,10 +1,12 @@
 //! Running a dump or restore tool as a child: stdout streamed, stderr drained at the same time, exit status
-//! checked, the child killed if it is dropped before it was waited for.
+//! checked, the child killed if it is dropped before it was waited for or when the cancel token kills tools.
 
 use std::io::Read;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::cancel::{Cancel, Watched};
 use crate::error::{Error, Result};
 
 /// How much of a child's stderr is kept for the error message: the end is what explains a failure.
@@ -15,11 +17,19 @@ pub struct Tool {
     name: String,
     child: Option<Child>,
     stderr: Option<JoinHandle<String>>,
+    /// The token's hold on the child: it can kill it until it is reaped.
+    watched: Arc<Watched>,
 }
 
 impl Tool {
-    /// Starts `command` with stdin and stdout as given and stderr captured.
-    pub fn spawn(name: &str, mut command: Command, stdin: Stdio, stdout: Stdio) -> Result<Tool> {
+    /// Starts `command` with stdin and stdout as given and stderr captured; `cancel` kills it on a stop.
+    pub fn spawn(
+        name: &str,
+        mut command: Command,
+        stdin: Stdio,
+        stdout: Stdio,
+        cancel: &Cancel,
+    ) -> Result<Tool> {
         command.stdin(stdin).stdout(stdout).stderr(Stdio::piped());
         let mut child = command.spawn().map_err(|e| Error::Tool {
             tool: name.to_string(),
@@ -44,10 +54,12 @@ impl Tool {
                 String::from_utf8_lossy(&kept).trim().to_string()
             })
         });
+        let watched = cancel.watch(child.id());
         Ok(Tool {
             name: name.to_string(),
             child: Some(child),
             stderr,
+            watched,
         })
     }
 
@@ -73,6 +85,9 @@ impl Tool {
         let status = match self.child.take() {
             Some(mut child) => {
                 drop(child.stdin.take());
+                // Waited for without reaping, so that the token can kill it until the moment it is reaped.
+                wait_unreaped(child.id());
+                self.watched.reaping();
                 child.wait().map_err(|e| Error::Tool {
                     tool: self.name.clone(),
                     message: format!("cannot wait for it: {e}"),
@@ -94,6 +109,7 @@ impl Tool {
     /// Kills the child and waits for it; its stderr is returned for the error message.
     pub fn kill(mut self) -> String {
         if let Some(mut child) = self.child.take() {
+            self.watched.reaping();
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -111,8 +127,29 @@ impl Tool {
 impl Drop for Tool {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            self.watched.reaping();
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Blocks until the child `pid` has exited, leaving it to be reaped by `Child::wait` (`WNOWAIT`). Any error
+/// (there is none for our own child but an interrupted call, which is retried) leaves the reaping to that call.
+fn wait_unreaped(pid: u32) {
+    loop {
+        // SAFETY: waitid(2) with a zeroed siginfo_t that it fills in; WNOWAIT leaves the child waitable.
+        let rc = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
         }
     }
 }

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{ConfigError, Error, Result};
-use crate::jobs::CANCEL;
 use crate::process::Tool;
 
 /// The command engine.
@@ -20,6 +20,8 @@ pub struct CommandEngine {
     backup_cmd: String,
     /// The user the commands run as; `None`: this process's own.
     run_as: Option<User>,
+    /// Stops the streams and kills the commands.
+    cancel: Cancel,
 }
 
 /// A Unix user looked up in the password database.
@@ -33,7 +35,7 @@ pub struct User {
 
 impl CommandEngine {
     /// Looks up `BACKUP_USER` and checks that this process may switch to it.
-    pub fn connect(cfg: &Config) -> Result<CommandEngine> {
+    pub fn connect(cfg: &Config, cancel: &Cancel) -> Result<CommandEngine> {
         let backup_cmd = cfg.backup_cmd.clone().ok_or_else(|| {
             ConfigError::new(
                 "BACKUP_CMD",
@@ -45,6 +47,7 @@ impl CommandEngine {
             cfg: cfg.clone(),
             backup_cmd,
             run_as,
+            cancel: cancel.clone(),
         })
     }
 
@@ -83,6 +86,7 @@ impl Engine for CommandEngine {
         Ok(Box::new(ToolDump::start(
             "BACKUP_CMD",
             self.shell(&self.backup_cmd),
+            &self.cancel,
         )?))
     }
 
@@ -114,13 +118,15 @@ impl Engine for CommandEngine {
             self.shell(script),
             Stdio::piped(),
             Stdio::null(),
+            &self.cancel,
         )?;
         let mut stdin = tool
             .take_stdin()
             .ok_or_else(|| Error::Other("RESTORE_CMD has no input pipe".into()))?;
         let mut input = open()?;
-        let streamed =
-            crate::pipeline::pump(&mut *input, &CANCEL, &mut |chunk| stdin.write_all(chunk));
+        let streamed = crate::pipeline::pump(&mut *input, &self.cancel, &mut |chunk| {
+            stdin.write_all(chunk)
+        });
         drop(stdin);
         match streamed {
             Ok(()) => {

@@ -3,14 +3,13 @@
 //! the words that say what it is.
 
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::cancel::Cancel;
 use crate::config::{Config, EngineKind, SslMode, probe};
 use crate::error::Error;
-use crate::jobs::CANCEL;
 
-/// How often a waiting step looks at the stop flag.
+/// How often a blocking step's waiter looks at the cancel token.
 const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// How one bounded step ended.
@@ -22,18 +21,17 @@ pub enum Bounded<T> {
     Stopped,
 }
 
-/// Runs `step` until it ends, `limit` passes or a stop signal arrives, whichever comes first.
-pub async fn bounded<T>(limit: Duration, step: impl Future<Output = T>) -> Bounded<T> {
+/// Runs `step` until it ends, `limit` passes or `cancel` is cancelled, whichever comes first.
+pub async fn bounded<T>(
+    limit: Duration,
+    cancel: &Cancel,
+    step: impl Future<Output = T>,
+) -> Bounded<T> {
     let deadline = tokio::time::Instant::now() + limit;
-    let stop = async {
-        while !CANCEL.load(Ordering::Relaxed) {
-            tokio::time::sleep(STOP_POLL).await;
-        }
-    };
     tokio::select! {
         out = step => Bounded::Done(out),
         _ = tokio::time::sleep_until(deadline) => Bounded::TimedOut,
-        _ = stop => Bounded::Stopped,
+        _ = cancel.cancelled() => Bounded::Stopped,
     }
 }
 
@@ -41,6 +39,7 @@ pub async fn bounded<T>(limit: Duration, step: impl Future<Output = T>) -> Bound
 /// socket timeouts still bounding it) when the limit passes or a stop arrives.
 pub fn bounded_blocking<T: Send + 'static>(
     limit: Duration,
+    cancel: &Cancel,
     step: impl FnOnce() -> T + Send + 'static,
 ) -> Bounded<T> {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -49,7 +48,7 @@ pub fn bounded_blocking<T: Send + 'static>(
     });
     let deadline = Instant::now() + limit;
     loop {
-        if CANCEL.load(Ordering::Relaxed) {
+        if cancel.is_cancelled() {
             return Bounded::Stopped;
         }
         let left = deadline.saturating_duration_since(Instant::now());

@@ -18,6 +18,7 @@ pub use wait::ServerWait;
 use std::io::Read;
 use std::process::{ChildStdout, Command};
 
+use crate::cancel::Cancel;
 use crate::config::{Config, EngineKind};
 use crate::error::{ConfigError, Result};
 use crate::process::Tool;
@@ -79,13 +80,14 @@ pub struct ToolDump {
 }
 
 impl ToolDump {
-    /// Starts `command` as the dump tool `name`.
-    pub fn start(name: &str, command: Command) -> Result<ToolDump> {
+    /// Starts `command` as the dump tool `name`, killed by `cancel` on a stop.
+    pub fn start(name: &str, command: Command, cancel: &Cancel) -> Result<ToolDump> {
         let mut tool = Tool::spawn(
             name,
             command,
             std::process::Stdio::null(),
             std::process::Stdio::piped(),
+            cancel,
         )?;
         let stdout = tool
             .take_stdout()
@@ -154,15 +156,18 @@ pub trait Engine: Send + Sync {
 }
 
 /// Reaches the configured server (waiting up to `DB_WAIT_TIMEOUT`) and returns its engine. `database` is the
-/// database to connect to first; `None` means the one the configuration implies.
-pub fn connect(cfg: &Config, database: Option<&str>) -> Result<Box<dyn Engine>> {
+/// database to connect to first; `None` means the one the configuration implies. `cancel` stops the engine's
+/// waits, streams and tools.
+pub fn connect(cfg: &Config, database: Option<&str>, cancel: &Cancel) -> Result<Box<dyn Engine>> {
     check_settings(cfg)?;
     match cfg.engine {
-        EngineKind::Postgres => Ok(Box::new(postgres::Postgres::connect(cfg, database)?)),
-        EngineKind::Mysql => Ok(Box::new(mysql::Mysql::connect(cfg, database)?)),
-        EngineKind::Redis => Ok(Box::new(redis::Redis::connect(cfg)?)),
-        EngineKind::Sqlite => Ok(Box::new(sqlite::Sqlite::connect(cfg)?)),
-        EngineKind::Command => Ok(Box::new(command::CommandEngine::connect(cfg)?)),
+        EngineKind::Postgres => Ok(Box::new(postgres::Postgres::connect(
+            cfg, database, cancel,
+        )?)),
+        EngineKind::Mysql => Ok(Box::new(mysql::Mysql::connect(cfg, database, cancel)?)),
+        EngineKind::Redis => Ok(Box::new(redis::Redis::connect(cfg, cancel)?)),
+        EngineKind::Sqlite => Ok(Box::new(sqlite::Sqlite::connect(cfg, cancel)?)),
+        EngineKind::Command => Ok(Box::new(command::CommandEngine::connect(cfg, cancel)?)),
     }
 }
 

@@ -11,16 +11,15 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, StreamCheck};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::jobs::CANCEL;
 
 /// The kind of file this engine writes: the database file itself.
 pub const KINDS: &[&str] = &["db"];
@@ -39,17 +38,20 @@ const MAX_RESTARTS: u32 = 4;
 pub struct Sqlite {
     cfg: Config,
     path: PathBuf,
+    /// Stops the copy and the restore between steps.
+    cancel: Cancel,
 }
 
 impl Sqlite {
     /// Nothing to reach: the file is opened when it is dumped or restored.
-    pub fn connect(cfg: &Config) -> Result<Sqlite> {
+    pub fn connect(cfg: &Config, cancel: &Cancel) -> Result<Sqlite> {
         let path = cfg.db_path.clone().ok_or_else(|| {
             crate::error::ConfigError::new("DB_PATH", "is required for DB_TYPE=sqlite")
         })?;
         Ok(Sqlite {
             cfg: cfg.clone(),
             path,
+            cancel: cancel.clone(),
         })
     }
 
@@ -106,7 +108,7 @@ impl Sqlite {
             let wait = self.cfg.wait_timeout.max(Duration::from_secs(5));
             let mut busy_since: Option<Instant> = None;
             loop {
-                if CANCEL.load(Ordering::Relaxed) {
+                if self.cancel.is_cancelled() {
                     return Err(Error::Other("the backup was stopped by a signal".into()));
                 }
                 let step = backup.step(pages).map_err(source_error)?;
@@ -233,7 +235,7 @@ impl Engine for Sqlite {
             let mut out = BufWriter::with_capacity(1 << 20, file);
             let mut buf = vec![0u8; 256 * 1024];
             loop {
-                if CANCEL.load(Ordering::Relaxed) {
+                if self.cancel.is_cancelled() {
                     return Err(Error::Other(format!(
                         "the restore was stopped by a signal; {untouched}"
                     )));
@@ -573,7 +575,7 @@ mod tests {
             ("BACKUP_DIR".to_string(), dir.display().to_string()),
         ];
         let cfg = Config::from_vars(&vars, &|_| Err(std::io::ErrorKind::NotFound.into())).unwrap();
-        Sqlite::connect(&cfg).unwrap()
+        Sqlite::connect(&cfg, &Cancel::new()).unwrap()
     }
 
     fn dump_bytes(engine: &Sqlite) -> Vec<u8> {

@@ -1,12 +1,12 @@
 //! `backup-db`: dump every configured database through the pipeline into the backup directory, commit each
 //! backup only when it is complete, then apply retention.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
 
-use super::{CANCEL, Checker, prune, series};
+use super::{Checker, prune, series};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::engine::{self, DumpTarget, Engine};
 use crate::error::{Error, Result};
@@ -27,15 +27,16 @@ pub struct Outcome {
     pub destinations: Vec<String>,
 }
 
-/// Runs one backup of everything configured. Pruning follows only when every target succeeded.
-pub async fn run(cfg: &Config) -> Result<Vec<Outcome>> {
-    let cfg = cfg.clone();
-    tokio::task::spawn_blocking(move || run_blocking(&cfg))
+/// Runs one backup of everything configured. Pruning follows only when every target succeeded. `cancel`
+/// stops it: the dump is stopped, its temporary file removed.
+pub async fn run(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
+    let (cfg, cancel) = (cfg.clone(), cancel.clone());
+    tokio::task::spawn_blocking(move || run_blocking(&cfg, &cancel))
         .await
         .map_err(|e| Error::Other(format!("the backup task failed: {e}")))?
 }
 
-fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
+fn run_blocking(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
     engine::check_settings(cfg)?;
     let dir = LocalDir::new(&cfg.backup_dir);
     dir.check_writable()?;
@@ -47,13 +48,13 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
     } = usable_destinations(cfg)?;
 
     tracing::info!(engine = cfg.engine.name(), reason = %cfg.engine_reason, "engine chosen");
-    let engine = engine::connect(cfg, None)?;
+    let engine = engine::connect(cfg, None, cancel)?;
     let targets = engine.targets()?;
 
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
     for target in targets {
-        match backup_one(cfg, engine.as_ref(), &dir, &dests, &target) {
+        match backup_one(cfg, engine.as_ref(), &dir, &dests, &target, cancel) {
             Ok(outcome) => {
                 tracing::info!(
                     engine = engine.name(),
@@ -72,7 +73,7 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
                 failures.push((engine.target_label(&target), e));
             }
         }
-        if CANCEL.load(Ordering::Relaxed) {
+        if cancel.is_cancelled() {
             break;
         }
     }
@@ -86,7 +87,7 @@ fn run_blocking(cfg: &Config) -> Result<Vec<Outcome>> {
             },
         });
     }
-    if CANCEL.load(Ordering::Relaxed) {
+    if cancel.is_cancelled() {
         return Err(Error::Other("the backup was stopped by a signal".into()));
     }
     if !left_out.is_empty() {
@@ -150,6 +151,7 @@ fn backup_one(
     dir: &LocalDir,
     dests: &[Arc<dyn Storage>],
     target: &DumpTarget,
+    cancel: &Cancel,
 ) -> Result<Outcome> {
     let started = Instant::now();
     let name = fresh_name(cfg, dir, target);
@@ -161,7 +163,7 @@ fn backup_one(
     for dest in dests {
         tee.add(dest.name(), dest.put(&file_name));
     }
-    let mut checker = Checker::start(engine.completeness(target))?;
+    let mut checker = Checker::start(engine.completeness(target), cancel)?;
     let mut dump = engine.dump(target)?;
 
     let streamed = pipeline::store(
@@ -171,7 +173,7 @@ fn backup_one(
         cfg.compression_level,
         cfg.encryption.as_ref(),
         &mut |chunk| checker.feed(chunk),
-        &CANCEL,
+        cancel,
     );
     let measured = match streamed {
         Ok((_, measured)) => measured,

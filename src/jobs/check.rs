@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 use std::process::{ChildStdin, Stdio};
 
+use crate::cancel::Cancel;
 use crate::engine::{Completeness, StreamCheck, TAIL_BYTES, check_trailer};
 use crate::error::{Error, Result};
 use crate::pipeline::Tail;
@@ -17,11 +18,13 @@ pub struct Checker {
 }
 
 impl Checker {
-    pub fn start(completeness: Completeness) -> Result<Checker> {
+    /// Starts the check; a reader tool runs under `cancel`.
+    pub fn start(completeness: Completeness, cancel: &Cancel) -> Result<Checker> {
         let (trailer, reader, custom) = match completeness {
             Completeness::Trailer(expected) => (Some(expected), None, None),
             Completeness::Reader { tool, command } => {
-                let mut running = Tool::spawn(&tool, *command, Stdio::piped(), Stdio::null())?;
+                let mut running =
+                    Tool::spawn(&tool, *command, Stdio::piped(), Stdio::null(), cancel)?;
                 let stdin = running.take_stdin();
                 (None, Some((running, stdin)), None)
             }

@@ -5,6 +5,7 @@ use std::io::Read;
 
 use super::series::{self, Found};
 use super::verify::{check_digest, expected_checksum};
+use crate::cancel::Cancel;
 use crate::config::{Config, Databases, EngineKind};
 use crate::engine;
 use crate::error::{Error, Result};
@@ -41,17 +42,18 @@ struct Plan {
 }
 
 /// Restores what `opts` names; returns a line per restored backup.
-pub async fn run(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
-    let (cfg, opts) = (cfg.clone(), opts.clone());
-    tokio::task::spawn_blocking(move || run_blocking(&cfg, &opts))
+/// `cancel` stops it; nothing half-restored stays behind.
+pub async fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>> {
+    let (cfg, opts, cancel) = (cfg.clone(), opts.clone(), cancel.clone());
+    tokio::task::spawn_blocking(move || run_blocking(&cfg, &opts, &cancel))
         .await
         .map_err(|e| Error::Other(format!("the restore task failed: {e}")))?
 }
 
-fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
+fn run_blocking(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>> {
     let resolved = series::resolve(cfg, &opts.spec, opts.from.as_deref())?;
     if let Some(path) = &opts.to_file {
-        return super::restore_file::run(cfg, resolved, path, opts.no_verify)
+        return super::restore_file::run(cfg, resolved, path, opts.no_verify, cancel)
             .map(|line| vec![line]);
     }
     let mut plans = Vec::new();
@@ -148,7 +150,7 @@ fn run_blocking(cfg: &Config, opts: &Options) -> Result<Vec<String>> {
     plans.sort_by_key(|p| p.database.is_some() != server_wide_last);
 
     let first_db = plans.iter().find_map(|p| p.database.clone());
-    let engine = engine::connect(cfg, Some(first_db.as_deref().unwrap_or("postgres")))?;
+    let engine = engine::connect(cfg, Some(first_db.as_deref().unwrap_or("postgres")), cancel)?;
     engine.begin_restore()?;
     let mut report = Vec::new();
     match restore_all(cfg, engine.as_ref(), plans, &mut report) {

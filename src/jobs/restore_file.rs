@@ -5,9 +5,10 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use super::Checker;
 use super::series::Found;
 use super::verify::{check_digest, expected_checksum};
-use super::{CANCEL, Checker};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::engine;
 use crate::error::{Error, Result};
@@ -21,6 +22,7 @@ pub fn run(
     chosen: Vec<(Arc<dyn Storage>, Found)>,
     path: &Path,
     no_verify: bool,
+    cancel: &Cancel,
 ) -> Result<String> {
     let [(dir, found)]: [(Arc<dyn Storage>, Found); 1] = chosen.try_into().map_err(|_| {
         Error::Usage(
@@ -46,7 +48,7 @@ pub fn run(
         .tempfile_in(parent)
         .map_err(|e| Error::io(parent, e))?;
     let mut checker = engine::file_completeness(cfg, &found.name.kind)
-        .map(Checker::start)
+        .map(|c| Checker::start(c, cancel))
         .transpose()?;
     let source = dir.location(&found.file_name);
     let mut out = BufWriter::with_capacity(1 << 20, temp.as_file());
@@ -59,7 +61,7 @@ pub fn run(
             Some(checker) => checker.feed(chunk),
             None => Ok(()),
         },
-        &CANCEL,
+        cancel,
     )
     .map_err(|e| Error::file(&source, format!("cannot be read or written out: {e}")))?;
     out.flush().map_err(|e| Error::io(temp.path(), e))?;

@@ -1,9 +1,8 @@
 //! `verify`: re-read backups and check the checksum, the whole decompression and the completeness marker.
 
-use std::sync::atomic::AtomicBool;
-
 use super::Checker;
 use super::series::{self, Found};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::engine;
 use crate::error::{Error, Result};
@@ -12,8 +11,13 @@ use crate::storage::{Storage, parse_checksum};
 use std::sync::Arc;
 
 /// Verifies the backups `spec` names (`latest`, `all`, a name or a path) in every destination, or in the one
-/// `from` names; the result per file (remote ones as `<destination>:<name>`).
-pub fn run(cfg: &Config, spec: &str, from: Option<&str>) -> Result<Vec<(String, Result<()>)>> {
+/// `from` names; the result per file (remote ones as `<destination>:<name>`). `cancel` stops the reading.
+pub fn run(
+    cfg: &Config,
+    spec: &str,
+    from: Option<&str>,
+    cancel: &Cancel,
+) -> Result<Vec<(String, Result<()>)>> {
     let chosen: Vec<(Arc<dyn Storage>, Found)> = if spec == "all" {
         let mut chosen = Vec::new();
         for dest in series::sources(cfg, from)? {
@@ -30,11 +34,10 @@ pub fn run(cfg: &Config, spec: &str, from: Option<&str>) -> Result<Vec<(String, 
     } else {
         series::resolve(cfg, spec, from)?
     };
-    let never = AtomicBool::new(false);
     Ok(chosen
         .into_iter()
         .map(|(dir, found)| {
-            let result = verify_one(cfg, dir.as_ref(), &found, &never);
+            let result = verify_one(cfg, dir.as_ref(), &found, cancel);
             let label = match dir.as_local() {
                 Some(_) => found.file_name,
                 None => format!("{}:{}", dir.name(), found.file_name),
@@ -80,7 +83,7 @@ pub fn check_digest(dir: &dyn Storage, found: &Found, expected: &str, actual: &s
     ))
 }
 
-fn verify_one(cfg: &Config, dir: &dyn Storage, found: &Found, cancel: &AtomicBool) -> Result<()> {
+fn verify_one(cfg: &Config, dir: &dyn Storage, found: &Found, cancel: &Cancel) -> Result<()> {
     let expected = expected_checksum(dir, found)?;
     let completeness = engine::file_completeness(cfg, &found.name.kind).ok_or_else(|| {
             Error::file(
@@ -91,7 +94,7 @@ fn verify_one(cfg: &Config, dir: &dyn Storage, found: &Found, cancel: &AtomicBoo
                 ),
             )
         })?;
-    let mut checker = Checker::start(completeness)?;
+    let mut checker = Checker::start(completeness, cancel)?;
     let file = dir.get(&found.file_name)?;
     let measured = pipeline::load(
         file,

@@ -1,8 +1,8 @@
 //! Read-ahead for restores: a second thread reads (and so decompresses and decrypts) the next chunks of a
 //! backup while this one hands the last chunk to the database's client, so the client never waits for them.
 
+use crate::cancel::Cancel;
 use std::io::{self, Read};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use super::cancelled;
@@ -16,7 +16,7 @@ const CHUNKS: usize = 4;
 /// Stops with an error when `cancel` is set, when reading fails, or when `sink` fails.
 pub fn pump(
     input: &mut (dyn Read + Send),
-    cancel: &AtomicBool,
+    cancel: &Cancel,
     sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
     // Chunks go to the reader empty and come back full; an empty read is the end.
@@ -43,7 +43,7 @@ pub fn pump(
             }
         });
         let result = loop {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 break Err(cancelled());
             }
             match full_rx.recv() {
@@ -108,7 +108,7 @@ mod tests {
             let mut input = pieces(len, step, false);
             let expected = input.data.clone();
             let mut got = Vec::new();
-            pump(&mut input, &AtomicBool::new(false), &mut |c| {
+            pump(&mut input, &Cancel::new(), &mut |c| {
                 got.extend_from_slice(c);
                 Ok(())
             })
@@ -121,7 +121,7 @@ mod tests {
     fn a_read_error_ends_the_pump_with_it() {
         let mut input = pieces(1_000_000, 10_000, true);
         let mut got = 0;
-        let err = pump(&mut input, &AtomicBool::new(false), &mut |c| {
+        let err = pump(&mut input, &Cancel::new(), &mut |c| {
             got += c.len();
             Ok(())
         })
@@ -134,7 +134,7 @@ mod tests {
     fn a_sink_error_stops_the_reader() {
         let mut input = pieces(100 * CHUNK, CHUNK, false);
         let mut calls = 0;
-        let err = pump(&mut input, &AtomicBool::new(false), &mut |_| {
+        let err = pump(&mut input, &Cancel::new(), &mut |_| {
             calls += 1;
             if calls == 2 {
                 Err(io::Error::from(io::ErrorKind::BrokenPipe))
@@ -154,7 +154,16 @@ mod tests {
     #[test]
     fn cancel_stops_it() {
         let mut input = pieces(10 * CHUNK, CHUNK, false);
-        let err = pump(&mut input, &AtomicBool::new(true), &mut |_| Ok(())).expect_err("cancelled");
+        let err = pump(
+            &mut input,
+            &{
+                let c = Cancel::new();
+                c.cancel();
+                c
+            },
+            &mut |_| Ok(()),
+        )
+        .expect_err("cancelled");
         assert_eq!(err.kind(), cancelled().kind());
     }
 }

@@ -1,8 +1,8 @@
 //! Moving bytes: a dump stream through compression and the hashing tap into a destination, and a stored
 //! backup back out through decompression, with a tap that sees the plain bytes on their way.
 
+use crate::cancel::Cancel;
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::encrypt::{self, EncryptWriter, Encryption, Keys};
 use super::{Compression, Decoder, Encoder, HashingReader, HashingWriter};
@@ -35,14 +35,14 @@ pub fn store<R: Read, W: Write>(
     level: i32,
     encryption: Option<&Encryption>,
     tap: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-    cancel: &AtomicBool,
+    cancel: &Cancel,
 ) -> io::Result<(W, Measured)> {
     let sealed = EncryptWriter::new(HashingWriter::new(output), encryption)?;
     let mut encoder = Encoder::new(sealed, compression, level)?;
     let mut buf = vec![0u8; CHUNK];
     let mut plain_bytes = 0u64;
     loop {
-        if cancel.load(Ordering::Relaxed) {
+        if cancel.is_cancelled() {
             return Err(cancelled());
         }
         let n = match input.read(&mut buf) {
@@ -75,7 +75,7 @@ pub fn load<R: Read + Send, W: Write>(
     compression: Compression,
     decrypt: Option<&Keys>,
     tap: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-    cancel: &AtomicBool,
+    cancel: &Cancel,
 ) -> io::Result<Measured> {
     let mut hashing = HashingReader::new(input);
     let mut plain_bytes = 0u64;
@@ -83,7 +83,7 @@ pub fn load<R: Read + Send, W: Write>(
         let mut decoder = open_plain(&mut hashing, compression, decrypt)?;
         let mut buf = vec![0u8; CHUNK];
         loop {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 return Err(cancelled());
             }
             let n = match decoder.read(&mut buf) {
@@ -180,7 +180,7 @@ mod tests {
         let data: Vec<u8> = (0..300_000u32)
             .flat_map(|i| (i % 251).to_le_bytes())
             .collect();
-        let never = AtomicBool::new(false);
+        let never = Cancel::new();
         for compression in [Compression::Gzip, Compression::Zstd, Compression::None] {
             let (stored, m) = store(
                 &data[..],
@@ -223,7 +223,8 @@ mod tests {
 
     #[test]
     fn cancel_stops_the_stream() {
-        let cancel = AtomicBool::new(true);
+        let cancel = Cancel::new();
+        cancel.cancel();
         let err = store(
             &b"x"[..],
             Vec::new(),

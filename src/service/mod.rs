@@ -2,7 +2,7 @@
 //! `DB_BACKUP_INTERVAL`) for months without attention, tells the world how they went, and stops cleanly when
 //! Docker stops it.
 //!
-//! - [`signals`]: SIGTERM/SIGINT become one shutdown flag; a second signal exits at once.
+//! - [`signals`]: SIGTERM/SIGINT cancel the service's stop token; a second signal exits at once.
 //! - [`run`]: one scheduled run: the backup job supervised, retried with backoff, stopped cleanly.
 //! - [`state`]: what the service remembers, in a dotfile in `BACKUP_DIR` that `healthcheck` reads.
 //! - [`health`]: the rule that says healthy or not (the `healthcheck` command, `/healthz`).
@@ -29,8 +29,8 @@ use chrono_tz::Tz;
 use self::health::{human, local};
 use self::notify::Notifier;
 use self::run::{JobStopper, RunPolicy};
-use self::signals::Shutdown;
 use self::state::{BackupFile, RunStatus, State};
+use crate::cancel::Cancel;
 use crate::config::{Config, redact_url};
 use crate::error::{Error, Result};
 use crate::jobs;
@@ -46,7 +46,7 @@ const NOTIFY_DRAIN: Duration = Duration::from_millis(500);
 /// Runs the service until a stop signal; `Ok` after a clean stop.
 pub async fn run(cfg: &Config) -> Result<()> {
     // First, so that a stop signal is never lost (and so that, as PID 1, the process reacts to it at all).
-    let shutdown = Shutdown::install()?;
+    let shutdown = signals::install()?;
     let cfg = Arc::new(cfg.clone());
     let settings = &cfg.service;
     let schedule = &settings.schedule;
@@ -117,10 +117,13 @@ pub async fn run(cfg: &Config) -> Result<()> {
         update(&state, &state_path, |s| s.running_since = Some(Utc::now()));
         notifier.run_started();
         let job_cfg = cfg.clone();
+        // The run's own token: cancelled (and its tools killed) only once the stop's grace period is over.
+        let job_cancel = Cancel::new();
+        let stopper = JobStopper(job_cancel.clone());
         let job = move || {
-            let cfg = job_cfg.clone();
+            let (cfg, cancel) = (job_cfg.clone(), job_cancel.clone());
             async move {
-                let outcomes = jobs::backup::run(&cfg).await?;
+                let outcomes = jobs::backup::run(&cfg, &cancel).await?;
                 Ok(outcomes
                     .into_iter()
                     .map(|o| BackupFile {
@@ -131,14 +134,14 @@ pub async fn run(cfg: &Config) -> Result<()> {
                     .collect())
             }
         };
-        let finished = run::run_once(&policy, &shutdown, &JobStopper, job).await;
+        let finished = run::run_once(&policy, &shutdown, &stopper, job).await;
         log_run(&finished.record);
         notifier.run_finished(&finished.record);
         stuck = finished.stuck;
         update(&state, &state_path, |s| {
             s.record(finished.record, finished.retries)
         });
-        if shutdown.requested() {
+        if shutdown.is_cancelled() {
             break;
         }
 
@@ -207,11 +210,11 @@ pub fn next_due(
 }
 
 /// Sleeps until the wall clock reaches `due`; false when a stop was requested first.
-async fn sleep_until(due: DateTime<Utc>, shutdown: &Shutdown) -> bool {
+async fn sleep_until(due: DateTime<Utc>, shutdown: &Cancel) -> bool {
     loop {
         let now = Utc::now();
         if now >= due {
-            return !shutdown.requested();
+            return !shutdown.is_cancelled();
         }
         // Rounded up to whole milliseconds, so that the wake-up is never before `due`.
         let wait = (due - now).to_std().unwrap_or_default() + Duration::from_micros(999);

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::{Instant, timeout};
 
-use super::signals::Shutdown;
 use super::state::{BackupFile, RunRecord, RunStatus};
+use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::scheduler::{backoff, with_jitter};
 use crate::storage::LOCK_FILE;
@@ -93,7 +93,7 @@ enum Attempt {
 /// Runs `job` until it succeeds, fails for good or the service stops.
 pub async fn run_once<J, F>(
     policy: &RunPolicy,
-    shutdown: &Shutdown,
+    shutdown: &Cancel,
     stopper: &dyn Stopper,
     job: J,
 ) -> Finished
@@ -173,7 +173,7 @@ where
         }
         failed += 1;
         let permanent = retry_cannot_help(&error);
-        if shutdown.requested() || permanent || failed > policy.retries {
+        if shutdown.is_cancelled() || permanent || failed > policy.retries {
             if permanent && failed <= policy.retries {
                 tracing::warn!("not retried: retrying cannot fix this error");
             }
@@ -196,12 +196,7 @@ where
 /// Runs one attempt as its own task. When a stop is requested while it runs, it gets `grace` to finish (a
 /// backup that completes in time is kept); then it is cancelled, and if that does not end it, its children
 /// are killed; if even that fails it is left behind.
-async fn supervise<F>(
-    job: F,
-    grace: Duration,
-    shutdown: &Shutdown,
-    stopper: &dyn Stopper,
-) -> Attempt
+async fn supervise<F>(job: F, grace: Duration, shutdown: &Cancel, stopper: &dyn Stopper) -> Attempt
 where
     F: Future<Output = Result<Vec<BackupFile>>> + Send + 'static,
 {
@@ -211,7 +206,7 @@ where
     };
     tokio::select! {
         r = &mut task => return Attempt::Done(joined(r)),
-        _ = shutdown.wait() => {}
+        _ = shutdown.cancelled() => {}
     }
     tracing::info!(
         grace_s = grace.as_secs(),
@@ -268,41 +263,18 @@ fn unit_random() -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The stopper of real backups: the shared cancel flag, then SIGKILL to this process's children (the dump
-/// tools; this service starts no other processes).
-pub struct JobStopper;
+/// The stopper of real backups: the run's cancel token, which stops the streams and then kills the tools the
+/// run started.
+pub struct JobStopper(pub Cancel);
 
 impl Stopper for JobStopper {
     fn cancel(&self) {
-        crate::jobs::CANCEL.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.cancel();
     }
 
     fn kill(&self) {
-        for pid in children(std::process::id()) {
-            // SAFETY: kill(2) on a process whose parent is this process (read from /proc just now).
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        }
+        self.0.kill_tools();
     }
-}
-
-/// The ids of the processes whose parent is `parent`.
-fn children(parent: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    // The command name (field 2) may contain spaces; the parent id follows its closing ')'.
-                    let rest = &stat[stat.rfind(')')? + 2..];
-                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(parent)
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -318,6 +290,12 @@ mod tests {
             self.0.store(true, Ordering::SeqCst);
         }
         fn kill(&self) {}
+    }
+
+    /// A stop token and a clone of it to cancel it with.
+    fn manual() -> (Cancel, Cancel) {
+        let shutdown = Cancel::new();
+        (shutdown.clone(), shutdown)
     }
 
     fn policy(retries: u32) -> RunPolicy {
@@ -386,7 +364,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_attempt_is_retried_with_backoff() {
-        let (_trigger, shutdown) = Shutdown::manual();
+        let shutdown = Cancel::new();
         let (calls, job) = flaky(2, down);
         let started = Instant::now();
         let f = run_once(&policy(2), &shutdown, &FlagStopper(Default::default()), job).await;
@@ -403,7 +381,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retries_run_out_into_a_failure() {
-        let (_trigger, shutdown) = Shutdown::manual();
+        let shutdown = Cancel::new();
         let (calls, job) = flaky(10, down);
         let f = run_once(&policy(1), &shutdown, &FlagStopper(Default::default()), job).await;
         assert_eq!(f.record.status, RunStatus::Failure);
@@ -414,7 +392,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn errors_a_retry_cannot_fix_are_not_retried() {
-        let (_trigger, shutdown) = Shutdown::manual();
+        let shutdown = Cancel::new();
         let (calls, job) = flaky(10, disk_full);
         let f = run_once(&policy(3), &shutdown, &FlagStopper(Default::default()), job).await;
         assert_eq!(f.record.status, RunStatus::Failure);
@@ -450,7 +428,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_held_lock_is_waited_for_without_counting_as_a_failure() {
-        let (_trigger, shutdown) = Shutdown::manual();
+        let shutdown = Cancel::new();
         let (calls, job) = flaky(4, busy);
         let f = run_once(&policy(0), &shutdown, &FlagStopper(Default::default()), job).await;
         assert_eq!(f.record.status, RunStatus::Success);
@@ -468,7 +446,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stop_lets_a_backup_finish_within_the_grace_period() {
-        let (trigger, shutdown) = Shutdown::manual();
+        let (trigger, shutdown) = manual();
         let cancelled = Arc::new(AtomicBool::new(false));
         let stopper = FlagStopper(cancelled.clone());
         let job = || async {
@@ -477,7 +455,7 @@ mod tests {
         };
         let stop = async {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            trigger.fire();
+            trigger.cancel();
         };
         let p = policy(2);
         let (f, ()) = tokio::join!(run_once(&p, &shutdown, &stopper, job), stop);
@@ -487,7 +465,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stop_cancels_a_backup_that_outlasts_the_grace_period() {
-        let (trigger, shutdown) = Shutdown::manual();
+        let (trigger, shutdown) = manual();
         let cancelled = Arc::new(AtomicBool::new(false));
         let stopper = FlagStopper(cancelled.clone());
         let flag = cancelled.clone();
@@ -504,7 +482,7 @@ mod tests {
         let started = Instant::now();
         let stop = async {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            trigger.fire();
+            trigger.cancel();
         };
         let p = policy(2);
         let (f, ()) = tokio::join!(run_once(&p, &shutdown, &stopper, job), stop);
@@ -519,24 +497,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_job_that_ignores_every_stop_is_left_behind() {
-        let (trigger, shutdown) = Shutdown::manual();
-        trigger.fire();
+        let (trigger, shutdown) = manual();
+        trigger.cancel();
         let job = || std::future::pending::<Result<Vec<BackupFile>>>();
         let mut p = policy(0);
         p.stop_timeout = Duration::from_secs(1);
         let f = run_once(&p, &shutdown, &FlagStopper(Default::default()), job).await;
         assert_eq!(f.record.status, RunStatus::Cancelled);
         assert!(f.stuck);
-    }
-
-    #[test]
-    fn children_are_found_in_proc() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
-            .spawn()
-            .expect("spawn sleep");
-        assert!(children(std::process::id()).contains(&child.id()));
-        child.kill().unwrap();
-        child.wait().unwrap();
     }
 }

@@ -21,6 +21,7 @@ use mysql_async::Conn;
 use tokio::runtime::Handle;
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
+use crate::cancel::Cancel;
 use crate::config::{Config, Databases};
 use crate::error::{Error, Result};
 use client::Tools;
@@ -43,6 +44,8 @@ pub struct Mysql {
     option_file: tempfile::NamedTempFile,
     /// `SELECT VERSION()`: tells MariaDB from MySQL.
     version: String,
+    /// Stops the connect steps, the streams and the tools.
+    cancel: Cancel,
 }
 
 impl Mysql {
@@ -50,7 +53,7 @@ impl Mysql {
     /// (`database` is `None`) the first configured database is opened, so that a wrong name fails here;
     /// a restore connects without one, since its target may not exist yet. Must be called from a blocking
     /// thread of the runtime.
-    pub fn connect(cfg: &Config, database: Option<&str>) -> Result<Mysql> {
+    pub fn connect(cfg: &Config, database: Option<&str>, cancel: &Cancel) -> Result<Mysql> {
         let runtime = Handle::current();
         let first = match (database, &cfg.databases) {
             (Some(_), _) => None,
@@ -58,8 +61,8 @@ impl Mysql {
             (None, Databases::List(names)) => names.first().map(String::as_str),
             (None, Databases::All | Databases::Server) => None,
         };
-        let mut conn = runtime.block_on(server::wait_for(cfg, first))?;
-        let version = runtime.block_on(server::version(&mut conn, cfg))?;
+        let mut conn = runtime.block_on(server::wait_for(cfg, cancel, first))?;
+        let version = runtime.block_on(server::version(&mut conn, cfg, cancel))?;
         tracing::info!(server = %server::label(cfg), version = %version, "connected");
         Ok(Mysql {
             cfg: cfg.clone(),
@@ -68,6 +71,7 @@ impl Mysql {
             tools: Tools::new(cfg.mysql_bin_dir.as_deref()),
             option_file: client::write_option_file(cfg)?,
             version,
+            cancel: cancel.clone(),
         })
     }
 
@@ -147,7 +151,11 @@ impl Engine for Mysql {
         let (name, path) = self.tools.dump()?;
         let Some(database) = target.database.as_deref() else {
             let command = client::users_dump_command(&path, self.option_file.path());
-            return Ok(Box::new(users::UsersDump(ToolDump::start(&name, command)?)));
+            return Ok(Box::new(users::UsersDump(ToolDump::start(
+                &name,
+                command,
+                &self.cancel,
+            )?)));
         };
         let command = client::dump_command(
             &path,
@@ -155,7 +163,7 @@ impl Engine for Mysql {
             database,
             &self.cfg.mysqldump_args,
         );
-        Ok(Box::new(ToolDump::start(&name, command)?))
+        Ok(Box::new(ToolDump::start(&name, command, &self.cancel)?))
     }
 
     /// Asks the server, just before the dump, what it has: the accounts (users dump) or the database's objects,
@@ -230,7 +238,7 @@ impl Engine for Mysql {
             return self.restore_users(&name, &path, open);
         };
         let command = client::restore_command(&path, self.option_file.path(), database);
-        restore::run(&name, command, database, open, None)
+        restore::run(&name, command, database, open, None, &self.cancel)
     }
 }
 
@@ -247,7 +255,14 @@ impl Mysql {
             .unwrap_or_default();
         let mut filter = users::AccountFilter::new(&account);
         let command = client::users_restore_command(path, self.option_file.path());
-        restore::run(tool, command, "users and grants", open, Some(&mut filter))?;
+        restore::run(
+            tool,
+            command,
+            "users and grants",
+            open,
+            Some(&mut filter),
+            &self.cancel,
+        )?;
         tracing::info!(
             account = %filter.account,
             statements = filter.skipped,

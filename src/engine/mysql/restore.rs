@@ -12,9 +12,9 @@ use std::process::{Command, Stdio};
 
 use super::DUMP_TRAILERS;
 use super::users::AccountFilter;
+use crate::cancel::Cancel;
 use crate::engine::{Opener, TAIL_BYTES, check_trailer};
 use crate::error::{Error, Result};
-use crate::jobs::CANCEL;
 use crate::pipeline::Tail;
 use crate::process::Tool;
 
@@ -26,17 +26,18 @@ pub fn run(
     database: &str,
     open: Opener,
     mut filter: Option<&mut AccountFilter>,
+    cancel: &Cancel,
 ) -> Result<()> {
     let incomplete = |message: String| Error::Incomplete {
         database: database.to_string(),
         message,
     };
-    let (bytes, tail) = read_through(open)?;
+    let (bytes, tail) = read_through(open, cancel)?;
     check_trailer(DUMP_TRAILERS, tail.bytes())
         .map_err(|m| incomplete(format!("{m}; nothing was restored")))?;
     tracing::debug!(bytes, "the dump is complete; restoring it");
 
-    let mut client = Tool::spawn(tool, command, Stdio::piped(), Stdio::null())?;
+    let mut client = Tool::spawn(tool, command, Stdio::piped(), Stdio::null(), cancel)?;
     let mut stdin = client
         .take_stdin()
         .ok_or_else(|| Error::Other(format!("{tool} has no input pipe")))?;
@@ -48,7 +49,7 @@ pub fn run(
         }
     };
     let mut tail = Tail::new(TAIL_BYTES);
-    let streamed = crate::pipeline::pump(&mut *input, &CANCEL, &mut |chunk| {
+    let streamed = crate::pipeline::pump(&mut *input, cancel, &mut |chunk| {
         tail.push(chunk);
         match filter.as_deref_mut() {
             Some(f) => f.feed(chunk, &mut |lines| stdin.write_all(lines)),
@@ -101,11 +102,11 @@ pub fn run(
 }
 
 /// Reads a fresh stream to its end; returns its length and its last bytes.
-fn read_through(open: Opener) -> Result<(u64, Tail)> {
+fn read_through(open: Opener, cancel: &Cancel) -> Result<(u64, Tail)> {
     let mut input = open()?;
     let mut tail = Tail::new(TAIL_BYTES);
     let mut bytes = 0u64;
-    crate::pipeline::pump(&mut *input, &CANCEL, &mut |chunk| {
+    crate::pipeline::pump(&mut *input, cancel, &mut |chunk| {
         tail.push(chunk);
         bytes += chunk.len() as u64;
         Ok(())

@@ -6,6 +6,7 @@ use std::time::Instant;
 use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts};
 
+use crate::cancel::Cancel;
 use crate::config::{Config, SslMode, TlsSettings, Verify};
 use crate::engine::connect::{self, Bounded};
 use crate::engine::{ServerWait, tls};
@@ -135,14 +136,14 @@ fn tls_failed(e: &mysql_async::Error) -> bool {
 /// Connects (to `database`, or to none), retrying while the server is not up yet, until `DB_WAIT_TIMEOUT`
 /// runs out. Each attempt, TLS and authentication included, is bounded by what is left of it, and a stop
 /// signal ends the wait at once.
-pub async fn wait_for(cfg: &Config, database: Option<&str>) -> Result<Conn> {
+pub async fn wait_for(cfg: &Config, cancel: &Cancel, database: Option<&str>) -> Result<Conn> {
     tls::provider();
     let ssl = ssl_opts(&cfg.tls)?;
     let start = Instant::now();
     let mut wait = ServerWait::new(label(cfg), "MySQL", cfg.wait_timeout);
     let mut identified = false;
     loop {
-        let e = match bounded(cfg, start, connect_once(cfg, database, ssl.clone())).await? {
+        let e = match bounded(cfg, cancel, start, connect_once(cfg, database, ssl.clone())).await? {
             Ok(conn) => return Ok(conn),
             Err(e) => e,
         };
@@ -163,7 +164,7 @@ pub async fn wait_for(cfg: &Config, database: Option<&str>) -> Result<Conn> {
         };
         match pause {
             Some(pause) => tokio::time::sleep(pause).await,
-            None if refused_for_want_of_tls(cfg, start, database, &e).await => {
+            None if refused_for_want_of_tls(cfg, cancel, start, database, &e).await => {
                 return Err(Error::Server {
                     server: label(cfg),
                     message: format!("{} (the server said: {e})", connect::tls_only(cfg)),
@@ -180,6 +181,7 @@ pub async fn wait_for(cfg: &Config, database: Option<&str>) -> Result<Conn> {
 /// causes apart, and closed at once.
 async fn refused_for_want_of_tls(
     cfg: &Config,
+    cancel: &Cancel,
     start: Instant,
     database: Option<&str>,
     e: &mysql_async::Error,
@@ -192,7 +194,7 @@ async fn refused_for_want_of_tls(
     let ssl = SslOpts::default()
         .with_danger_accept_invalid_certs(true)
         .with_danger_skip_domain_validation(true);
-    match bounded(cfg, start, connect_with(cfg, database, Some(ssl))).await {
+    match bounded(cfg, cancel, start, connect_with(cfg, database, Some(ssl))).await {
         Ok(Ok(conn)) => {
             let _ = conn.disconnect().await;
             true
@@ -204,11 +206,12 @@ async fn refused_for_want_of_tls(
 /// Runs one step of the connection (connect, a query) within what is left of `DB_WAIT_TIMEOUT` since `start`.
 pub async fn bounded<T>(
     cfg: &Config,
+    cancel: &Cancel,
     start: Instant,
     step: impl std::future::Future<Output = T>,
 ) -> Result<T> {
     let limit = connect::left(cfg, start);
-    match connect::bounded(limit, step).await {
+    match connect::bounded(limit, cancel, step).await {
         Bounded::Done(out) => Ok(out),
         Bounded::TimedOut => Err(connect::silent(cfg, label(cfg), limit)),
         Bounded::Stopped => Err(connect::stopped(label(cfg))),
@@ -228,9 +231,10 @@ fn is_transient(e: &mysql_async::Error) -> bool {
 }
 
 /// The server's version string, such as `10.11.6-MariaDB-0+deb12u1` or `8.0.36`.
-pub async fn version(conn: &mut Conn, cfg: &Config) -> Result<String> {
+pub async fn version(conn: &mut Conn, cfg: &Config, cancel: &Cancel) -> Result<String> {
     bounded(
         cfg,
+        cancel,
         Instant::now(),
         conn.query_first::<String, _>("SELECT VERSION()"),
     )

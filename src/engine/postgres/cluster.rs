@@ -8,7 +8,6 @@ use super::dump::{self, PgDump};
 use super::{DUMP_TRAILER, DUMPALL_TRAILER, Postgres, globals, server, undo};
 use crate::engine::Opener;
 use crate::error::{Error, Result};
-use crate::jobs::CANCEL;
 use crate::process::Tool;
 
 impl Postgres {
@@ -25,8 +24,10 @@ impl Postgres {
         }
         suffix.push_str(&format!("\n--\n{}\n--\n", globals::TRAILER));
         let prefix = format!("{}\n", globals::HEADER);
-        Ok(PgDump::start("pg_dumpall", &self.cfg.user, command)?
-            .framed(prefix.into_bytes(), suffix.into_bytes()))
+        Ok(
+            PgDump::start("pg_dumpall", &self.cfg.user, command, &self.cancel)?
+                .framed(prefix.into_bytes(), suffix.into_bytes()),
+        )
     }
 
     /// The database-level part of `pg_dump --create` for `database` (its `CREATE DATABASE`, owner, settings,
@@ -63,7 +64,7 @@ impl Postgres {
                 .filter(|a| a.as_str() == "--no-tablespaces"),
         );
         self.set_env(&mut cmd, database);
-        let out = dump::capture("pg_dump", &self.cfg.user, cmd)?;
+        let out = dump::capture("pg_dump", &self.cfg.user, cmd, &self.cancel)?;
         if let Err(message) = crate::engine::check_trailer(&[DUMP_TRAILER], out.as_bytes()) {
             return Err(Error::Incomplete {
                 database: format!("the properties of database {database}"),
@@ -84,6 +85,7 @@ impl Postgres {
             self.restore_command(None, "sql"),
             Stdio::piped(),
             Stdio::null(),
+            &self.cancel,
         )?;
         let stdin = tool
             .take_stdin()
@@ -96,7 +98,7 @@ impl Postgres {
         let mut last = String::new();
         let streamed = (|| -> std::io::Result<()> {
             loop {
-                if CANCEL.load(std::sync::atomic::Ordering::Relaxed) {
+                if self.cancel.is_cancelled() {
                     return Err(std::io::Error::other("stopped by a signal"));
                 }
                 line.clear();

@@ -4,6 +4,7 @@
 use std::io::{Cursor, Read};
 use std::process::{ChildStdout, Command, Stdio};
 
+use crate::cancel::Cancel;
 use crate::engine::Dump;
 use crate::error::{Error, Result};
 use crate::process::Tool;
@@ -20,8 +21,8 @@ pub struct PgDump {
 
 impl PgDump {
     /// Starts `command` as the tool `name`, run as `user` (for the messages).
-    pub fn start(name: &str, user: &str, command: Command) -> Result<PgDump> {
-        let mut tool = Tool::spawn(name, command, Stdio::null(), Stdio::piped())?;
+    pub fn start(name: &str, user: &str, command: Command, cancel: &Cancel) -> Result<PgDump> {
+        let mut tool = Tool::spawn(name, command, Stdio::null(), Stdio::piped(), cancel)?;
         let stdout = tool
             .take_stdout()
             .ok_or_else(|| Error::Other(format!("{name} has no output pipe")))?;
@@ -91,8 +92,8 @@ impl Dump for PgDump {
 }
 
 /// Runs `command` to its end and returns its whole output (for small outputs only: database properties).
-pub fn capture(name: &str, user: &str, command: Command) -> Result<String> {
-    let mut tool = Tool::spawn(name, command, Stdio::null(), Stdio::piped())?;
+pub fn capture(name: &str, user: &str, command: Command, cancel: &Cancel) -> Result<String> {
+    let mut tool = Tool::spawn(name, command, Stdio::null(), Stdio::piped(), cancel)?;
     let mut stdout = tool
         .take_stdout()
         .ok_or_else(|| Error::Other(format!("{name} has no output pipe")))?;

@@ -17,9 +17,10 @@ use tokio::runtime::Handle;
 use tokio_postgres::Client;
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener};
+use crate::cancel::Cancel;
 use crate::config::{Config, Databases, PgFormat};
 use crate::error::{Error, Result};
-use crate::jobs::{CANCEL, Checker};
+use crate::jobs::Checker;
 use crate::process::Tool;
 use dump::PgDump;
 use tools::PgTools;
@@ -42,26 +43,30 @@ pub struct Postgres {
     passfile: tempfile::NamedTempFile,
     /// The roles and databases that existed when a restore began (see [`Engine::begin_restore`]).
     before_restore: std::sync::Mutex<Option<undo::Snapshot>>,
+    /// Stops the connect steps, the streams and the tools.
+    cancel: Cancel,
 }
 
 impl Postgres {
     /// Waits for the server (bounded by `DB_WAIT_TIMEOUT`), reads its version and finds the client tools.
     /// Must be called from a blocking thread of the runtime.
-    pub fn connect(cfg: &Config, database: Option<&str>) -> Result<Postgres> {
+    pub fn connect(cfg: &Config, database: Option<&str>, cancel: &Cancel) -> Result<Postgres> {
         let runtime = Handle::current();
         let first = database
             .map(str::to_string)
             .unwrap_or_else(|| check_database(cfg));
         let client = runtime.block_on(async {
-            match server::wait_for(cfg, &first).await {
+            match server::wait_for(cfg, cancel, &first).await {
                 // A restore may target a database this user cannot reach yet; the maintenance one will do.
                 Err(e) if database.is_some() && first != "postgres" => {
-                    server::wait_for(cfg, "postgres").await.map_err(|_| e)
+                    server::wait_for(cfg, cancel, "postgres")
+                        .await
+                        .map_err(|_| e)
                 }
                 other => other,
             }
         })?;
-        let server_major = runtime.block_on(server::major_version(&client, cfg))?;
+        let server_major = runtime.block_on(server::major_version(&client, cfg, cancel))?;
         let tools = PgTools::find(server_major, cfg.pg_bin_dir.as_deref())?;
         tracing::debug!(
             server_major,
@@ -76,6 +81,7 @@ impl Postgres {
             tools,
             passfile,
             before_restore: std::sync::Mutex::new(None),
+            cancel: cancel.clone(),
         })
     }
 
@@ -215,7 +221,12 @@ impl Engine for Postgres {
     fn dump(&self, target: &DumpTarget) -> Result<Box<dyn Dump>> {
         let command = self.dump_command(target);
         if target.database.is_some() {
-            return Ok(Box::new(PgDump::start("pg_dump", &self.cfg.user, command)?));
+            return Ok(Box::new(PgDump::start(
+                "pg_dump",
+                &self.cfg.user,
+                command,
+                &self.cancel,
+            )?));
         }
         Ok(Box::new(self.dump_globals(command)?))
     }
@@ -237,9 +248,9 @@ impl Engine for Postgres {
         if created {
             return Ok("created".to_string());
         }
-        let objects = self
-            .runtime
-            .block_on(server::object_count(&self.cfg, database))?;
+        let objects =
+            self.runtime
+                .block_on(server::object_count(&self.cfg, &self.cancel, database))?;
         if objects > 0 {
             return Err(Error::Server {
                 server: server::label(&self.cfg),
@@ -263,11 +274,15 @@ impl Engine for Postgres {
             self.restore_command(database, kind),
             Stdio::piped(),
             Stdio::null(),
+            &self.cancel,
         )?;
         let mut stdin = tool
             .take_stdin()
             .ok_or_else(|| Error::Other(format!("{tool_name} has no input pipe")))?;
-        let mut checker = Checker::start(Completeness::Trailer(&[DUMP_TRAILER, DUMPALL_TRAILER]))?;
+        let mut checker = Checker::start(
+            Completeness::Trailer(&[DUMP_TRAILER, DUMPALL_TRAILER]),
+            &self.cancel,
+        )?;
         let mut input = open()?;
 
         // The transaction is ours rather than psql's --single-transaction, so that COMMIT is sent only once the
@@ -276,7 +291,7 @@ impl Engine for Postgres {
             if plain {
                 stdin.write_all(b"BEGIN;\n")?;
             }
-            crate::pipeline::pump(&mut *input, &CANCEL, &mut |chunk| {
+            crate::pipeline::pump(&mut *input, &self.cancel, &mut |chunk| {
                 checker.feed(chunk)?;
                 stdin.write_all(chunk)
             })
@@ -327,7 +342,7 @@ impl Engine for Postgres {
             .unwrap_or_else(|e| e.into_inner())
             .take()?;
         self.runtime
-            .block_on(undo::remove_created(&self.cfg, &before))
+            .block_on(undo::remove_created(&self.cfg, &self.cancel, &before))
     }
 }
 

@@ -8,6 +8,7 @@ use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::cancel::Cancel;
 use crate::config::{Config, SslMode};
 use crate::engine::connect::{self, Bounded};
 use crate::engine::{ServerWait, tls};
@@ -91,12 +92,12 @@ async fn connect_with(
 
 /// Connects, retrying while the server is not up yet, until `DB_WAIT_TIMEOUT` runs out. Each attempt, TLS
 /// and authentication included, is bounded by what is left of it, and a stop signal ends the wait at once.
-pub async fn wait_for(cfg: &Config, database: &str) -> Result<Client> {
+pub async fn wait_for(cfg: &Config, cancel: &Cancel, database: &str) -> Result<Client> {
     let start = Instant::now();
     let mut wait = ServerWait::new(label(cfg), "PostgreSQL", cfg.wait_timeout);
     let mut identified = false;
     loop {
-        let e = match bounded(cfg, start, connect_once(cfg, database)).await? {
+        let e = match bounded(cfg, cancel, start, connect_once(cfg, database)).await? {
             Ok(client) => return Ok(client),
             Err(Failure::Setup(e)) => return Err(e),
             Err(Failure::Pg(e)) => e,
@@ -127,11 +128,12 @@ pub async fn wait_for(cfg: &Config, database: &str) -> Result<Client> {
 /// Runs one step of the connection (connect, a query) within what is left of `DB_WAIT_TIMEOUT` since `start`.
 pub async fn bounded<T>(
     cfg: &Config,
+    cancel: &Cancel,
     start: Instant,
     step: impl std::future::Future<Output = T>,
 ) -> Result<T> {
     let limit = connect::left(cfg, start);
-    match connect::bounded(limit, step).await {
+    match connect::bounded(limit, cancel, step).await {
         Bounded::Done(out) => Ok(out),
         Bounded::TimedOut => Err(connect::silent(cfg, label(cfg), limit)),
         Bounded::Stopped => Err(connect::stopped(label(cfg))),
@@ -151,9 +153,10 @@ fn is_transient(e: &tokio_postgres::Error) -> bool {
 }
 
 /// The server's major version (15 for 15.4, 9 for 9.6).
-pub async fn major_version(client: &Client, cfg: &Config) -> Result<u32> {
+pub async fn major_version(client: &Client, cfg: &Config, cancel: &Cancel) -> Result<u32> {
     let row = bounded(
         cfg,
+        cancel,
         Instant::now(),
         client.query_one("SHOW server_version_num", &[]),
     )
@@ -203,9 +206,9 @@ pub async fn ensure_database(client: &Client, cfg: &Config, database: &str) -> R
 }
 
 /// The number of user relations and functions in `database` (0 for a fresh database).
-pub async fn object_count(cfg: &Config, database: &str) -> Result<i64> {
+pub async fn object_count(cfg: &Config, cancel: &Cancel, database: &str) -> Result<i64> {
     let start = Instant::now();
-    let client = match bounded(cfg, start, connect_once(cfg, database)).await? {
+    let client = match bounded(cfg, cancel, start, connect_once(cfg, database)).await? {
         Ok(client) => client,
         Err(Failure::Setup(e)) => return Err(e),
         Err(Failure::Pg(e)) => return Err(error(cfg, database, &e)),
@@ -217,7 +220,7 @@ pub async fn object_count(cfg: &Config, database: &str) -> Result<i64> {
                WHERE n.nspname NOT IN ('pg_catalog','information_schema'))",
             &[],
         );
-    let row = bounded(cfg, start, query)
+    let row = bounded(cfg, cancel, start, query)
         .await?
         .map_err(|e| error(cfg, database, &e))?;
     Ok(row.get::<_, i64>(0))

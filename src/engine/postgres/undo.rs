@@ -7,6 +7,7 @@ use tokio_postgres::Client;
 
 use super::globals::Existing;
 use super::server::{self, quote_ident};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::Result;
 
@@ -66,9 +67,9 @@ pub async fn existing(client: &Client, cfg: &Config) -> Result<Existing> {
 
 /// Drops the databases and roles the restore created (see [`Snapshot`]); says what it did (and what it could
 /// not do), or `None` when the restore had created nothing.
-pub async fn remove_created(cfg: &Config, before: &Snapshot) -> Option<String> {
+pub async fn remove_created(cfg: &Config, cancel: &Cancel, before: &Snapshot) -> Option<String> {
     // A connection of its own: the engine's may be to a database about to be dropped.
-    let client = match server::wait_for(cfg, "postgres").await {
+    let client = match server::wait_for(cfg, cancel, "postgres").await {
         Ok(client) => client,
         Err(e) => {
             return Some(format!(

@@ -14,6 +14,7 @@ mod sync;
 use std::sync::Mutex;
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -26,18 +27,21 @@ pub const KINDS: &[&str] = &["rdb"];
 pub struct Redis {
     cfg: Config,
     conn: Mutex<redis::Connection>,
+    /// Stops the connect step, the transfer and the restore.
+    cancel: Cancel,
 }
 
 impl Redis {
     /// Waits for the server (bounded by `DB_WAIT_TIMEOUT`) and reads its version. The database argument of
     /// [`super::connect`] has no meaning here: a backup holds every logical database.
-    pub fn connect(cfg: &Config) -> Result<Redis> {
-        let mut conn = server::wait_for(cfg)?;
+    pub fn connect(cfg: &Config, cancel: &Cancel) -> Result<Redis> {
+        let mut conn = server::wait_for(cfg, cancel)?;
         let info = server::info(&mut conn, cfg)?;
         tracing::debug!(server = %server::label(cfg), version = %info.version, "Redis reached");
         Ok(Redis {
             cfg: cfg.clone(),
             conn: Mutex::new(conn),
+            cancel: cancel.clone(),
         })
     }
 }
@@ -56,7 +60,7 @@ impl Engine for Redis {
     }
 
     fn dump(&self, _target: &DumpTarget) -> Result<Box<dyn Dump>> {
-        Ok(Box::new(sync::RdbDump::start(&self.cfg)?))
+        Ok(Box::new(sync::RdbDump::start(&self.cfg, &self.cancel)?))
     }
 
     fn completeness(&self, _target: &DumpTarget) -> Completeness {
@@ -76,7 +80,7 @@ impl Engine for Redis {
             .conn
             .lock()
             .map_err(|_| Error::Other("the Redis connection is unusable".into()))?;
-        restore::run(&mut conn, &self.cfg, open)
+        restore::run(&mut conn, &self.cfg, open, &self.cancel)
     }
 }
 

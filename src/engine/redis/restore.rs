@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use redis::Value;
@@ -15,10 +14,10 @@ use super::acl;
 use super::crc64::crc64;
 use super::rdb::{self, Entry, ErrorKind, Item, Reader};
 use super::server::{self, ServerInfo};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::engine::Opener;
 use crate::error::{Error, Result};
-use crate::jobs::CANCEL;
 
 /// A batch is sent when it holds this many commands or this many payload bytes.
 const BATCH_COMMANDS: usize = 1000;
@@ -35,7 +34,12 @@ struct Plan {
 }
 
 /// Restores the RDB that `open` streams into the server behind `conn`.
-pub fn run(conn: &mut redis::Connection, cfg: &Config, open: Opener) -> Result<()> {
+pub fn run(
+    conn: &mut redis::Connection,
+    cfg: &Config,
+    open: Opener,
+    cancel: &Cancel,
+) -> Result<()> {
     let fail = |message: String| Error::Server {
         server: server::label(cfg),
         message,
@@ -51,7 +55,7 @@ pub fn run(conn: &mut redis::Connection, cfg: &Config, open: Opener) -> Result<(
     refuse_unless_empty(&info).map_err(fail)?;
 
     let started = Instant::now();
-    let plan = first_pass(open()?)?;
+    let plan = first_pass(open()?, cancel)?;
     if let Some(readable) = info.rdb_version()
         && plan.version > readable
     {
@@ -92,7 +96,7 @@ pub fn run(conn: &mut redis::Connection, cfg: &Config, open: Opener) -> Result<(
         duration_ms = started.elapsed().as_millis() as u64,
         "RDB checked; replaying it into Redis"
     );
-    let restored = replay(conn, cfg, open()?, plan.version)?;
+    let restored = replay(conn, cfg, open()?, plan.version, cancel)?;
     tracing::info!(
         keys = restored.keys,
         skipped_expired = restored.expired,
@@ -131,7 +135,7 @@ fn cancelled() -> Error {
 }
 
 /// Reads the whole backup: complete, intact, and nothing in it that RESTORE cannot carry.
-fn first_pass(input: Box<dyn Read + Send>) -> Result<Plan> {
+fn first_pass(input: Box<dyn Read + Send>, cancel: &Cancel) -> Result<Plan> {
     let damaged = |e: rdb::RdbError| {
         let what = match e.kind {
             ErrorKind::Unknown => "holds something this db-backup cannot restore over the network",
@@ -153,7 +157,7 @@ fn first_pass(input: Box<dyn Read + Send>) -> Result<Plan> {
     };
     let now = now_ms();
     while let Some(item) = reader.next_item().map_err(damaged)? {
-        if CANCEL.load(Ordering::Relaxed) {
+        if cancel.is_cancelled() {
             return Err(cancelled());
         }
         match item {
@@ -232,6 +236,7 @@ fn replay(
     cfg: &Config,
     input: Box<dyn Read + Send>,
     version: u16,
+    cancel: &Cancel,
 ) -> Result<Restored> {
     let mut reader = Reader::new(input, true)
         .map_err(|e| Error::Other(format!("the backup could not be read again: {e}")))?;
@@ -240,7 +245,7 @@ fn replay(
     let mut selected: Option<u64> = None;
     let mut sent: u64 = 0;
     loop {
-        if CANCEL.load(Ordering::Relaxed) {
+        if cancel.is_cancelled() {
             return Err(partial(cancelled(), sent));
         }
         let item = reader.next_item().map_err(|e| {

@@ -9,6 +9,7 @@ use redis::{
     RedisError, TlsCertificates,
 };
 
+use crate::cancel::Cancel;
 use crate::config::{Config, Verify};
 use crate::engine::connect::{self, Bounded};
 use crate::engine::{ServerWait, tls};
@@ -108,7 +109,7 @@ fn connect_once(
 /// Connects, retrying while the server is not up (or still loading its data) until `DB_WAIT_TIMEOUT` runs
 /// out. Each attempt, TLS and authentication included, is bounded by what is left of it, and a stop signal ends
 /// the wait at once.
-pub fn wait_for(cfg: &Config) -> Result<redis::Connection> {
+pub fn wait_for(cfg: &Config, cancel: &Cancel) -> Result<redis::Connection> {
     let client = client(cfg)?;
     let start = Instant::now();
     let mut wait = ServerWait::new(label(cfg), "Redis", cfg.wait_timeout);
@@ -121,22 +122,23 @@ pub fn wait_for(cfg: &Config) -> Result<redis::Connection> {
             limit = limit.min(FIRST_TLS_ATTEMPT);
         }
         let attempt = client.clone();
-        let e = match connect::bounded_blocking(limit, move || connect_once(&attempt, limit)) {
-            Bounded::Done(Ok(conn)) => return Ok(conn),
-            Bounded::Done(Err(e)) => e,
-            Bounded::TimedOut if first_tls => {
-                identified = true;
-                if let Some(what) = connect::identify(cfg) {
-                    return Err(Error::Server {
-                        server: label(cfg),
-                        message: format!("cannot connect: {what}"),
-                    });
+        let e =
+            match connect::bounded_blocking(limit, cancel, move || connect_once(&attempt, limit)) {
+                Bounded::Done(Ok(conn)) => return Ok(conn),
+                Bounded::Done(Err(e)) => e,
+                Bounded::TimedOut if first_tls => {
+                    identified = true;
+                    if let Some(what) = connect::identify(cfg) {
+                        return Err(Error::Server {
+                            server: label(cfg),
+                            message: format!("cannot connect: {what}"),
+                        });
+                    }
+                    continue;
                 }
-                continue;
-            }
-            Bounded::TimedOut => return Err(connect::silent(cfg, label(cfg), limit)),
-            Bounded::Stopped => return Err(connect::stopped(label(cfg))),
-        };
+                Bounded::TimedOut => return Err(connect::silent(cfg, label(cfg), limit)),
+                Bounded::Stopped => return Err(connect::stopped(label(cfg))),
+            };
         // Something that is not Redis (or a TLS-only port reached without TLS) may have answered: say what,
         // once, rather than wait for it to become Redis.
         let from_redis = e.code().is_some()

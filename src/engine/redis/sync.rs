@@ -10,17 +10,16 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 
 use super::server;
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::engine::{Dump, connect as step, tls};
 use crate::error::{Error, Result};
-use crate::jobs::CANCEL;
-use std::sync::atomic::Ordering;
 
 /// The size of the end marker of a diskless transfer.
 const MARK: usize = 40;
 /// The longest silence accepted from the server. While it prepares the snapshot it sends a newline every second.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long one wait for bytes lasts before the stop flag is looked at again.
+/// How long one wait for bytes lasts before the cancel token is looked at again.
 const STOP_POLL: Duration = Duration::from_millis(200);
 
 /// A transfer in progress.
@@ -48,7 +47,7 @@ enum Body {
 
 impl RdbDump {
     /// Connects and asks for the RDB; returns once the server has said how the payload comes.
-    pub fn start(cfg: &Config) -> Result<RdbDump> {
+    pub fn start(cfg: &Config, cancel: &Cancel) -> Result<RdbDump> {
         let server = server::label(cfg);
         let stream = connect(cfg).map_err(|e| Error::Server {
             server: server.clone(),
@@ -56,7 +55,7 @@ impl RdbDump {
                 "cannot connect for the replication transfer: {e}; check DB_HOST/DB_PORT"
             ),
         })?;
-        let stream = secure(cfg, stream)?;
+        let stream = secure(cfg, stream, cancel)?;
         let mut link = Link {
             conn: BufReader::with_capacity(256 * 1024, stream),
         };
@@ -105,7 +104,7 @@ impl RdbDump {
                 ))
             })?;
             if line.is_empty() || line.starts_with("+FULLRESYNC") || line.starts_with("+CONTINUE") {
-                if CANCEL.load(Ordering::Relaxed) {
+                if cancel.is_cancelled() {
                     return Err(fail(
                         "stopped by a signal while the server prepared the snapshot".into(),
                     ));
@@ -297,17 +296,23 @@ fn connect(cfg: &Config) -> io::Result<TcpStream> {
     Err(last)
 }
 
-/// The replication connection: plain TCP, or TLS over it.
-enum Stream {
+/// The replication connection, whose reads end when `cancel` is cancelled.
+struct Stream {
+    transport: Transport,
+    cancel: Cancel,
+}
+
+/// Plain TCP, or TLS over it.
+enum Transport {
     Plain(TcpStream),
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Stream {
     fn shutdown(&self) {
-        let tcp = match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => &s.sock,
+        let tcp = match &self.transport {
+            Transport::Plain(s) => s,
+            Transport::Tls(s) => &s.sock,
         };
         let _ = tcp.shutdown(Shutdown::Both);
     }
@@ -319,9 +324,9 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut silent = Duration::ZERO;
         loop {
-            let read = match self {
-                Stream::Plain(s) => s.read(buf),
-                Stream::Tls(s) => s.read(buf),
+            let read = match &mut self.transport {
+                Transport::Plain(s) => s.read(buf),
+                Transport::Tls(s) => s.read(buf),
             };
             match read {
                 Err(e)
@@ -330,7 +335,7 @@ impl Read for Stream {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    if CANCEL.load(Ordering::Relaxed) {
+                    if self.cancel.is_cancelled() {
                         return Err(crate::pipeline::cancelled());
                     }
                     silent += STOP_POLL;
@@ -349,25 +354,29 @@ impl Read for Stream {
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
+        match &mut self.transport {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(s) => s.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
+        match &mut self.transport {
+            Transport::Plain(s) => s.flush(),
+            Transport::Tls(s) => s.flush(),
         }
     }
 }
 
 /// TLS over the connection unless it is plain, with the same checks as the `redis` client's connection. The
 /// handshake happens with the first command.
-fn secure(cfg: &Config, tcp: TcpStream) -> Result<Stream> {
+fn secure(cfg: &Config, tcp: TcpStream, cancel: &Cancel) -> Result<Stream> {
+    let stream = |transport| Stream {
+        transport,
+        cancel: cancel.clone(),
+    };
     if step::plain(cfg) {
-        return Ok(Stream::Plain(tcp));
+        return Ok(stream(Transport::Plain(tcp)));
     }
     let config = tls::client_config(&cfg.tls, cfg.tls.verify())?;
     let name = ServerName::try_from(cfg.host.clone()).map_err(|e| Error::Server {
@@ -382,7 +391,9 @@ fn secure(cfg: &Config, tcp: TcpStream) -> Result<Stream> {
             server: server::label(cfg),
             message: format!("TLS cannot be set up: {e}"),
         })?;
-    Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
+    Ok(stream(Transport::Tls(Box::new(rustls::StreamOwned::new(
+        conn, tcp,
+    )))))
 }
 
 /// The connection during the handshake: RESP commands out, simple reply lines back.
