@@ -1,4 +1,5 @@
-//! Error types and the exit code each one maps to.
+//! Error types, the exit code each one maps to, and their [`Kind`]: what the failure is, decided where the error
+//! is made, so that retries and exit codes never read a message.
 
 use std::path::PathBuf;
 
@@ -36,6 +37,34 @@ pub enum Error {
     #[error("{server}: {message}")]
     Server { server: String, message: String },
 
+    /// The server refused the login: a retry would only count against its lockout.
+    #[error("{server}: {message}")]
+    AuthRefused { server: String, message: String },
+
+    /// Another backup holds the directory's run lock.
+    #[error("{path}: {message}")]
+    LockBusy { path: PathBuf, message: String },
+
+    /// A stop signal ended the job.
+    #[error("{0}")]
+    Cancelled(String),
+
+    /// Writing to a destination failed; the kind of the I/O error is kept (a full disk is not retried).
+    #[error("{destination}: {source}")]
+    Store {
+        destination: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Writing a backup failed with a cause of a known kind (every destination full, a stop).
+    #[error("{path}: {message}")]
+    Write {
+        path: PathBuf,
+        kind: Kind,
+        message: String,
+    },
+
     #[error("{tool} failed: {message}")]
     Tool { tool: String, message: String },
 
@@ -65,6 +94,34 @@ pub enum Error {
     Other(String),
 }
 
+/// What kind of failure an error is; decided where the error is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A bad setting or bad usage: exit status 2, and repeating it changes nothing.
+    Config,
+    /// The server refused the login.
+    AuthRefused,
+    /// Another backup holds the run lock: the service waits for it.
+    LockBusy,
+    /// A stop signal ended the job.
+    Cancelled,
+    /// A destination is full, read-only, over its quota or not writable.
+    StorageFull,
+    /// Some destinations hold the backup and others could not be written (their own retries spent).
+    Partial,
+    /// Anything else: a server down or slow, a dump that failed, a network error.
+    Other,
+}
+
+/// The I/O error kinds that mean the destination cannot take the backup, however often it is tried.
+fn storage_refused(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind::{PermissionDenied, QuotaExceeded, ReadOnlyFilesystem, StorageFull};
+    matches!(
+        kind,
+        StorageFull | ReadOnlyFilesystem | QuotaExceeded | PermissionDenied
+    )
+}
+
 impl Error {
     /// The exit code this error should end the process with.
     pub fn exit_code(&self) -> u8 {
@@ -72,6 +129,32 @@ impl Error {
             Error::Config(_) | Error::Usage(_) => EXIT_USAGE,
             _ => EXIT_FAILED,
         }
+    }
+
+    /// What kind of failure this is (a failed target's: its cause's).
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::Config(_) | Error::Usage(_) => Kind::Config,
+            Error::AuthRefused { .. } => Kind::AuthRefused,
+            Error::LockBusy { .. } => Kind::LockBusy,
+            Error::Cancelled(_) => Kind::Cancelled,
+            Error::Partial(_) => Kind::Partial,
+            Error::Write { kind, .. } => *kind,
+            Error::Io { source, .. } | Error::Store { source, .. }
+                if storage_refused(source.kind()) =>
+            {
+                Kind::StorageFull
+            }
+            Error::Target { cause, .. } => cause.kind(),
+            _ => Kind::Other,
+        }
+    }
+
+    /// Whether running the job again may succeed: not after a bad setting, a refused login, a full or
+    /// read-only destination, copies already made in some destinations, or a stop. A held lock may be
+    /// free later (the service waits for it rather than counting a failure).
+    pub fn retryable(&self) -> bool {
+        matches!(self.kind(), Kind::Other | Kind::LockBusy)
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -96,16 +179,11 @@ impl Error {
         }
     }
 
-    /// True when retrying cannot help (a full disk, no permission, bad configuration).
-    pub fn is_permanent(&self) -> bool {
-        match self.root() {
-            Error::Config(_) | Error::Usage(_) => true,
-            Error::Io { source, .. } => matches!(
-                source.raw_os_error(),
-                Some(libc::ENOSPC) | Some(libc::EACCES) | Some(libc::EROFS) | Some(libc::EDQUOT)
-            ),
-            _ => false,
-        }
+    /// The kind every error of `errors` shares, or `None` for none or mixed kinds.
+    pub fn common_kind<'a>(errors: impl IntoIterator<Item = &'a Error>) -> Option<Kind> {
+        let mut kinds = errors.into_iter().map(Error::kind);
+        let first = kinds.next()?;
+        kinds.all(|k| k == first).then_some(first)
     }
 }
 

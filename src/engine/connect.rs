@@ -90,10 +90,7 @@ pub fn silent(cfg: &Config, server: String, waited: Duration) -> Error {
 
 /// The error for a connect step ended by a stop signal.
 pub fn stopped(server: String) -> Error {
-    Error::Server {
-        server,
-        message: "stopped by a signal while connecting".into(),
-    }
+    Error::Cancelled(format!("{server}: stopped by a signal while connecting"))
 }
 
 fn engine_words(kind: EngineKind) -> (&'static str, &'static str) {

@@ -109,7 +109,9 @@ impl Sqlite {
             let mut busy_since: Option<Instant> = None;
             loop {
                 if self.cancel.is_cancelled() {
-                    return Err(Error::Other("the backup was stopped by a signal".into()));
+                    return Err(Error::Cancelled(
+                        "the backup was stopped by a signal".into(),
+                    ));
                 }
                 let step = backup.step(pages).map_err(source_error)?;
                 if !matches!(step, StepResult::Busy | StepResult::Locked) {
@@ -236,7 +238,7 @@ impl Engine for Sqlite {
             let mut buf = vec![0u8; 256 * 1024];
             loop {
                 if self.cancel.is_cancelled() {
-                    return Err(Error::Other(format!(
+                    return Err(Error::Cancelled(format!(
                         "the restore was stopped by a signal; {untouched}"
                     )));
                 }

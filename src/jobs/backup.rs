@@ -9,10 +9,10 @@ use super::{Checker, prune, series};
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::engine::{self, DumpTarget, Engine};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::naming::BackupName;
 use crate::pipeline;
-use crate::storage::{self, LocalDir, RunLock, Storage, Tee, checksum_line, common_kind};
+use crate::storage::{self, LocalDir, RunLock, Storage, Tee, checksum_line};
 use std::sync::Arc;
 
 /// One committed backup.
@@ -88,7 +88,9 @@ fn run_blocking(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
         });
     }
     if cancel.is_cancelled() {
-        return Err(Error::Other("the backup was stopped by a signal".into()));
+        return Err(Error::Cancelled(
+            "the backup was stopped by a signal".into(),
+        ));
     }
     if !left_out.is_empty() {
         tracing::warn!("retention skipped because a destination could not be used");
@@ -183,9 +185,16 @@ fn backup_one(
             if !said.is_empty() {
                 message.push_str(&format!(" (the dump said: {said})"));
             }
-            return Err(Error::Io {
+            // The cause's kind: a stop, or what every destination failed with (a full local disk).
+            let kind = if cancel.is_cancelled() {
+                Kind::Cancelled
+            } else {
+                tee.failure_kind().unwrap_or(Kind::Other)
+            };
+            return Err(Error::Write {
                 path: dir.file_path(&file_name),
-                source: std::io::Error::new(e.kind(), message),
+                kind,
+                message,
             });
         }
     };
@@ -214,16 +223,14 @@ fn backup_one(
             said.join("; ")
         );
         // When no copy was made and every destination failed the same way, the error keeps that kind.
-        let kind = common_kind(failed.iter().map(|(_, e)| match e.root() {
-            Error::Io { source, .. } => Some(source.kind()),
-            _ => None,
-        }));
+        let kind = Error::common_kind(failed.iter().map(|(_, e)| e));
         return Err(match kind {
-            Some(kind) if done.is_empty() => Error::Io {
-                path: dir.file_path(&file_name),
-                source: std::io::Error::new(kind, message),
-            },
             _ if !done.is_empty() => Error::Partial(message),
+            Some(kind) if kind != Kind::Other => Error::Write {
+                path: dir.file_path(&file_name),
+                kind,
+                message,
+            },
             _ => Error::Other(message),
         });
     }

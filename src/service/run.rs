@@ -1,7 +1,6 @@
 //! One scheduled run: the backup job supervised until it ends, retried with backoff when it failed and a retry
 //! can help, waited out when another backup holds the directory's lock, and abandoned cleanly on a stop.
 
-use std::ffi::OsStr;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
@@ -11,9 +10,8 @@ use tokio::time::{Instant, timeout};
 
 use super::state::{BackupFile, RunRecord, RunStatus};
 use crate::cancel::Cancel;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::scheduler::{backoff, with_jitter};
-use crate::storage::LOCK_FILE;
 
 /// The first retry's delay; each later one doubles, up to [`MAX_RETRY_DELAY`] or half a schedule period.
 const BASE_RETRY_DELAY: Duration = Duration::from_secs(30);
@@ -151,7 +149,7 @@ where
             }
             Err(e) => e,
         };
-        if is_lock_busy(&error) {
+        if error.kind() == Kind::LockBusy {
             if !waiting_for_lock {
                 tracing::warn!(
                     "another backup is running in BACKUP_DIR (a `backup-db` started by hand?): this run waits for it"
@@ -172,7 +170,7 @@ where
             continue;
         }
         failed += 1;
-        let permanent = retry_cannot_help(&error);
+        let permanent = !error.retryable();
         if shutdown.is_cancelled() || permanent || failed > policy.retries {
             if permanent && failed <= policy.retries {
                 tracing::warn!("not retried: retrying cannot fix this error");
@@ -232,28 +230,6 @@ where
     );
     task.abort();
     Attempt::Abandoned { stuck: true }
-}
-
-/// Whether a retry would only repeat the error: what [`Error::is_permanent`] says, a refused login (every engine
-/// words it "authentication failed ..."; a retry would only count against the server's lockout), and a full or
-/// read-only disk known by its kind (an I/O error rewrapped with a message keeps its kind, not its OS code).
-fn retry_cannot_help(error: &Error) -> bool {
-    use std::io::ErrorKind::{PermissionDenied, QuotaExceeded, ReadOnlyFilesystem, StorageFull};
-    error.is_permanent()
-        || match error.root() {
-            Error::Partial(_) => true,
-            Error::Server { message, .. } => message.starts_with("authentication failed"),
-            Error::Io { source, .. } => matches!(
-                source.kind(),
-                StorageFull | ReadOnlyFilesystem | QuotaExceeded | PermissionDenied
-            ),
-            _ => false,
-        }
-}
-
-/// Whether the error is the directory's run lock being held by another backup.
-fn is_lock_busy(error: &Error) -> bool {
-    matches!(error, Error::File { path, .. } if path.file_name() == Some(OsStr::new(LOCK_FILE)))
 }
 
 /// A number in `[0, 1)` that differs between processes and calls, for retry jitter; `RandomState` is seeded
@@ -346,7 +322,10 @@ mod tests {
     }
 
     fn busy() -> Error {
-        Error::file(format!("/backups/{LOCK_FILE}"), "another backup is running")
+        Error::LockBusy {
+            path: format!("/backups/{}", crate::storage::LOCK_FILE).into(),
+            message: "another backup is running".into(),
+        }
     }
 
     #[test]
@@ -402,28 +381,35 @@ mod tests {
 
     #[test]
     fn a_refused_login_and_a_full_disk_are_not_retried() {
-        let refused = Error::Server {
+        let refused = Error::AuthRefused {
             server: "PostgreSQL at db:5432".into(),
             message: "authentication failed for user app: password authentication failed".into(),
         };
-        assert!(retry_cannot_help(&refused));
-        assert!(retry_cannot_help(&disk_full()));
+        assert!(!Error::retryable(&refused));
+        assert!(!Error::retryable(&disk_full()));
         let rewrapped = Error::io(
             "/backups/.x.partial",
             std::io::Error::new(std::io::ErrorKind::StorageFull, "writing the backup failed"),
         );
-        assert!(retry_cannot_help(&rewrapped));
+        assert!(!Error::retryable(&rewrapped));
         // As `backup-db` reports one target's failure among several.
         let of_a_target = Error::Target {
             target: "database app".into(),
             cause: Box::new(rewrapped),
         };
-        assert!(retry_cannot_help(&of_a_target));
-        assert!(!retry_cannot_help(&down()));
-        assert!(!retry_cannot_help(&busy()));
+        assert!(!Error::retryable(&of_a_target));
+        // As `backup-db` reports a stream that every destination refused for a full disk.
+        let every_destination = Error::Write {
+            path: "/backups/.x.partial".into(),
+            kind: Kind::StorageFull,
+            message: "writing the backup failed: every destination failed".into(),
+        };
+        assert!(!every_destination.retryable());
+        assert!(Error::retryable(&down()));
+        assert!(Error::retryable(&busy()));
         // Copies were made and a store is out of reach after its own retries: a retry would copy again.
         let partial = Error::Partial("s3: cannot be reached; the backup went to local".into());
-        assert!(retry_cannot_help(&partial));
+        assert!(!Error::retryable(&partial));
     }
 
     #[tokio::test(start_paused = true)]

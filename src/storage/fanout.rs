@@ -4,24 +4,12 @@
 use std::io::{self, Write};
 
 use super::Upload;
-use crate::error::{Error, Result};
-
-/// The kind of I/O error every destination failed with, when they all failed with the same one (the full disk
-/// of a local-only backup): it tells the service that a retry cannot help. `None` for no kind or mixed kinds.
-pub fn common_kind(
-    kinds: impl IntoIterator<Item = Option<io::ErrorKind>>,
-) -> Option<io::ErrorKind> {
-    let mut kinds = kinds.into_iter();
-    let first = kinds.next()??;
-    kinds.all(|k| k == Some(first)).then_some(first)
-}
+use crate::error::{Error, Kind, Result};
 
 struct Branch {
     name: String,
     upload: Option<Box<dyn Upload>>,
     error: Option<Error>,
-    /// The kind of the I/O error that stopped this destination, if one did.
-    kind: Option<io::ErrorKind>,
 }
 
 /// Writes every byte to every live destination.
@@ -45,15 +33,10 @@ impl Tee {
                 (None, Some(e))
             }
         };
-        let kind = match error.as_ref().map(Error::root) {
-            Some(Error::Io { source, .. }) => Some(source.kind()),
-            _ => None,
-        };
         self.branches.push(Branch {
             name: name.to_string(),
             upload,
             error,
-            kind,
         });
     }
 
@@ -62,24 +45,30 @@ impl Tee {
         if let Some(upload) = branch.upload.take() {
             upload.abort();
         }
-        branch.kind = Some(e.kind());
-        branch.error = Some(Error::Other(format!("{}: {e}", branch.name)));
+        branch.error = Some(Error::Store {
+            destination: branch.name.clone(),
+            source: e,
+        });
     }
 
-    /// The error once no destination is left. A cause they all share (the full disk of a local-only backup)
-    /// keeps its kind, so that the service does not retry what a retry cannot fix.
+    /// The error once no destination is left, for the stream; [`Tee::failure_kind`] tells its kind.
     fn all_failed(&self) -> io::Error {
         let said: Vec<String> = self
             .branches
             .iter()
             .filter_map(|b| b.error.as_ref().map(|e| e.to_string()))
             .collect();
-        let kind =
-            common_kind(self.branches.iter().map(|b| b.kind)).unwrap_or(io::ErrorKind::Other);
-        io::Error::new(
-            kind,
-            format!("every destination failed: {}", said.join("; ")),
-        )
+        io::Error::other(format!("every destination failed: {}", said.join("; ")))
+    }
+
+    /// When every destination failed: the kind of failure they all share (the full disk of a local-only
+    /// backup), so that the service does not retry what a retry cannot fix. `None` while one is live, or for
+    /// mixed kinds.
+    pub fn failure_kind(&self) -> Option<Kind> {
+        if self.branches.iter().any(|b| b.error.is_none()) {
+            return None;
+        }
+        Error::common_kind(self.branches.iter().filter_map(|b| b.error.as_ref()))
     }
 
     /// Commits every destination still live; returns the names that hold the backup and the failures.
@@ -174,15 +163,15 @@ mod tests {
 
     #[test]
     fn a_kind_is_common_only_when_every_failure_has_it() {
-        use io::ErrorKind::{Other, StorageFull};
+        let full = || Error::io("/b", io::Error::from(io::ErrorKind::StorageFull));
+        let other = || Error::Other("x".into());
         assert_eq!(
-            common_kind([Some(StorageFull), Some(StorageFull)]),
-            Some(StorageFull)
+            Error::common_kind(&[full(), full()]),
+            Some(Kind::StorageFull)
         );
-        assert_eq!(common_kind([Some(StorageFull), Some(Other)]), None);
-        assert_eq!(common_kind([Some(StorageFull), None]), None);
-        assert_eq!(common_kind([None]), None);
-        assert_eq!(common_kind(std::iter::empty()), None);
+        assert_eq!(Error::common_kind(&[full(), other()]), None);
+        assert_eq!(Error::common_kind(&[other()]), Some(Kind::Other));
+        assert_eq!(Error::common_kind(&[]), None);
     }
 
     #[test]
@@ -190,12 +179,13 @@ mod tests {
         let mut tee = Tee::new();
         tee.add("local", Ok(Box::new(Full)));
         let err = tee.write(b"x").unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(tee.failure_kind(), Some(Kind::StorageFull));
         assert!(err.to_string().contains("local"), "{err}");
 
         let mut tee = Tee::new();
         tee.add("local", Ok(Box::new(Full)));
         tee.add("s3", Err(Error::Other("unreachable".into())));
-        assert_eq!(tee.write(b"x").unwrap_err().kind(), io::ErrorKind::Other);
+        assert!(tee.write(b"x").is_err());
+        assert_eq!(tee.failure_kind(), None);
     }
 }

@@ -31,10 +31,12 @@ impl RunLock {
         if rc != 0 {
             let err = std::io::Error::last_os_error();
             if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                return Err(Error::file(
-                    &path,
-                    "another backup is running in this directory (the lock is held); wait for it to finish",
-                ));
+                return Err(Error::LockBusy {
+                    path,
+                    message: "another backup is running in this directory (the lock is held); wait for it \
+                              to finish"
+                        .into(),
+                });
             }
             return Err(Error::io(&path, err));
         }

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use fanout::{Tee, common_kind};
+pub use fanout::Tee;
 pub use local::{Entry, LocalDir, PendingFile};
 pub use lock::{LOCK_FILE, RunLock};
 

@@ -305,11 +305,14 @@ pub fn error(cfg: &Config, database: &str, e: &mysql_async::Error) -> Error {
                 } else {
                     ""
                 };
-                format!(
-                    "authentication failed for user {}: {}; check DB_USER and DB_PASSWORD (or DB_PASSWORD_FILE)\
-                     {certificate}",
-                    cfg.user, s.message
-                )
+                return Error::AuthRefused {
+                    server: label(cfg),
+                    message: format!(
+                        "authentication failed for user {}: {}; check DB_USER and DB_PASSWORD (or \
+                         DB_PASSWORD_FILE){certificate}",
+                        cfg.user, s.message
+                    ),
+                };
             }
             // ER_DBACCESS_DENIED_ERROR
             1044 => format!(

@@ -273,11 +273,15 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
             if *db.code() == SqlState::INVALID_PASSWORD
                 || *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
         {
-            format!(
-                "authentication failed for user {}: {}; check DB_USER and DB_PASSWORD (or DB_PASSWORD_FILE)",
-                cfg.user,
-                db.message()
-            )
+            return Error::AuthRefused {
+                server: label(cfg),
+                message: format!(
+                    "authentication failed for user {}: {}; check DB_USER and DB_PASSWORD (or \
+                     DB_PASSWORD_FILE)",
+                    cfg.user,
+                    db.message()
+                ),
+            };
         }
         Some(db) if *db.code() == SqlState::INVALID_CATALOG_NAME => {
             format!(
@@ -286,11 +290,16 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
             )
         }
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None if password_missing(e) => format!(
-            "authentication failed for user {}: the server asks for a password and none is set; set \
-             DB_PASSWORD (or DB_PASSWORD_FILE)",
-            cfg.user
-        ),
+        None if password_missing(e) => {
+            return Error::AuthRefused {
+                server: label(cfg),
+                message: format!(
+                    "authentication failed for user {}: the server asks for a password and none is set; \
+                     set DB_PASSWORD (or DB_PASSWORD_FILE)",
+                    cfg.user
+                ),
+            };
+        }
         None if tls::find_rustls(e).is_some() => {
             let cause = tls::find_rustls(e).map(|r| tls::explain(r, &cfg.host));
             cause.unwrap_or_default()

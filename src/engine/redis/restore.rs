@@ -131,7 +131,7 @@ fn now_ms() -> i64 {
 }
 
 fn cancelled() -> Error {
-    Error::Other("the restore was stopped by a signal".into())
+    Error::Cancelled("the restore was stopped by a signal".into())
 }
 
 /// Reads the whole backup: complete, intact, and nothing in it that RESTORE cannot carry.

@@ -243,10 +243,16 @@ pub fn rdb_version_for(version: &str) -> Option<u16> {
 
 /// A server error turned into a message that says what to check.
 pub fn error(cfg: &Config, e: &RedisError) -> Error {
-    Error::Server {
-        server: label(cfg),
-        message: describe(cfg, e),
+    let (server, message) = (label(cfg), describe(cfg, e));
+    if login_refused(e) {
+        return Error::AuthRefused { server, message };
     }
+    Error::Server { server, message }
+}
+
+/// Whether the server refused the login (a wrong password or user).
+fn login_refused(e: &RedisError) -> bool {
+    e.kind() == ErrorKind::AuthenticationFailed || e.code() == Some("WRONGPASS")
 }
 
 /// The message for a server error.

@@ -76,10 +76,13 @@ impl RdbDump {
             args.push(password.expose().as_bytes());
             let reply = link.command(&args).map_err(io_fail)?;
             if reply.starts_with('-') {
-                return Err(fail(format!(
-                    "authentication failed: {}; check DB_USER and DB_PASSWORD (or DB_PASSWORD_FILE)",
-                    reply.trim_start_matches('-')
-                )));
+                return Err(Error::AuthRefused {
+                    server: server.clone(),
+                    message: format!(
+                        "authentication failed: {}; check DB_USER and DB_PASSWORD (or DB_PASSWORD_FILE)",
+                        reply.trim_start_matches('-')
+                    ),
+                });
             }
         }
         // A name makes the transfer easy to spot in CLIENT LIST; failing to set it changes nothing.
@@ -105,9 +108,9 @@ impl RdbDump {
             })?;
             if line.is_empty() || line.starts_with("+FULLRESYNC") || line.starts_with("+CONTINUE") {
                 if cancel.is_cancelled() {
-                    return Err(fail(
-                        "stopped by a signal while the server prepared the snapshot".into(),
-                    ));
+                    return Err(Error::Cancelled(format!(
+                        "{server}: stopped by a signal while the server prepared the snapshot"
+                    )));
                 }
                 continue; // keep-alive newlines while the snapshot is prepared
             }
