@@ -44,6 +44,7 @@ mod service_concurrency;
 mod service_config;
 mod service_minutes;
 mod service_notify;
+mod service_retry;
 mod service_schedule;
 mod service_stop;
 mod sqlite_hot;
