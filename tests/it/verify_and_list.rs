@@ -1,6 +1,10 @@
-//! `verify` accepts good backups; `list` shows every backup of the series, newest first.
+//! `verify` accepts good backups and stops on a stop signal; `list` shows every backup of the series, newest
+//! first.
+
+use std::time::Duration;
 
 use crate::support::files::{self, backup_dir};
+use crate::support::service::wait_until;
 use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
 
 #[test]
@@ -68,5 +72,52 @@ fn list_shows_backups_newest_first() {
         line_of(&run),
         line_of(&again),
         "checksum presence is not shown:\n{run}\n{again}"
+    );
+}
+
+/// Where the open file `name` of process `pid` is read up to; `None` while it is not open.
+fn read_position(pid: u32, name: &str) -> Option<u64> {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    fds.filter_map(Result::ok).find_map(|fd| {
+        let target = std::fs::read_link(fd.path()).ok()?;
+        if target.file_name()?.to_str()? != name {
+            return None;
+        }
+        let info =
+            std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_str()?))
+                .ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("pos:"))
+            .and_then(|p| p.trim().parse().ok())
+    })
+}
+
+/// A stop signal ends a `verify` that is reading a backup at its next chunk, reported as stopped; the backup
+/// (a 1 GiB sparse file, whose checksum does not match) would take far longer to read to its end and would then
+/// fail with a checksum mismatch instead.
+#[test]
+fn a_stop_signal_ends_verify_at_the_next_chunk() {
+    let dir = backup_dir();
+    let name = "pg-2001-01-01T00-00-00.sql";
+    let file = std::fs::File::create(dir.path().join(name)).expect("create backup");
+    file.set_len(1 << 30).expect("size the backup");
+    std::fs::write(
+        dir.path().join(format!("{name}.sha256")),
+        format!("{}  {name}\n", "0".repeat(64)),
+    )
+    .expect("write checksum");
+
+    let verify = DbBackup::offline(dir.path()).spawn(&["verify", name]);
+    let reading = wait_until(Duration::from_secs(30), || {
+        read_position(verify.id(), name).is_some_and(|pos| pos > 0)
+    });
+    verify.signal(libc::SIGTERM);
+    let run = verify.wait(Duration::from_secs(120));
+    assert!(reading, "verify never read the backup:\n{run}");
+    run.expect_code(1)
+        .expect_output_mentions_any(&["cancelled by a stop signal"]);
+    assert!(
+        run.stdout.contains(&format!("FAILED  {name}")),
+        "the backup is reported as not verified:\n{run}"
     );
 }
