@@ -179,6 +179,15 @@ impl Error {
         }
     }
 
+    /// The error of a stream that stopped: [`Error::Cancelled`] when a stop was asked for, else `Other`.
+    pub fn stopped(cancelled: bool, message: String) -> Error {
+        if cancelled {
+            Error::Cancelled(message)
+        } else {
+            Error::Other(message)
+        }
+    }
+
     /// The kind every error of `errors` shares, or `None` for none or mixed kinds.
     pub fn common_kind<'a>(errors: impl IntoIterator<Item = &'a Error>) -> Option<Kind> {
         let mut kinds = errors.into_iter().map(Error::kind);

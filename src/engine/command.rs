@@ -147,7 +147,7 @@ impl Engine for CommandEngine {
                 if !said.is_empty() {
                     message.push_str(&format!(" (RESTORE_CMD said: {said})"));
                 }
-                Err(Error::Other(message))
+                Err(Error::stopped(self.cancel.is_cancelled(), message))
             }
         }
     }

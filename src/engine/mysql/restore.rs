@@ -81,9 +81,10 @@ pub fn run(
             } else {
                 format!(" ({tool} said: {said})")
             };
-            return Err(Error::Other(format!(
-                "restore stopped: {e}{said}; {partial}"
-            )));
+            return Err(Error::stopped(
+                cancel.is_cancelled(),
+                format!("restore stopped: {e}{said}; {partial}"),
+            ));
         }
         Ok(()) => {}
     }

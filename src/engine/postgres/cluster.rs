@@ -133,7 +133,10 @@ impl Postgres {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 tool.wait().map_err(globals_hint)?;
             }
-            return Err(Error::Other(format!("restore of the globals stopped: {e}")));
+            return Err(Error::stopped(
+                self.cancel.is_cancelled(),
+                format!("restore of the globals stopped: {e}"),
+            ));
         }
         let trailer = if ours {
             globals::TRAILER

@@ -302,9 +302,10 @@ impl Engine for Postgres {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 tool.wait()?;
             }
-            return Err(Error::Other(format!(
-                "restore stopped: {e}; nothing was committed"
-            )));
+            return Err(Error::stopped(
+                self.cancel.is_cancelled(),
+                format!("restore stopped: {e}; nothing was committed"),
+            ));
         }
         if kind == "sql"
             && let Some(Err(message)) = checker.trailer_verdict()
