@@ -16,7 +16,8 @@
 //!   state file behind `healthcheck`, `/metrics`, pings and webhooks.
 //! - [`cancel`] is the one cancel token: made where stop signals are handled, handed to jobs, engines, the
 //!   pipeline and every tool, which it kills through the child handles we hold.
-//! - [`error`] defines the error types and their exit codes; [`logging`] sets up the log output.
+//! - [`error`] defines the error types, their [`error::Kind`] (decided where an error is made; the service's
+//!   retries ask [`error::Error::retryable`]) and exit codes; [`logging`] sets up the log output.
 
 pub mod cancel;
 pub mod cli;

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// Installs the SIGTERM and SIGINT handlers and returns the token the first signal cancels. Must be called
 /// inside the runtime, first thing. A running backup has a token of its own, cancelled by the service after
-/// its grace period (see [`super::run`]).
+/// its grace period (see [`super::run::run_once`]).
 pub fn install() -> Result<Cancel> {
     let cannot =
         |e: std::io::Error| Error::Other(format!("cannot install the signal handlers: {e}"));
