@@ -3,7 +3,6 @@
 
 use std::ffi::OsStr;
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -12,7 +11,7 @@ use tokio::time::{Instant, timeout};
 use super::signals::Shutdown;
 use super::state::{BackupFile, RunRecord, RunStatus};
 use crate::error::{Error, Result};
-use crate::scheduler::{backoff, with_jitter};
+use crate::scheduler::{backoff, unit_random, with_jitter};
 use crate::storage::LOCK_FILE;
 
 /// The first retry's delay; each later one doubles, up to [`MAX_RETRY_DELAY`] or half a schedule period.
@@ -259,13 +258,6 @@ fn retry_cannot_help(error: &Error) -> bool {
 /// Whether the error is the directory's run lock being held by another backup.
 fn is_lock_busy(error: &Error) -> bool {
     matches!(error, Error::File { path, .. } if path.file_name() == Some(OsStr::new(LOCK_FILE)))
-}
-
-/// A number in `[0, 1)` that differs between processes and calls, for retry jitter; `RandomState` is seeded
-/// from the OS, which is all the randomness jitter needs.
-fn unit_random() -> f64 {
-    let bits = RandomState::new().hash_one(std::time::SystemTime::now());
-    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The stopper of real backups: the shared cancel flag, then SIGKILL to this process's children (the dump
