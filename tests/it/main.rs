@@ -27,6 +27,7 @@ mod postgres_failures;
 mod postgres_newserver;
 mod postgres_options;
 mod postgres_privileges;
+mod postgres_restore;
 mod postgres_roundtrip;
 mod probe_detection;
 mod prune;
