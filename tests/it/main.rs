@@ -38,6 +38,7 @@ mod redis_roundtrip;
 mod restore_refusals;
 mod s3_faults;
 mod s3_flaky;
+mod s3_prune;
 mod s3_retention;
 mod s3_roundtrip;
 mod secrets;
