@@ -75,6 +75,12 @@ fn seconds_schedule_runs_backups_and_healthcheck_follows_the_server() {
             }
         })
         .collect();
+    // The check below holds for no events at all: the lines it looks for must be there.
+    assert!(
+        events.iter().filter(|e| **e == "start").count() >= 3
+            && events.iter().filter(|e| **e == "end").count() >= 2,
+        "the log does not show the runs: {events:?}\n{log}"
+    );
     assert!(
         events
             .chunks(2)
