@@ -60,9 +60,7 @@ impl BackupName {
 
     /// The name of the checksum file beside the backup: [`BackupName::file_name`] plus `.sha256`.
     pub fn checksum_file_name(&self) -> String {
-        let mut name = self.file_name();
-        name.push_str(CHECKSUM_SUFFIX);
-        name
+        checksum_name_of(&self.file_name())
     }
 
     /// Parses a file name that starts with `prefix`; None when the name is not a backup of ours
@@ -135,6 +133,17 @@ impl fmt::Display for BackupName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.file_name())
     }
+}
+
+/// The name of the checksum file beside the file `file_name`: the name plus `.sha256`.
+pub fn checksum_name_of(file_name: &str) -> String {
+    format!("{file_name}{CHECKSUM_SUFFIX}")
+}
+
+/// The file a checksum file named `name` belongs to (the name without `.sha256`); None when `name` is not a
+/// checksum file's name.
+pub fn checksummed_file(name: &str) -> Option<&str> {
+    name.strip_suffix(CHECKSUM_SUFFIX)
 }
 
 /// Validates a series component: non-empty, only `[A-Za-z0-9._-]`, not starting with '.'.
@@ -269,6 +278,12 @@ mod tests {
             "postgres-2025-12-20T03-00-00.sql.gz.sha256"
         );
         assert_eq!(n.to_string(), n.file_name());
+        assert_eq!(
+            checksummed_file(&n.checksum_file_name()),
+            Some("postgres-2025-12-20T03-00-00.sql.gz")
+        );
+        assert_eq!(checksummed_file(&n.file_name()), None);
+        assert_eq!(checksum_name_of("x"), "x.sha256");
         assert_eq!(
             name("myprefix-", "app-db", "dump", Compression::Zstd, true).file_name(),
             "myprefix-app-db-2025-01-02T03-04-05.dump.zst.age"

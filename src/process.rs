@@ -75,11 +75,6 @@ impl Tool {
         self.child.as_mut().and_then(|c| c.stdin.take())
     }
 
-    /// The process id, for logs and tests.
-    pub fn id(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
     /// Waits for the child and fails unless it exited 0; the error carries the end of its stderr.
     pub fn wait(mut self) -> Result<String> {
         let status = match self.child.take() {

@@ -13,6 +13,7 @@
 //! no runs inside a gap and runs in both passes of a repeated hour.
 
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -273,6 +274,13 @@ pub fn with_jitter(d: Duration, unit_random: f64) -> Duration {
         unit_random.clamp(0.0, 1.0)
     };
     d.mul_f64(0.5 + r / 2.0)
+}
+
+/// A number in `[0, 1)` that differs between processes and calls, for [`with_jitter`]; `RandomState` is seeded
+/// from the OS, which is all the randomness jitter needs.
+pub fn unit_random() -> f64 {
+    let bits = RandomState::new().hash_one(std::time::SystemTime::now());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -815,5 +823,13 @@ mod tests {
         assert_eq!(with_jitter(Duration::ZERO, 0.3), Duration::ZERO);
         let capped = backoff(20, Duration::from_secs(1), Duration::from_secs(60));
         assert!(with_jitter(capped, 0.999) <= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn unit_random_stays_below_one() {
+        for _ in 0..1000 {
+            let r = unit_random();
+            assert!((0.0..1.0).contains(&r), "{r}");
+        }
     }
 }

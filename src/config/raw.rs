@@ -45,11 +45,6 @@ pub const KNOWN: &[&str] = &[
     "BACKUP_LOCAL",
 ];
 
-/// Names the program knows but this version does not implement. Ignoring them would give a false sense of
-/// safety (an unencrypted or local-only backup that the user believes is encrypted or off-site), so they are
-/// refused with a message.
-pub const NOT_YET: &[&str] = &[];
-
 /// The environment as the program reads it: every field optional, everything a string.
 #[derive(Debug, Default, Deserialize)]
 pub struct Raw {
@@ -184,13 +179,6 @@ fn secret(
 
 fn check_unknown(vars: &[(String, String)]) -> Result<(), ConfigError> {
     for (name, _) in vars {
-        if NOT_YET.contains(&name.as_str()) {
-            return Err(ConfigError::new(
-                name,
-                "is not supported by this version of db-backup; unset it (a backup must not look \
-                 encrypted, off-site or of another engine when it is not)",
-            ));
-        }
         let ours = name.starts_with("DB_") || name.starts_with("BACKUP_");
         if !ours || KNOWN.contains(&name.as_str()) {
             continue;

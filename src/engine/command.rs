@@ -2,7 +2,6 @@
 //! reads one on stdin; `BACKUP_USER` runs both as another Unix user. Nothing in such a stream tells whether it
 //! is complete, so the command's exit status (and a non-empty stream) is the check.
 
-use std::ffi::CStr;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -165,8 +164,7 @@ pub fn run_as(cfg: &Config) -> std::result::Result<Option<User>, ConfigError> {
         None => Ok(None),
         Some(spec) => {
             let user = lookup_user(spec).map_err(|m| ConfigError::new("BACKUP_USER", m))?;
-            // SAFETY: geteuid has no preconditions.
-            switch_needed(user, unsafe { libc::geteuid() })
+            switch_needed(user, nix::unistd::geteuid().as_raw())
         }
     }
 }
@@ -194,22 +192,22 @@ pub fn switch_needed(user: User, euid: u32) -> std::result::Result<Option<User>,
 pub fn lookup_user(spec: &str) -> std::result::Result<User, String> {
     let numeric: Option<u32> = spec.parse().ok();
     let found = match numeric {
-        Some(uid) => getpw(|pwd, buf, len, result| {
-            // SAFETY: the buffers are valid for the given lengths; see `getpw`.
-            unsafe { libc::getpwuid_r(uid, pwd, buf, len, result) }
-        }),
+        Some(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
         None => {
-            let name =
-                std::ffi::CString::new(spec).map_err(|_| format!("{spec:?} is not a user name"))?;
-            getpw(|pwd, buf, len, result| {
-                // SAFETY: as above; `name` is a NUL-terminated string that outlives the call.
-                unsafe { libc::getpwnam_r(name.as_ptr(), pwd, buf, len, result) }
-            })
+            if spec.contains('\0') {
+                return Err(format!("{spec:?} is not a user name"));
+            }
+            nix::unistd::User::from_name(spec)
         }
     }
-    .map_err(|e| format!("cannot look up user {spec:?}: {e}"))?;
+    .map_err(|e| format!("cannot look up user {spec:?}: {}", std::io::Error::from(e)))?;
     match (found, numeric) {
-        (Some(user), _) => Ok(user),
+        (Some(user), _) => Ok(User {
+            name: user.name,
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+            home: (!user.dir.as_os_str().is_empty()).then_some(user.dir),
+        }),
         (None, Some(uid)) => Ok(User {
             name: spec.to_string(),
             uid,
@@ -220,48 +218,6 @@ pub fn lookup_user(spec: &str) -> std::result::Result<User, String> {
             "there is no user {spec:?} in this container (/etc/passwd); use an existing user name or a \
              numeric uid"
         )),
-    }
-}
-
-/// Calls a `getpw*_r` function with a growing buffer; `Ok(None)` when there is no such user.
-fn getpw(
-    call: impl Fn(
-        *mut libc::passwd,
-        *mut libc::c_char,
-        libc::size_t,
-        *mut *mut libc::passwd,
-    ) -> libc::c_int,
-) -> std::io::Result<Option<User>> {
-    let mut size = 4096usize;
-    loop {
-        let mut buf = vec![0 as libc::c_char; size];
-        // SAFETY: passwd is a plain C struct for which all-zero bytes are a valid value.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let rc = call(&mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
-        if rc == libc::ERANGE && size < 1 << 20 {
-            size *= 4;
-            continue;
-        }
-        if rc != 0 {
-            return Err(std::io::Error::from_raw_os_error(rc));
-        }
-        if result.is_null() {
-            return Ok(None);
-        }
-        // SAFETY: on success the strings point into `buf`, which is alive here, and are NUL-terminated.
-        let (name, home) = unsafe {
-            (
-                CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned(),
-                CStr::from_ptr(pwd.pw_dir).to_string_lossy().into_owned(),
-            )
-        };
-        return Ok(Some(User {
-            name,
-            uid: pwd.pw_uid,
-            gid: pwd.pw_gid,
-            home: (!home.is_empty()).then(|| PathBuf::from(home)),
-        }));
     }
 }
 
@@ -297,5 +253,11 @@ mod tests {
         assert_eq!((unknown.uid, unknown.gid), (4000123, 4000123));
         let err = lookup_user("no-such-user-here").unwrap_err();
         assert!(err.contains("no user"), "{err}");
+        assert_eq!(root.home, Some(PathBuf::from("/root")));
+        let nobody = lookup_user("nobody").unwrap();
+        assert_eq!(nobody.name, "nobody");
+        assert_eq!(lookup_user(&nobody.uid.to_string()).unwrap().name, "nobody");
+        let err = lookup_user("ro\0ot").unwrap_err();
+        assert!(err.contains("is not a user name"), "{err}");
     }
 }

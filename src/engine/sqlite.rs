@@ -9,7 +9,6 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -404,9 +403,9 @@ impl TempCopy {
                     format!("cannot create the temporary copy of the SQLite database: {e}"),
                 )
             })?;
-        // SAFETY: flock on a descriptor that `file` owns and keeps open for the life of the lock.
-        if unsafe { libc::flock(file.as_file().as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(Error::io(file.path(), std::io::Error::last_os_error()));
+        // Held as long as the copy's descriptor stays open, so the sweep of another process leaves it alone.
+        if let Err(e) = file.as_file().try_lock() {
+            return Err(Error::io(file.path(), e.into()));
         }
         Ok(TempCopy { file })
     }
@@ -442,8 +441,8 @@ pub fn is_leftover(dir: &Path, name: &str) -> bool {
         // The main file is gone: a companion alone is a leftover.
         return true;
     };
-    // SAFETY: flock on a descriptor that `file` owns; the lock is released when it is closed.
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    // Taken only when no process holds the copy; released when `file` is closed.
+    file.try_lock().is_ok()
 }
 
 /// The dump: the checked copy, read from the start; the copy is removed when the dump is dropped.

@@ -5,6 +5,7 @@ use chrono::Utc;
 use super::series;
 use crate::config::Config;
 use crate::error::Result;
+use crate::naming;
 use crate::retention::{self, Action, Candidate, Decision};
 use crate::storage::{self, LocalDir, RunLock, Storage};
 
@@ -67,7 +68,7 @@ pub fn apply(
             }
             (Action::Delete, false) => {
                 dir.delete(&d.file_name)?;
-                dir.delete(&format!("{}.sha256", d.file_name))?;
+                dir.delete(&naming::checksum_name_of(&d.file_name))?;
                 tracing::info!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "deleted by retention");
             }
         }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Databases};
 use crate::error::Result;
-use crate::naming::BackupName;
+use crate::naming::{self, BackupName};
 use std::sync::Arc;
 
 use crate::storage::{self, Entry, LocalDir, PARTIAL_SUFFIX, Storage};
@@ -71,9 +71,9 @@ pub fn sweep(cfg: &Config, dir: &LocalDir) -> Result<usize> {
             .strip_prefix('.')
             .and_then(|n| n.strip_suffix(PARTIAL_SUFFIX))
         {
-            let inner = inner.strip_suffix(".sha256").unwrap_or(inner);
+            let inner = naming::checksummed_file(inner).unwrap_or(inner);
             BackupName::parse(inner, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
-        } else if let Some(data) = entry.name.strip_suffix(".sha256") {
+        } else if let Some(data) = naming::checksummed_file(&entry.name) {
             BackupName::parse(data, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
                 && !entries.iter().any(|x| x.name == data)
         } else if let Some(pid) = entry.name.strip_prefix(storage::PROBE_PREFIX) {
@@ -105,13 +105,13 @@ pub fn sweep(cfg: &Config, dir: &LocalDir) -> Result<usize> {
 /// backup never appeared, of this configuration's series only.
 pub fn sweep_remote(cfg: &Config, dest: &dyn Storage) -> Result<usize> {
     let ours = |name: &str| {
-        let data = name.strip_suffix(".sha256").unwrap_or(name);
+        let data = naming::checksummed_file(name).unwrap_or(name);
         BackupName::parse(data, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
     };
     let mut removed = dest.sweep_uploads(&ours)?;
     let entries = dest.list()?;
     for entry in &entries {
-        if let Some(data) = entry.name.strip_suffix(".sha256")
+        if let Some(data) = naming::checksummed_file(&entry.name)
             && ours(data)
             && !entries.iter().any(|x| x.name == data)
         {

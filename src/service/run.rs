@@ -2,7 +2,6 @@
 //! can help, waited out when another backup holds the directory's lock, and abandoned cleanly on a stop.
 
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -11,7 +10,7 @@ use tokio::time::{Instant, timeout};
 use super::state::{BackupFile, RunRecord, RunStatus};
 use crate::cancel::Cancel;
 use crate::error::{Error, Kind, Result};
-use crate::scheduler::{backoff, with_jitter};
+use crate::scheduler::{backoff, unit_random, with_jitter};
 
 /// The first retry's delay; each later one doubles, up to [`MAX_RETRY_DELAY`] or half a schedule period.
 const BASE_RETRY_DELAY: Duration = Duration::from_secs(30);
@@ -230,13 +229,6 @@ where
     );
     task.abort();
     Attempt::Abandoned { stuck: true }
-}
-
-/// A number in `[0, 1)` that differs between processes and calls, for retry jitter; `RandomState` is seeded
-/// from the OS, which is all the randomness jitter needs.
-fn unit_random() -> f64 {
-    let bits = RandomState::new().hash_one(std::time::SystemTime::now());
-    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The stopper of real backups: the run's cancel token, which stops the streams and then kills the tools the

@@ -63,8 +63,7 @@ impl LocalDir {
                 Ok(())
             }
             Err(e) => {
-                // SAFETY: geteuid has no preconditions.
-                let uid = unsafe { libc::geteuid() };
+                let uid = nix::unistd::geteuid();
                 Err(Error::file(
                     &self.dir,
                     format!(

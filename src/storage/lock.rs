@@ -1,7 +1,6 @@
-//! One backup at a time per destination: an `flock` on a lock file, released by the kernel when the holder dies.
+//! One backup at a time per destination: an exclusive lock (`flock`) on a lock file, released by the kernel when the holder dies.
 
-use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -26,11 +25,9 @@ impl RunLock {
             .mode(0o600)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        // SAFETY: flock is called on a file descriptor that `file` owns and keeps open.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
                 return Err(Error::LockBusy {
                     path,
                     message: "another backup is running in this directory (the lock is held); wait for it \
@@ -38,8 +35,28 @@ impl RunLock {
                         .into(),
                 });
             }
-            return Err(Error::io(&path, err));
+            Err(TryLockError::Error(err)) => return Err(Error::io(&path, err)),
         }
         Ok(RunLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_refuses_a_second_run_until_it_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = RunLock::try_acquire(dir.path()).unwrap();
+        let Err(busy) = RunLock::try_acquire(dir.path()) else {
+            panic!("a second run took a held lock");
+        };
+        assert!(
+            busy.to_string().contains("another backup is running"),
+            "{busy}"
+        );
+        drop(held);
+        RunLock::try_acquire(dir.path()).unwrap();
     }
 }

@@ -47,13 +47,16 @@ fn a_server_that_accepts_and_never_answers_fails_every_engine_within_the_wait() 
     let (port, _accepted) = silent_server();
     let dir = backup_dir();
     for engine in ["postgres", "mysql", "redis"] {
-        against(engine, port, dir.path())
-            .run(&["backup-db"])
-            .expect_code(1)
-            .expect_stderr_mentions(&[
-                "accepted the connection but never answered",
-                "DB_WAIT_TIMEOUT=3",
-            ]);
+        let run = against(engine, port, dir.path()).run(&["backup-db"]);
+        run.expect_code(1).expect_stderr_mentions(&[
+            "accepted the connection but never answered",
+            "DB_WAIT_TIMEOUT=3",
+        ]);
+        // It waited for an answer (about 3 s) before giving up.
+        assert!(
+            run.elapsed >= Duration::from_millis(2500),
+            "{engine}: {run}"
+        );
     }
 }
 

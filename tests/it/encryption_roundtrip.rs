@@ -1,7 +1,7 @@
 //! Encrypted backups: written in the age format (the real `age -d` opens them), restored and verified by us with
 //! the identity file or the passphrase, and refused before the database is touched when the key is wrong.
 
-use crate::support::age::{decrypt_with_cli, keygen};
+use crate::support::age::{decrypt_with_cli, decrypt_with_cli_passphrase, keygen};
 use crate::support::files::{self, backup_dir};
 use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
 
@@ -155,4 +155,45 @@ fn passphrase_backups_restore_and_the_passphrase_is_never_shown() {
         .expect_code(1)
         .expect_stderr_mentions(&["BACKUP_ENCRYPTION_PASSPHRASE"]);
     assert!(!pg.db_exists("copy2"));
+}
+
+/// A passphrase-mode backup is standard age: the real `age -d`, given the passphrase (without the file's final
+/// newline), opens it; and `restore --to-file` writes the same plain dump.
+#[test]
+fn passphrase_backup_opens_with_age_and_to_file_writes_its_dump() {
+    require_tools!(PG_SERVER, &["age", "script"]);
+    let pg = PgServer::start();
+    fixture::create(&pg, "app");
+    let dir = backup_dir();
+    let secrets = tempfile::tempdir().unwrap();
+    let passphrase = "open-sesame-42-d9c1";
+    let file = secrets.path().join("passphrase");
+    std::fs::write(&file, format!("{passphrase}\n")).unwrap();
+    let cmd = DbBackup::for_server(&pg, "app", dir.path())
+        .env("BACKUP_ENCRYPTION_PASSPHRASE_FILE", file.to_str().unwrap());
+    cmd.run(&["backup-db"]).expect_success();
+    let name = files::names(dir.path())
+        .into_iter()
+        .find(|n| n.ends_with(".sql.gz.age"))
+        .expect("an encrypted backup named .sql.gz.age");
+    let path = dir.path().join(&name);
+    assert!(
+        std::fs::read(&path)
+            .unwrap()
+            .starts_with(b"age-encryption.org/v1\n")
+    );
+
+    let plain = decrypt_with_cli_passphrase(&path, passphrase);
+    let text = String::from_utf8(plain.clone()).expect("UTF-8 dump");
+    assert!(text.contains(TRAILER), "age -d gave no complete dump");
+    fixture::assert_has_markers(&text);
+
+    let target = secrets.path().join("app.sql");
+    cmd.run(&["restore", "latest", "--to-file", target.to_str().unwrap()])
+        .expect_success();
+    let written = std::fs::read(&target).expect("read the written dump");
+    assert!(
+        written == plain,
+        "--to-file wrote other bytes than age -d opens"
+    );
 }

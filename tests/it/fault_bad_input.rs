@@ -214,6 +214,30 @@ fn cases() -> Vec<Case> {
     out
 }
 
+/// Whether `text` names the variable `name` as a whole word: `DB_PASSWORD` inside `DB_PASSWORD_FILE` does not count.
+fn names_variable(text: &str, name: &str) -> bool {
+    let part_of_name = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    text.match_indices(name).any(|(at, _)| {
+        !part_of_name(text[..at].chars().next_back())
+            && !part_of_name(text[at + name.len()..].chars().next())
+    })
+}
+
+#[test]
+fn a_variable_is_named_only_as_a_whole_word() {
+    assert!(names_variable("error: DB_PASSWORD is set", "DB_PASSWORD"));
+    assert!(names_variable("DB_PASSWORD=", "DB_PASSWORD"));
+    assert!(!names_variable(
+        "error: DB_PASSWORD_FILE is set",
+        "DB_PASSWORD"
+    ));
+    assert!(!names_variable("error: S3_DB_PASSWORD", "DB_PASSWORD"));
+    assert!(names_variable(
+        "DB_PASSWORD_FILE and DB_PASSWORD.",
+        "DB_PASSWORD"
+    ));
+}
+
 #[test]
 fn every_setting_with_a_wrong_value_is_refused_naming_it() {
     let cases = cases();
@@ -233,7 +257,7 @@ fn every_setting_with_a_wrong_value_is_refused_naming_it() {
         let said = run.stderr.lines().last().unwrap_or("").to_string();
         let problem = if run.code != Some(2) {
             Some(format!("exit status {:?}", run.code))
-        } else if !run.stderr.contains(case.names) {
+        } else if !names_variable(&run.stderr, case.names) {
             Some(format!("stderr does not name {}", case.names))
         } else if !files::names(dir.path()).is_empty() {
             Some(format!(

@@ -1,4 +1,5 @@
-//! MySQL/MariaDB with `DB_NAME=all`: every database but the server's own, each in a series of its own.
+//! MySQL/MariaDB with `DB_NAME=all`: every database but the server's own, each in a series of its own; and
+//! `restore latest` of a comma list.
 
 use crate::mysql_roundtrip::check_artifacts;
 use crate::support::files::{self, backup_dir};
@@ -50,4 +51,47 @@ fn all_databases_each_in_their_own_series() {
     my_fixture::assert_same_dump(&my.dump("alpha_copy"), &alpha);
     my_fixture::assert_same_dump(&my.dump("beta_copy"), &beta);
     assert_eq!(my_fixture::facts(&my, "alpha_copy"), my_fixture::FACTS);
+}
+
+/// `restore latest` with a comma list restores the newest backup of each listed database into that database
+/// (created again after a drop) and leaves other databases alone.
+#[test]
+fn restore_latest_of_a_comma_list_restores_each_database() {
+    if !mariadb::available() {
+        return;
+    }
+    let my = MariaDb::start();
+    for db in ["one", "two", "three"] {
+        my.create_db(db);
+        my.sql(
+            Some(db),
+            &format!("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('{db} old');"),
+        );
+    }
+    let dir = backup_dir();
+    let cmd = my.db_backup("one,two", dir.path());
+    cmd.run(&["backup-db"]).expect_success();
+    // Backup names carry whole seconds: the second backup must not share the first's name.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for db in ["one", "two"] {
+        my.sql(Some(db), &format!("UPDATE t SET v = '{db} new';"));
+    }
+    cmd.run(&["backup-db"]).expect_success();
+    assert_eq!(
+        files::backup_series(dir.path()),
+        ["my-one", "my-one", "my-two", "my-two"],
+        "two backups of each: {:?}",
+        files::names(dir.path())
+    );
+
+    my.sql(None, "DROP DATABASE one; DROP DATABASE two;");
+    my.sql(Some("three"), "UPDATE t SET v = 'three changed';");
+    cmd.run(&["restore", "latest"]).expect_success();
+    for (db, value) in [
+        ("one", "one new"),
+        ("two", "two new"),
+        ("three", "three changed"),
+    ] {
+        assert_eq!(my.sql(Some(db), "SELECT v FROM t"), value, "database {db}");
+    }
 }

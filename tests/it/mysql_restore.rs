@@ -1,5 +1,5 @@
-//! MySQL/MariaDB restores that must fail: a cut-off dump changes nothing, and a statement the server
-//! refuses stops the restore with the server's message.
+//! MySQL/MariaDB restores: a cut-off dump changes nothing, a statement the server refuses stops the restore
+//! with the server's message, and `--to-file` writes the dump itself.
 
 use std::io::Write;
 use std::path::Path;
@@ -67,15 +67,55 @@ fn a_statement_the_server_refuses_stops_the_restore() {
         return;
     }
     let (my, dir, name, dump) = backed_up();
-    let broken = dump.replacen("CREATE TABLE `b`", "CREATE TABLE `b` (broken", 1);
+    // The refused statement comes after table a's CREATE and before its rows and everything of table b: a
+    // client that went on after the error would leave rows in a and a table b.
+    let broken = dump.replacen(
+        "INSERT INTO `a`",
+        "INSERT INTO `a` (broken;\nINSERT INTO `a`",
+        1,
+    );
     assert_ne!(broken, dump);
     replace_backup(dir.path(), &name, broken.as_bytes());
+    // An existing empty database is used as it is and kept after a failure, so what ran stays visible.
+    my.create_db("copy");
 
     let run = my
         .db_backup("app", dir.path())
         .run(&["restore", &name, "--database", "copy"]);
     run.expect_code(1)
         .expect_stderr_mentions(&["mariadb", "error", "syntax", "restore again"]);
-    // Stopped at the first error: table b's rows never ran.
+    // Stopped at the first error: the statement before it ran, none after it did.
+    assert_eq!(my.sql(Some("copy"), "SELECT COUNT(*) FROM a"), "0");
     assert!(my.try_sql(Some("copy"), "SELECT COUNT(*) FROM b").is_err());
+}
+
+/// `restore --to-file` writes the decompressed dump: byte for byte the backup's content, which the client
+/// restores into a database that dumps as the source.
+#[test]
+fn restore_to_file_writes_the_dump_the_client_restores() {
+    if !mariadb::available() {
+        return;
+    }
+    let (my, dir, name, dump) = backed_up();
+    assert!(dump.contains("-- Dump completed"), "not a complete dump");
+    let out = tempfile::tempdir().expect("temp dir");
+    let target = out.path().join("app.sql");
+    my.db_backup("app", dir.path())
+        .run(&[
+            "restore",
+            &name,
+            "--to-file",
+            target.to_str().expect("UTF-8"),
+        ])
+        .expect_success();
+    let written = std::fs::read_to_string(&target).expect("read the written dump");
+    assert!(
+        written == dump,
+        "--to-file wrote other bytes than the backup holds"
+    );
+
+    my.create_db("copy");
+    my.sql(Some("copy"), &written);
+    assert_eq!(my.dump("copy"), my.dump("app"));
+    assert_eq!(my.sql(Some("copy"), "SELECT COUNT(*) FROM a"), "3000");
 }

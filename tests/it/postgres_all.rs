@@ -1,4 +1,5 @@
-//! Several databases in one run: `DB_NAME=all` (with the roles, as a globals file) and a comma list.
+//! Several databases in one run: `DB_NAME=all` (with the roles, as a globals file) and a comma list, and
+//! `restore latest` of a list.
 
 use crate::support::files::{self, backup_dir, check_artifacts};
 use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
@@ -59,5 +60,51 @@ fn comma_list_backs_up_each_named_database() {
         ["pg-one", "pg-two"],
         "in {:?}",
         files::names(dir.path())
+    );
+}
+
+/// `restore latest` with a comma list restores the newest backup of each listed database into that database
+/// (created again after a drop), leaves other databases alone, and refuses `--database` (which one?).
+#[test]
+fn restore_latest_of_a_comma_list_restores_each_database() {
+    require_tools!(PG_SERVER);
+    let pg = PgServer::start();
+    for db in ["one", "two", "three"] {
+        pg.create_db(db);
+        pg.psql(
+            db,
+            &format!("CREATE TABLE t (v text); INSERT INTO t VALUES ('{db} old')"),
+        );
+    }
+    let dir = backup_dir();
+    let cmd = DbBackup::for_server(&pg, "one,two", dir.path());
+    cmd.run(&["backup-db"]).expect_success();
+    // Backup names carry whole seconds: the second backup must not share the first's name.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for db in ["one", "two"] {
+        pg.psql(db, &format!("UPDATE t SET v = '{db} new'"));
+    }
+    cmd.run(&["backup-db"]).expect_success();
+    let (one, two, three) = (pg.dump("one"), pg.dump("two"), pg.dump("three"));
+    assert!(
+        one.contains("one new") && two.contains("two new"),
+        "{one}\n{two}"
+    );
+
+    cmd.run(&["restore", "latest", "--database", "x"])
+        .expect_code(2)
+        .expect_stderr_mentions(&["--database needs a single backup"]);
+    assert!(!pg.db_exists("x"));
+
+    pg.psql("postgres", "DROP DATABASE one; DROP DATABASE two");
+    pg.psql("three", "UPDATE t SET v = 'three changed'");
+    let three = three.replace("three old", "three changed");
+    cmd.run(&["restore", "latest"]).expect_success();
+    assert_eq!(pg.dump("one"), one);
+    assert_eq!(pg.dump("two"), two);
+    assert_eq!(
+        pg.dump("three"),
+        three,
+        "a database not in the list was touched"
     );
 }

@@ -109,6 +109,13 @@ fn prune_dry_run_deletes_nothing_and_says_why() {
         before,
         "a dry run must not change anything:\n{run}"
     );
+    // Each backup of the series with its label, and nothing of other series or foreign files.
+    let mut expected: std::collections::BTreeMap<String, String> = OLD
+        .iter()
+        .map(|n| (n.to_string(), "would delete".to_string()))
+        .collect();
+    expected.insert(fresh.clone(), "keep".to_string());
+    assert_eq!(run.prune_labels(), expected, "{run}");
     let said = run.all_output();
     for name in OLD.iter().copied().chain([fresh.as_str()]) {
         assert!(

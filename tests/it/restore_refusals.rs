@@ -61,7 +61,8 @@ fn backup_without_checksum_is_refused() {
     assert_verify_fails(&cmd, &name, CHECKSUM_WORDS);
     assert_restore_refused(&pg, &cmd, &name, CHECKSUM_WORDS);
     // `latest` may skip a backup without checksum or name it; it must not restore it.
-    assert_restore_refused(&pg, &cmd, "latest", &[""]);
+    // `latest` looks only at complete backups (with their checksum), so it finds none.
+    assert_restore_refused(&pg, &cmd, "latest", &["no complete backup of series pg"]);
 }
 
 /// Rewrites the backup with `bytes` and a checksum that matches them: only deeper checks can tell.
@@ -73,10 +74,16 @@ fn replace_with_checksum(dir: &TempDir, name: &str, bytes: &[u8]) {
 #[test]
 fn truncated_dump_with_matching_checksum_is_refused() {
     require_tools!(PG_SERVER);
-    let (_pg, dir, cmd, name) = fixture::backed_up_beside_existing();
+    let (pg, dir, cmd, name) = fixture::backed_up_beside_existing();
     let dump = files::decompress(&dir.path().join(&name));
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&dump[..dump.len() / 2])
+    // Cut between two statements before the middle, where psql alone would apply what came (a cut inside a
+    // statement fails in psql anyway).
+    let text = String::from_utf8(dump).expect("UTF-8 dump");
+    let cut = text[..text.len() / 2]
+        .rfind("\n--\n-- Name: ")
+        .expect("a statement boundary before the middle");
+    gz.write_all(&text.as_bytes()[..cut + 1])
         .expect("gzip in memory");
     replace_with_checksum(&dir, &name, &gz.finish().expect("gzip in memory"));
 
@@ -86,6 +93,25 @@ fn truncated_dump_with_matching_checksum_is_refused() {
     // database was created before the end of the stream showed the damage).
     cmd.run(&["restore", "latest", "--database", "copy"])
         .expect_code(1);
+    // Either way, nothing of the half dump was committed.
+    if pg.db_exists("copy") {
+        let copy = pg.dump("copy");
+        assert!(copy.contains("PostgreSQL database dump"), "{copy}");
+        assert!(
+            !copy.contains("CREATE TABLE"),
+            "a cut-off restore committed tables:\n{copy}"
+        );
+    }
+    pg.create_db("empty");
+    let empty = pg.dump("empty");
+    assert!(!empty.contains("CREATE TABLE"), "{empty}");
+    cmd.run(&["restore", "latest", "--database", "empty"])
+        .expect_code(1);
+    assert_eq!(
+        pg.dump("empty"),
+        empty,
+        "a cut-off restore changed the empty database"
+    );
 }
 
 #[test]

@@ -122,17 +122,41 @@ fn a_dump_failing_mid_upload_aborts_the_upload() {
     let s3 = S3Server::start();
     s3.bucket("cmd");
     let dir = backup_dir();
-    let cmd = with_env(DbBackup::bare(), &s3.env("S3_", "cmd", ""))
-        .env("DB_TYPE", "command")
-        .env("BACKUP_DIR", dir.path().to_str().unwrap())
-        .env("BACKUP_CMD", "head -c 12000000 /dev/urandom; exit 3")
-        .env("BACKUP_COMPRESSION", "none")
-        .env("S3_PART_SIZE", "5MiB");
+    // Through a proxy that passes everything, to see the requests.
+    let proxy = Proxy::start(s3.port(), Faults::default());
+    let cmd = with_env(
+        DbBackup::bare(),
+        &s3.env_via("S3_", "cmd", "", &proxy.endpoint()),
+    )
+    .env("DB_TYPE", "command")
+    .env("BACKUP_DIR", dir.path().to_str().unwrap())
+    .env("BACKUP_CMD", "head -c 12000000 /dev/urandom; exit 3")
+    .env("BACKUP_COMPRESSION", "none")
+    .env("S3_PART_SIZE", "5MiB");
     cmd.run(&["backup-db"]).expect_code(1);
     assert!(s3.keys("cmd").is_empty(), "{:?}", s3.keys("cmd"));
     assert!(
         s3.client("cmd", "").list_multipart("").unwrap().is_empty(),
         "the upload was not aborted"
+    );
+    // A multipart upload was started and got a part before the dump failed, and was then aborted.
+    let lines = proxy.request_lines();
+    let saw = |method: &str, query: &str| {
+        lines
+            .iter()
+            .any(|l| l.starts_with(method) && l.contains(query))
+    };
+    assert!(
+        saw("POST ", "?uploads"),
+        "no multipart upload was started: {lines:#?}"
+    );
+    assert!(
+        saw("PUT ", "partNumber=1&"),
+        "no part was uploaded: {lines:#?}"
+    );
+    assert!(
+        saw("DELETE ", "uploadId="),
+        "the upload was not aborted: {lines:#?}"
     );
     assert!(
         files::names(dir.path())

@@ -47,12 +47,27 @@ fn retention_on_a_bucket_touches_only_our_series_under_our_prefix() {
         })
         .env("BACKUP_RETENTION_DAYS", "7")
         .env("DB_BACKUP_MAX_N", "2");
+    let before = s3.keys("shared");
+    assert!(before.len() > ours_old.len(), "{before:?}");
     let dry = cmd.run(&["prune", "--dry-run"]);
     dry.expect_success();
     assert!(
         dry.stdout.contains("s3:pg-2020-01-01T03-00-00.sql.gz"),
         "{dry}"
     );
+    assert!(
+        s3.keys("shared") == before,
+        "a dry run changed the bucket:\n{dry}"
+    );
+    let labels: std::collections::BTreeMap<String, String> = [
+        ("s3:pg-2020-01-01T03-00-00.sql.gz", "would delete"),
+        ("s3:pg-2020-01-02T03-00-00.sql.gz", "would delete"),
+        ("s3:pg-2020-01-03T03-00-00.sql.gz", "keep"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(dry.prune_labels(), labels, "{dry}");
 
     cmd.run(&["backup-db"]).expect_success();
     let name = files::only_backup(dir.path(), "pg");

@@ -1,7 +1,8 @@
 //! Backups to S3-compatible stores: a round trip through a bucket alone, two buckets at once with age
-//! encryption and no local copy, `list`, `verify` and `restore --from` on remote copies.
+//! encryption and no local copy, zstd with passphrase encryption, `list`, `verify` and `restore --from` on
+//! remote copies.
 
-use crate::support::age::{decrypt_with_cli, keygen};
+use crate::support::age::{decrypt_with_cli, decrypt_with_cli_passphrase, keygen};
 use crate::support::files::{self, backup_dir};
 use crate::support::s3::{S3Server, require_s3};
 use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
@@ -140,4 +141,61 @@ fn two_remotes_at_once_encrypted_without_a_local_copy() {
         .run(&["restore", "latest", "--from", "nowhere"])
         .expect_code(2)
         .expect_stderr_mentions(&["s3_2"]);
+}
+
+/// zstd, passphrase encryption and a bucket alone, together: the object is `.sql.zst.age`, the standard age tool
+/// opens it with the passphrase into zstd holding the dump, and `restore latest` and `--to-file` bring back the
+/// source from the bucket.
+#[test]
+fn zstd_and_passphrase_encryption_through_s3() {
+    require_tools!(PG_SERVER, &["age", "script"]);
+    require_s3!();
+    let s3 = S3Server::start();
+    s3.bucket("sealed");
+    let pg = PgServer::start();
+    let source = fixture::create(&pg, "app");
+    let dir = backup_dir();
+    let secrets = tempfile::tempdir().unwrap();
+    let passphrase = "zstd-over-s3-5b7e";
+    let file = secrets.path().join("passphrase");
+    std::fs::write(&file, passphrase).unwrap();
+    let cmd = with_env(
+        DbBackup::for_server(&pg, "app", dir.path()),
+        &s3.env("S3_", "sealed", "pg"),
+    )
+    .env("BACKUP_LOCAL", "false")
+    .env("BACKUP_COMPRESSION", "zstd")
+    .env("BACKUP_ENCRYPTION_PASSPHRASE_FILE", file.to_str().unwrap());
+    cmd.run(&["backup-db"]).expect_success();
+
+    assert!(files::backups(dir.path()).is_empty(), "no local copy");
+    let keys = s3.keys("sealed");
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let object = keys[0].clone();
+    let name = object
+        .strip_prefix("pg/")
+        .expect("under the prefix")
+        .to_string();
+    assert!(name.ends_with(".sql.zst.age"), "{name}");
+    assert_eq!(keys[1], format!("{object}.sha256"));
+    let stored = s3.get("sealed", &object);
+    assert!(stored.starts_with(b"age-encryption.org/v1\n"));
+    let path = secrets.path().join(&name);
+    std::fs::write(&path, &stored).unwrap();
+    let plain = decrypt_with_cli_passphrase(&path, passphrase);
+    let text = String::from_utf8(plain.clone()).expect("UTF-8 dump");
+    assert!(
+        text.contains("-- PostgreSQL database dump complete"),
+        "no complete dump"
+    );
+    fixture::assert_has_markers(&text);
+
+    fixture::assert_latest_restores_as(&cmd, &pg, &source);
+    let target = secrets.path().join("app.sql");
+    cmd.run(&["restore", "latest", "--to-file", target.to_str().unwrap()])
+        .expect_success();
+    assert!(
+        std::fs::read(&target).unwrap() == plain,
+        "--to-file wrote other bytes than age -d opens"
+    );
 }

@@ -1,10 +1,13 @@
 //! `backup-service` on a seconds schedule against a throwaway PostgreSQL: backups keep coming without overlap
-//! (and a hanging ping endpoint does not slow them), `healthcheck` follows reality, SIGTERM stops it.
+//! (and a hanging ping endpoint does not slow them), `healthcheck` follows reality, SIGTERM stops it; a transient
+//! failure is retried within the run.
 
 use std::time::{Duration, Instant};
 
 use crate::support::files::{self, backup_dir};
-use crate::support::service::{assert_only_complete_backups, black_hole, healthcheck, wait_until};
+use crate::support::service::{
+    assert_only_complete_backups, black_hole, flaky_pg_dump, healthcheck, path_str, wait_until,
+};
 use crate::support::{DbBackup, PG_SERVER, PgServer, require_tools};
 
 #[test]
@@ -72,6 +75,12 @@ fn seconds_schedule_runs_backups_and_healthcheck_follows_the_server() {
             }
         })
         .collect();
+    // The check below holds for no events at all: the lines it looks for must be there.
+    assert!(
+        events.iter().filter(|e| **e == "start").count() >= 3
+            && events.iter().filter(|e| **e == "end").count() >= 2,
+        "the log does not show the runs: {events:?}\n{log}"
+    );
     assert!(
         events
             .chunks(2)
@@ -118,4 +127,54 @@ fn seconds_schedule_runs_backups_and_healthcheck_follows_the_server() {
     let after = healthcheck(&cmd);
     after.expect_code(1);
     assert!(after.stdout.contains("stopped"), "{after}");
+}
+
+/// A run whose first attempt fails as a dropped connection does is retried within the run, and the retry's
+/// backup is the run's success (attempts=2), before the next scheduled run.
+#[test]
+fn a_transient_failure_is_retried_and_the_retry_succeeds() {
+    require_tools!(PG_SERVER);
+    let pg = PgServer::start();
+    pg.create_db("app");
+    pg.psql("app", "CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
+    let dir = backup_dir();
+    let bin = flaky_pg_dump(1);
+    // A 20 s period: the retry comes after 5-10 s (half the period at most), the next scheduled run later.
+    let service = DbBackup::for_server(&pg, "app", dir.path())
+        .env("PG_BIN_DIR", path_str(bin.path()))
+        .env("BACKUP_SCHEDULE", "*/20 * * * * *")
+        .env("BACKUP_ON_START", "1")
+        .env("BACKUP_RETRIES", "2");
+    let service = service.spawn(&["backup-service"]);
+    let done = wait_until(Duration::from_secs(30), || {
+        service.stderr_so_far().contains("backup run succeeded")
+    });
+    let log = service.stderr_so_far();
+    assert!(done, "no run succeeded:\n{log}");
+    let retried = log
+        .lines()
+        .find(|l| l.contains("backup attempt failed; retrying"))
+        .unwrap_or_else(|| panic!("no retry was logged:\n{log}"));
+    assert!(
+        retried.contains("server closed the connection unexpectedly")
+            && retried.contains("attempt=1"),
+        "{retried}"
+    );
+    let succeeded = log
+        .lines()
+        .find(|l| l.contains("backup run succeeded"))
+        .expect("found above");
+    assert!(succeeded.contains("attempts=2"), "{succeeded}");
+    assert!(
+        !log.contains("backup run failed"),
+        "the first attempt's failure ended the run:\n{log}"
+    );
+    // Two dumps: the failed one and the retry (a scheduled run may have begun since; it is not looked at).
+    let calls = std::fs::read_to_string(bin.path().join("calls")).expect("pg_dump was called");
+    assert!(calls.lines().count() >= 2, "{log}");
+    let backups = files::backups(dir.path());
+    assert!(!backups.is_empty(), "{:?}\n{log}", files::names(dir.path()));
+    files::check_artifacts(dir.path(), &backups[0]);
+    service.signal(libc::SIGTERM);
+    service.wait(Duration::from_secs(15)).expect_success();
 }

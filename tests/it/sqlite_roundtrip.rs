@@ -1,5 +1,6 @@
 //! SQLite (`DB_PATH`): a backup restores to the same `.dump`, into a missing file or over a database an
-//! application holds open; damaged or cut-short backups are refused before the target is touched.
+//! application holds open, or as a file with `--to-file`; damaged or cut-short backups are refused before the
+//! target is touched.
 
 use std::fs;
 use std::io::Write;
@@ -302,4 +303,46 @@ fn a_missing_or_foreign_db_path_fails_cleanly() {
     run.expect_stderr_mentions_any(&["not a database", "sqlite"]);
     assert!(db_backups(dir.path()).is_empty());
     assert_no_strays(dir.path());
+}
+
+/// `restore --to-file` writes the backup's database file itself: byte for byte the decompressed backup, a
+/// sound SQLite file that dumps as the source, and the source file is left alone.
+#[test]
+fn restore_to_file_writes_the_database_file() {
+    require_tools!(SQLITE_TOOLS, &["gzip"]);
+    let (_work, source, dir) = closed_wal_fixture();
+    let expected = dump(&source);
+    assert!(
+        expected.contains("CREATE TRIGGER people_audit"),
+        "{expected}"
+    );
+    sqlite_backup(&source, dir.path())
+        .run(&["backup-db"])
+        .expect_success();
+    let backups = db_backups(dir.path());
+    let [name] = backups.as_slice() else {
+        panic!("expected one backup: {backups:?}");
+    };
+    let out = tempfile::tempdir().expect("temp dir");
+    let target = out.path().join("copy.db");
+    sqlite_backup(&source, dir.path())
+        .run(&[
+            "restore",
+            "latest",
+            "--to-file",
+            target.to_str().expect("UTF-8"),
+        ])
+        .expect_success();
+    let written = fs::read(&target).expect("read the written file");
+    assert!(
+        written.starts_with(b"SQLite format 3\0"),
+        "not a SQLite file"
+    );
+    assert!(
+        written == files::decompress(&dir.path().join(name)),
+        "--to-file wrote other bytes than the backup holds"
+    );
+    assert_eq!(integrity(&target), "ok");
+    assert_eq!(dump(&target), expected);
+    assert_eq!(dump(&source), expected, "the source changed");
 }

@@ -12,6 +12,11 @@ use super::sign::{self, ToSign, uri_encode};
 use super::xml;
 use crate::config::S3Settings;
 use crate::error::{Error, Result};
+use crate::scheduler;
+
+/// The first retry's delay; each later one doubles, up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(200);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
 /// An object in a listing.
 #[derive(Debug, Clone)]
@@ -508,21 +513,8 @@ fn wait(attempt: u32, elapsed: Duration, budget: Duration) -> Option<Duration> {
 
 /// Exponential backoff with jitter: between half and all of 200 ms x 2^attempt (at most 10 s), at random.
 fn backoff(attempt: u32) -> Duration {
-    let cap = (200u64 << attempt.min(16)).min(10_000);
-    Duration::from_millis(cap / 2 + jitter() % (cap / 2 + 1))
-}
-
-/// A random number from the standard library's per-process hash keys and the clock (no RNG dependency).
-fn jitter() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
+    let delay = scheduler::backoff(attempt, FIRST_RETRY_DELAY, MAX_RETRY_DELAY);
+    scheduler::with_jitter(delay, scheduler::unit_random())
 }
 
 #[cfg(test)]

@@ -29,10 +29,6 @@ impl S3Store {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     fn key(&self, name: &str) -> String {
         format!("{}{name}", self.client.settings.prefix)
     }

@@ -221,3 +221,23 @@ impl fmt::Display for Run {
         )
     }
 }
+
+impl Run {
+    /// What `prune` said of each file: its name (with `<destination>:` for a remote one) and the label
+    /// (`keep`, `would delete` or `deleted`), from stdout's `<label>  <name>  (<reason>)` lines.
+    pub fn prune_labels(&self) -> BTreeMap<String, String> {
+        let mut labels = BTreeMap::new();
+        for line in self.stdout.lines() {
+            let Some((label, rest)) = ["keep", "would delete", "deleted"]
+                .iter()
+                .find_map(|l| line.strip_prefix(l).map(|rest| (*l, rest)))
+            else {
+                continue;
+            };
+            let name = rest.trim_start().split("  (").next().unwrap_or_default();
+            assert!(!name.is_empty(), "a prune line without a name: {line:?}");
+            labels.insert(name.to_string(), label.to_string());
+        }
+        labels
+    }
+}

@@ -322,6 +322,8 @@ struct Status {
     down_since: Option<Instant>,
     went_down: bool,
     healed: bool,
+    /// The request line of every request that reached the proxy, in order.
+    lines: Vec<String>,
 }
 
 /// The most the proxy reads or writes at once.
@@ -357,6 +359,11 @@ impl Proxy {
     /// How many 503 answers the proxy gave.
     pub fn slow_downs(&self) -> u32 {
         self.state.status().slow_downs
+    }
+
+    /// The request lines (`PUT /bucket/key?partNumber=1&uploadId=... HTTP/1.1`) the proxy saw, in order.
+    pub fn request_lines(&self) -> Vec<String> {
+        self.state.status().lines.clone()
     }
 
     /// Up again for good.
@@ -462,6 +469,7 @@ fn requests(client: TcpStream, mut server: TcpStream, state: &State) {
         let slow_down = {
             let mut status = state.status();
             status.requests += 1;
+            status.lines.push(line.to_string());
             if state.faults.down_at.is_some_and(|at| line.contains(at)) {
                 state.go_down(&mut status);
             }

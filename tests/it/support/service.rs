@@ -197,6 +197,32 @@ pub fn slow_pg_dump(line_delay: Duration) -> TempDir {
     bin
 }
 
+/// A PG_BIN_DIR whose `pg_dump` fails its first `failures` dumps as a dropped connection does (a message and
+/// status 1), then runs the real one. The count is kept in the directory (`calls`, one line per dump).
+pub fn flaky_pg_dump(failures: u32) -> TempDir {
+    let bin = tempfile::tempdir().expect("temp bin dir");
+    for tool in ["psql", "pg_dumpall", "pg_restore", "pg_isready"] {
+        if let Some(path) = tools::find(tool) {
+            std::os::unix::fs::symlink(path, bin.path().join(tool)).expect("link tool");
+        }
+    }
+    let script = format!(
+        "#!/bin/sh\n\
+         case \"$1\" in --version|-V) exec '{real}' \"$@\";; esac\n\
+         echo dump >> '{calls}'\n\
+         if [ \"$(wc -l < '{calls}')\" -le {failures} ]; then\n\
+         echo 'pg_dump: error: server closed the connection unexpectedly' >&2; exit 1\n\
+         fi\n\
+         exec '{real}' \"$@\"\n",
+        real = tools::path("pg_dump").display(),
+        calls = bin.path().join("calls").display(),
+    );
+    let pg_dump = bin.path().join("pg_dump");
+    fs::write(&pg_dump, script).expect("write flaky pg_dump");
+    fs::set_permissions(&pg_dump, fs::Permissions::from_mode(0o755)).expect("chmod flaky pg_dump");
+    bin
+}
+
 pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
