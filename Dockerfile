@@ -107,7 +107,7 @@ RUN printf 'path-exclude=/usr/bin/%s\n' \
  && mkdir -p /backups \
  && chown 10001:10001 /backups \
  && chmod 0750 /backups \
- && for name in backup-service backup-db restore list; do ln -s db-backup "/usr/local/bin/$name"; done
+ && for name in backup-service backup-db restore list verify prune; do ln -s db-backup "/usr/local/bin/$name"; done
 
 COPY --from=build /src/target/release/db-backup /usr/local/bin/db-backup
 
