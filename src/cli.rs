@@ -74,8 +74,16 @@ pub enum Command {
 }
 
 /// The arguments as clap should see them: when the binary runs under a link name that is a subcommand, that
-/// name becomes the subcommand.
-pub fn effective_args(args: Vec<OsString>) -> Vec<OsString> {
+/// name becomes the subcommand; the binary's own name as the first argument (`docker run IMAGE db-backup list`,
+/// where the image's entrypoint is already `db-backup`) is dropped, as `docker exec` would run it.
+pub fn effective_args(mut args: Vec<OsString>) -> Vec<OsString> {
+    if args
+        .get(1)
+        .and_then(|a| Path::new(a).file_name())
+        .is_some_and(|n| n == "db-backup")
+    {
+        args.remove(1);
+    }
     let invoked = args
         .first()
         .and_then(|a| Path::new(a).file_name())
@@ -174,11 +182,13 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
         }
         Command::Verify { file, from } => {
             let cfg = cfg.clone();
-            let results = tokio::task::spawn_blocking(move || {
+            let container = cfg.container.clone();
+            let report = tokio::task::spawn_blocking(move || {
                 jobs::verify::run(&cfg, &file, from.as_deref())
             })
             .await
             .map_err(|e| Error::Other(format!("the verify task failed: {e}")))??;
+            let results = report.results;
             let mut failed = 0;
             for (name, result) in &results {
                 match result {
@@ -188,6 +198,13 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
                         println!("FAILED  {name}: {e}");
                     }
                 }
+            }
+            if report.skipped > 0 {
+                println!(
+                    "skipped {} backup(s) of other series (this configuration's series is {container}; \
+                     verify those with the configuration that made them)",
+                    report.skipped
+                );
             }
             if failed > 0 {
                 return Err(Error::Other(format!(
@@ -272,6 +289,14 @@ mod tests {
         assert_eq!(
             effective_args(args(&["/x/db-backup", "list"])),
             args(&["/x/db-backup", "list"])
+        );
+        assert_eq!(
+            effective_args(args(&["db-backup", "db-backup", "verify", "all"])),
+            args(&["db-backup", "verify", "all"])
+        );
+        assert_eq!(
+            effective_args(args(&["db-backup", "/usr/local/bin/db-backup", "list"])),
+            args(&["db-backup", "list"])
         );
     }
 
