@@ -19,6 +19,7 @@ mod mysql_all;
 mod mysql_failures;
 mod mysql_restore;
 mod mysql_roundtrip;
+mod permission_hints;
 mod postgres_all;
 mod postgres_failures;
 mod postgres_newserver;
