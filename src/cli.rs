@@ -109,6 +109,31 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    match cli.command {
+        // Reads the service's state only: no probe of the database, which may be the very thing that is down.
+        Command::Healthcheck => {
+            return match Config::without_probe() {
+                Ok(configs) => crate::service::health::command_any(&configs),
+                Err(e) => {
+                    println!("unhealthy: configuration error: {e}");
+                    e_code(&Error::Config(e))
+                }
+            };
+        }
+        // Without DB_TYPE the service waits for its database to answer instead of exiting.
+        Command::BackupService => match Config::detection_pending() {
+            Ok(Some(host)) => {
+                early_logging();
+                return block_on(crate::service::detect::run(host));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("db-backup: configuration error: {e}");
+                return e_code(&Error::Config(e));
+            }
+        },
+        _ => {}
+    }
     let cfg = match Config::from_env() {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -116,11 +141,12 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             return e_code(&Error::Config(e));
         }
     };
-    if let Command::Healthcheck = cli.command {
-        // One line on stdout and the exit code: what Docker keeps of a health check.
-        return crate::service::health::command(&cfg);
-    }
     logging::init(cfg.log_format, &cfg.log_level);
+    block_on(run(cli.command, &cfg))
+}
+
+/// Runs `job` on a new runtime; its exit code.
+fn block_on(job: impl std::future::Future<Output = Result<(), Error>>) -> u8 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -132,7 +158,7 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             return EXIT_FAILED;
         }
     };
-    match runtime.block_on(run(cli.command, &cfg)) {
+    match runtime.block_on(job) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = %e, "failed");
@@ -140,6 +166,20 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             e_code(&e)
         }
     }
+}
+
+/// The logger before the configuration is complete (while the service waits for its database): `LOG_FORMAT`
+/// and `LOG_LEVEL` as given; the configuration checks them once it is read.
+fn early_logging() {
+    let format = match std::env::var("LOG_FORMAT").as_deref() {
+        Ok("json") => crate::config::LogFormat::Json,
+        _ => crate::config::LogFormat::Text,
+    };
+    let level = std::env::var("LOG_LEVEL")
+        .ok()
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "info".to_string());
+    logging::init(format, &level);
 }
 
 fn e_code(e: &Error) -> u8 {
@@ -238,7 +278,7 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
             }
         }
         Command::BackupService => crate::service::run(cfg).await?,
-        // Answered by `main_with_args` before the runtime starts: it needs neither a runtime nor a logger.
+        // Answered by `main_with_args` before the configuration is read: it needs only the service's state.
         Command::Healthcheck => {}
     }
     Ok(())

@@ -39,6 +39,7 @@ mod s3_roundtrip;
 mod secrets;
 mod service_concurrency;
 mod service_config;
+mod service_detect_wait;
 mod service_minutes;
 mod service_notify;
 mod service_schedule;
