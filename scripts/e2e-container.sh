@@ -22,7 +22,7 @@ CACHE=${E2E_CACHE:-/var/cache/db-backup-e2e}
 MIRROR=${E2E_MIRROR:-http://deb.debian.org/debian}
 ENGINES=${E2E_ENGINES:-postgres mariadb redis sqlite}
 BASE_IMAGE=localhost/db-backup-e2e/bookworm-slim:latest
-DB_IMAGE=localhost/db-backup-e2e/bookworm-db:latest
+DB_IMAGE=localhost/db-backup-e2e/bookworm-db
 IMAGE=localhost/db-backup-e2e/db-backup:latest
 PREFIX=db-backup-e2e
 started_all=$SECONDS
@@ -121,54 +121,6 @@ make_db() {
       --no-install-recommends postgresql-15 mariadb-server redis-server sqlite3 >/dev/null && rm -rf /var/lib/apt/lists/*' >"$CACHE/db-install.log" 2>&1 ||
     fail "installing the database packages into $root failed"
   rm -f "$root/usr/sbin/policy-rc.d"
-  install -m 0755 /dev/stdin "$root/usr/local/bin/e2e-db" <<'EOF'
-#!/bin/bash
-# e2e-db postgres|mariadb|redis: one database server in the foreground, user `app` (root for MariaDB, as in
-# the compose example), database `app`, password from /run/secrets/db_password.
-set -euo pipefail
-pw=$(cat /run/secrets/db_password)
-case "$1" in
-postgres)
-  data=/var/lib/postgresql/data
-  if [[ ! -s $data/PG_VERSION ]]; then
-    mkdir -p "$data" && chown postgres:postgres "$data"
-    printf '%s\n' "$pw" >/tmp/pw && chown postgres /tmp/pw
-    su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/initdb -D $data -U app --pwfile=/tmp/pw -A scram-sha-256 >/dev/null"
-    rm /tmp/pw
-    echo "host all all 0.0.0.0/0 scram-sha-256" >>"$data/pg_hba.conf"
-    su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/postgres --single -D $data postgres <<<'CREATE DATABASE app' >/dev/null"
-  fi
-  mkdir -p /run/postgresql && chown postgres /run/postgresql
-  exec su postgres -s /bin/sh -c "exec /usr/lib/postgresql/15/bin/postgres -D $data -c listen_addresses='*'"
-  ;;
-mariadb)
-  data=/var/lib/mysql
-  if [[ ! -d $data/mysql ]]; then
-    mariadb-install-db --user=mysql --datadir="$data" --auth-root-authentication-method=normal >/dev/null
-  fi
-  mkdir -p /run/mysqld && chown mysql /run/mysqld
-  sql_pw=${pw//\\/\\\\}
-  sql_pw=${sql_pw//\'/\\\'}
-  cat >/run/mysqld/init.sql <<SQL
-CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '$sql_pw';
-GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;
-ALTER USER 'root'@'localhost' IDENTIFIED BY '$sql_pw';
-CREATE DATABASE IF NOT EXISTS app;
-SQL
-  chown mysql /run/mysqld/init.sql && chmod 0600 /run/mysqld/init.sql
-  exec mariadbd --user=mysql --datadir="$data" --bind-address=0.0.0.0 --init-file=/run/mysqld/init.sql
-  ;;
-redis)
-  mkdir -p /data && chown redis /data
-  cd /data
-  exec su redis -s /bin/sh -c 'exec redis-server --bind 0.0.0.0 --protected-mode no --dir /data --requirepass "$(cat /run/secrets/db_password)"'
-  ;;
-*)
-  echo "usage: e2e-db postgres|mariadb|redis" >&2
-  exit 2
-  ;;
-esac
-EOF
   tar -C "$root" -cf "$CACHE/bookworm-db.tar.partial" . && mv "$CACHE/bookworm-db.tar.partial" "$CACHE/bookworm-db.tar"
 }
 [[ -s $CACHE/bookworm-slim.tar ]] || make_base
@@ -182,7 +134,11 @@ import() {
   fi
 }
 import "$BASE_IMAGE" "$CACHE/bookworm-slim.tar"
-import "$DB_IMAGE" "$CACHE/bookworm-db.tar"
+import "$DB_IMAGE-packages:latest" "$CACHE/bookworm-db.tar"
+# The database image: the packages and the entrypoint scripts/lib/e2e-db.sh.
+printf 'FROM %s\nCOPY e2e-db.sh /usr/local/bin/e2e-db\n' "$DB_IMAGE-packages:latest" |
+  ctr build "${run_flags[@]}" -t "$DB_IMAGE" -f - scripts/lib >"$CACHE/db-build.log" 2>&1 ||
+  { cat "$CACHE/db-build.log" >&2; fail "building $DB_IMAGE failed"; }
 
 # ---------------------------------------------------------------------------------------------------------
 # The image: this repository's Dockerfile with the release binary built here (Debian 12, like the image), the
@@ -240,12 +196,20 @@ cleanup() {
     echo "E2E_KEEP=1: left ${created[*]} and $work in place" >&2
     return
   fi
-  local c
-  for c in "${created[@]}"; do
-    ctr rm -f -t 0 "$c" >/dev/null 2>&1 || ctr network rm -f "$c" >/dev/null 2>&1 || true
-  done
+  remove_all
   rm -rf "$work"
 }
+# Every container and network of this script (also those a killed earlier run left).
+remove_all() {
+  local c n
+  for c in $(ctr ps -a --format '{{.Names}}' | grep "^$PREFIX-" || true); do
+    ctr rm -f -t 0 "$c" >/dev/null 2>&1 || true
+  done
+  for n in $(ctr network ls --format '{{.Name}}' | grep "^$PREFIX-" || true); do
+    ctr network rm -f "$n" >/dev/null 2>&1 || true
+  done
+}
+remove_all
 trap cleanup EXIT
 
 now_ms() { date +%s%3N; }
