@@ -365,12 +365,13 @@ scenario_mariadb() {
   my_in() { ctr exec -i -e MYSQL_PWD="$password" "$db" mariadb -uroot -h127.0.0.1 "$@"; }
   dump_of() {
     ctr exec -e MYSQL_PWD="$password" "$db" mariadb-dump -uroot -h127.0.0.1 --skip-dump-date --routines \
-      --triggers "$1" | grep -v '^-- Host:'
+      --triggers "$1" | grep -v -e '^-- Host:' -e '^-- Dumping routines for database'
   }
   wait_for "MariaDB in $db" 90 my_in -e 'SELECT 1' app
   my_in app <<'SQL'
 CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50) NOT NULL, price DECIMAL(10,2), note TEXT)
   DEFAULT CHARSET=utf8mb4;
+SET SESSION max_recursive_iterations = 10000;
 INSERT INTO items (name, price, note)
   WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 5000)
   SELECT CONCAT('item ', n), n * 1.25, IF(n % 4 = 0, NULL, CONCAT('note ✓ ', n)) FROM g;
@@ -401,14 +402,24 @@ scenario_redis() {
   network "$net"
   db_container "$db" "$net" redis redis
   rc() { ctr exec -i -e REDISCLI_AUTH="$password" "$db" redis-cli "$@"; }
-  # Every key with its value (DUMP), in key order.
+  # Every key with its type and value, in key order.
   fingerprint() {
-    ctr exec -e REDISCLI_AUTH="$password" "$db" sh -c \
-      'redis-cli --scan | sort | while read -r k; do printf "%s " "$k"; redis-cli --no-raw DUMP "$k"; done | md5sum'
+    ctr exec -e REDISCLI_AUTH="$password" "$db" sh -c '
+      redis-cli --scan | sort | while read -r k; do
+        t=$(redis-cli TYPE "$k")
+        printf "%s %s: " "$k" "$t"
+        case $t in
+        string) redis-cli GET "$k" ;;
+        hash) redis-cli HGETALL "$k" | paste - - | sort ;;
+        list) redis-cli LRANGE "$k" 0 -1 ;;
+        set) redis-cli SMEMBERS "$k" | sort ;;
+        zset) redis-cli ZRANGE "$k" 0 -1 WITHSCORES ;;
+        esac
+      done | md5sum'
   }
   wait_for "Redis in $db" 60 rc PING
   {
-    for i in $(seq 1 300); do echo "SET key:$i value-$i"; done
+    for i in $(seq 1 100); do echo "SET key:$i value-$i"; done
     echo "HSET user:1 name alice email alice@example.com"
     echo "RPUSH queue a b c"
     echo "SADD tags x y z"
@@ -457,7 +468,7 @@ scenario_sqlite() {
   [[ -n $restored && $live == "$restored"* ]] || fail "the restored database is not a state of the live one"
   echo "ok: the backup holds the first $(wc -l <<<"$restored") rows of the live database"
   say "$side: the bad day: the application stopped, its database gone, restore latest"
-  ctr stop -t 5 "$app" >/dev/null
+  ctr stop -t 1 "$app" >/dev/null
   rm -f "$data"/app.db "$data"/app.db-wal "$data"/app.db-shm
   ctr exec "$side" restore latest
   [[ $(rows "$data/app.db") == "$restored" ]] || fail "the restored database differs from the backup"
