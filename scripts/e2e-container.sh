@@ -50,7 +50,7 @@ else
     [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1 ||
       skip_or_fail "no Docker engine and no podman; install podman, runc and debootstrap (Debian packages) as root"
     echo "installing podman, runc and debootstrap"
-    pkgs=(podman runc debootstrap netavark aardvark-dns containernetworking-plugins)
+    pkgs=(podman runc debootstrap netavark aardvark-dns containernetworking-plugins iptables uidmap slirp4netns fuse-overlayfs)
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null ||
       { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         "${pkgs[@]}" >/dev/null; } || skip_or_fail "cannot install ${pkgs[*]} with apt-get"
