@@ -5,7 +5,8 @@
 # private network (DB_HOST = the service name, the password as a mounted *_FILE secret, ./backups bind-mounted
 # and owned by uid 10001): `exec backup-db`, `list`, `verify all`, `restore latest --database check` compared
 # with the source, the bad day (drop, `restore latest`), health going healthy, unhealthy while the database is
-# down past the schedule, healthy again, and `stop` exiting 0 with only complete backups left.
+# down past the schedule, healthy again, and `stop` exiting 0 with only complete backups left. Then
+# docker-compose.example.yml itself (profile postgres) with podman-compose, or `docker compose` with Docker.
 #
 # Runs with Docker when an engine answers `docker info`, else with podman (Debian package, installed with
 # apt-get when missing) as root with the runc runtime. Under CI=true a missing or failing container runtime
@@ -13,14 +14,14 @@
 #
 # Caches (rebuilt when missing): the debootstrap bases as tarballs in E2E_CACHE (default
 # /var/cache/db-backup-e2e); the release binary in target/. E2E_KEEP=1 leaves containers and files for a look.
-# E2E_ENGINES="postgres mariadb redis sqlite" picks the scenarios.
+# E2E_ENGINES="postgres mariadb redis sqlite compose" picks the scenarios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -n ${CI:-} ]] && export CI
 
 CACHE=${E2E_CACHE:-/var/cache/db-backup-e2e}
 MIRROR=${E2E_MIRROR:-http://deb.debian.org/debian}
-ENGINES=${E2E_ENGINES:-postgres mariadb redis sqlite}
+ENGINES=${E2E_ENGINES:-postgres mariadb redis sqlite compose}
 BASE_IMAGE=localhost/db-backup-e2e/bookworm-slim:latest
 DB_IMAGE=localhost/db-backup-e2e/bookworm-db
 IMAGE=localhost/db-backup-e2e/db-backup:latest
@@ -476,6 +477,92 @@ scenario_sqlite() {
   rm -f "$backups/check.db"
   stop_cleanly "$side" "$backups"
 }
+
+# docker-compose.example.yml itself (profile postgres), the database image mapped to the local one: with
+# podman-compose (PyPI, in target/venv-compose) on podman, with `docker compose` where Docker runs. podman has no
+# health timer without systemd, so a loop runs the project's checks every 2 s while it is up.
+compose_pids=()
+compose_cmd=()
+compose_cleanup() {
+  if ((${#compose_cmd[@]})); then
+    "${compose_cmd[@]}" down -v >/dev/null 2>&1 || true
+  fi
+  local pid
+  for pid in ${compose_pids[@]+"${compose_pids[@]}"}; do
+    kill "$pid" 2>/dev/null || true
+  done
+  return 0
+}
+scenario_compose() {
+  local dir=$work/compose project=$PREFIX-compose tool
+  mkdir -p "$dir/backups" "$dir/secrets"
+  chown 10001:10001 "$dir/backups"
+  cp "$work/db_password" "$dir/secrets/db_password.txt"
+  cat >"$dir/override.yml" <<EOF
+services:
+  postgres:
+    image: $DB_IMAGE
+    command: ["e2e-db", "postgres"]
+  db-backup:
+    image: $IMAGE
+    volumes:
+      - $dir/backups:/backups
+secrets:
+  db_password:
+    file: $dir/secrets/db_password.txt
+EOF
+  local files=(-p "$project" -f docker-compose.example.yml -f "$dir/override.yml")
+  if [[ $engine == podman ]]; then
+    tool=target/venv-compose/bin/podman-compose
+    if ! "$tool" version >/dev/null 2>&1; then
+      echo "installing podman-compose into target/venv-compose"
+      rm -rf target/venv-compose
+      python3 -m venv target/venv-compose &&
+        target/venv-compose/bin/pip install --quiet --disable-pip-version-check 'podman-compose==1.6.0' ||
+        skip_or_fail "cannot install podman-compose (PyPI) into target/venv-compose"
+    fi
+    # The same limits and runtime for the containers podman-compose starts.
+    cat >"$dir/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=20000:20000"]
+[engine]
+runtime = "runc"
+EOF
+    export CONTAINERS_CONF=$dir/containers.conf
+    compose_cmd=("$tool" --profile postgres "${files[@]}")
+    (while sleep 2; do
+      for c in $(podman ps --format '{{.Names}}' --filter "label=io.podman.compose.project=$project"); do
+        podman healthcheck run "$c" >/dev/null 2>&1 || true
+      done
+    done) &
+    compose_pids+=($!)
+  else
+    compose_cmd=(docker compose "${files[@]}" --profile postgres)
+  fi
+  say "compose -f docker-compose.example.yml --profile postgres up -d"
+  "${compose_cmd[@]}" up -d --no-build >"$dir/up.log" 2>&1 || { cat "$dir/up.log" >&2; fail "compose up failed"; }
+  last_sidecar=db-backup
+  wait_health db-backup healthy 180
+  say "exec db-backup backup-db, list, restore latest --database app_check"
+  ctr exec db-backup backup-db
+  ctr exec db-backup list | grep -q '^postgres-' || fail "list shows no postgres-* backup"
+  ctr exec db-backup restore latest --database app_check
+  local pg names
+  pg=$(ctr ps --format '{{.Names}}' | grep -E "^${project}[_-]postgres[_-]1$" | head -n 1)
+  [[ -n $pg ]] || fail "no postgres container in the compose project"
+  names=$(ctr exec -e PGPASSWORD="$password" "$pg" psql -h 127.0.0.1 -U app -d app -At -c \
+    "SELECT datname FROM pg_database WHERE datname = 'app_check'")
+  [[ $names == app_check ]] || fail "restore latest --database app_check made no database app_check"
+  ctr stop -t 10 db-backup >/dev/null
+  local code
+  code=$(ctr inspect -f '{{.State.ExitCode}}' db-backup)
+  [[ $code == 0 ]] || fail "db-backup exited with status $code on stop"
+  echo "ok: the compose example backs up, restores and stops with status 0"
+  compose_cleanup
+  compose_cmd=()
+  unset CONTAINERS_CONF
+}
+trap 'compose_cleanup; cleanup' EXIT
 
 for e in $ENGINES; do
   say "scenario: $e"
