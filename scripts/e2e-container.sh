@@ -288,7 +288,7 @@ first_steps() {
   timings+=("$took")
   sleep 2
   local mem
-  mem=$(ctr stats --no-stream --format '{{.MemUsage}}' "$name" | head -n 1)
+  mem=$(ctr stats --no-stream --format '{{.MemUsage}}' "$name" | sed -n 1p)
   echo "idle memory of $name: $mem"
   memories+=("${mem%% /*}")
   say "$name: exec backup-db, list, verify all"
@@ -545,10 +545,13 @@ EOF
   wait_health db-backup healthy 180
   say "exec db-backup backup-db, list, restore latest --database app_check"
   ctr exec db-backup backup-db
-  ctr exec db-backup list | grep -q '^postgres-' || fail "list shows no postgres-* backup"
+  local listing
+  listing=$(ctr exec db-backup list)
+  echo "$listing"
+  grep -q '^postgres-' <<<"$listing" || fail "list shows no postgres-* backup"
   ctr exec db-backup restore latest --database app_check
   local pg names
-  pg=$(ctr ps --format '{{.Names}}' | grep -E "^${project}[_-]postgres[_-]1$" | head -n 1)
+  pg=$(ctr ps --format '{{.Names}}' | grep -E "^${project}[_-]postgres[_-]1$" | sed -n 1p)
   [[ -n $pg ]] || fail "no postgres container in the compose project"
   names=$(ctr exec -e PGPASSWORD="$password" "$pg" psql -h 127.0.0.1 -U app -d app -At -c \
     "SELECT datname FROM pg_database WHERE datname = 'app_check'")
