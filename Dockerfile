@@ -8,15 +8,29 @@
 #
 # The build context is Cargo.toml, Cargo.lock and src/ (see .dockerignore): a build.rs or any other file the
 # build reads must be added there and to the COPY lines of the `build` stage.
+#
+# Build arguments for builds without an image registry or apt.postgresql.org (scripts/e2e-container.sh uses
+# them; the defaults are the build users run):
+# - BUILD_IMAGE, RUNTIME_IMAGE: the bases of the build stages and of the final image (both Debian 12).
+# - BINARY_FROM=prebuilt: take the binary from target/docker/db-backup in the build context (built on a
+#   Debian 12 host with `cargo build --release --locked`) instead of compiling it in the `build` stage.
+# - PG_CLIENT_SOURCE=debian: the PostgreSQL clients from Debian itself (bookworm has 15 only, so with
+#   PG_CLIENT_VERSIONS=15) instead of the PostgreSQL project's repository, whose key is then not fetched.
+ARG BUILD_IMAGE=rust:1-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+ARG BINARY_FROM=build
 
 # ---------------------------------------------------------------------------------------------------------
 # The signing key of apt.postgresql.org (PGDG). Fetched here, where curl and gpg already exist, and checked
 # against its published fingerprint, so the runtime image needs neither tool and never trusts an unchecked key.
-FROM rust:1-bookworm AS pgdg-key
+FROM ${BUILD_IMAGE} AS pgdg-key
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG PGDG_KEY_URL=https://www.postgresql.org/media/keys/ACCC4CF8.asc
 ARG PGDG_KEY_FINGERPRINT=B97B0AFCAA1A47F044F244A07FCC7D46ACCC4CF8
-RUN curl --proto '=https' --tlsv1.2 -fsSL "$PGDG_KEY_URL" -o /pgdg.asc \
+ARG PG_CLIENT_SOURCE=pgdg
+# With PG_CLIENT_SOURCE=debian an empty file stands for the key, and the final stage removes it.
+RUN if [ "$PG_CLIENT_SOURCE" = debian ]; then : > /pgdg.asc; exit 0; fi \
+ && curl --proto '=https' --tlsv1.2 -fsSL "$PGDG_KEY_URL" -o /pgdg.asc \
  && primary="$(GNUPGHOME="$(mktemp -d)" gpg --batch --show-keys --with-colons /pgdg.asc \
       | awk -F: '$1 == "pub" { want = 1; next } want && $1 == "fpr" { print $10; want = 0 }')" \
  && if [ "$primary" != "$PGDG_KEY_FINGERPRINT" ]; then \
@@ -27,7 +41,7 @@ RUN curl --proto '=https' --tlsv1.2 -fsSL "$PGDG_KEY_URL" -o /pgdg.asc \
 # ---------------------------------------------------------------------------------------------------------
 # The release binary. Dependencies are compiled in their own layer, from Cargo.toml and Cargo.lock alone with
 # stub sources, so a change to src/ recompiles only this crate.
-FROM rust:1-bookworm AS build
+FROM ${BUILD_IMAGE} AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /src
 ENV CARGO_PROFILE_RELEASE_STRIP=symbols \
@@ -46,13 +60,24 @@ RUN find src -type f -exec touch {} + \
  && cargo build --release --locked \
  && ./target/release/db-backup --version
 
+# The binary built on the host (BINARY_FROM=prebuilt): only built when chosen.
+FROM scratch AS prebuilt
+COPY target/docker/db-backup /src/target/release/db-backup
+
+# The stage the final image takes the binary from: `build` or `prebuilt`.
+# hadolint ignore=DL3006
+FROM ${BINARY_FROM} AS binary
+
 # ---------------------------------------------------------------------------------------------------------
-FROM debian:bookworm-slim
+# hadolint ignore=DL3006
+FROM ${RUNTIME_IMAGE}
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # The PostgreSQL client majors installed side by side as /usr/lib/postgresql/<N>/bin: pg_dump refuses a
 # server newer than itself, so the engine picks the client matching the server's major version.
 ARG PG_CLIENT_VERSIONS="13 14 15 16 17 18"
+# `pgdg` (apt.postgresql.org) or `debian` (see the top of this file).
+ARG PG_CLIENT_SOURCE=pgdg
 ARG VERSION=dev
 ARG REVISION=unknown
 
@@ -75,7 +100,8 @@ COPY --from=pgdg-key /pgdg.asc /usr/share/postgresql-common/pgdg/apt.postgresql.
 #   mariadb-client-core already and is named here so that no later packaging change drops it silently.
 #   Only the dump, restore and admin tools are kept: the other MariaDB binaries are statically linked
 #   (about 5 MB each, some 55 MB together) and have no use in a backup image; dpkg's path-exclude (the
-#   mechanism debian:slim uses for documentation) leaves them out.
+#   mechanism debian:slim uses for documentation) leaves them out, and the links that pointed at them
+#   (mysqlcheck and the like) are removed after the install so that none dangles.
 # - no sqlite3: the SQLite engine uses the library built into the binary. No Redis tool either: the RDB is
 #   read over the replication protocol.
 # - tini runs as PID 1: it forwards signals to db-backup and reaps the children of `docker exec`.
@@ -87,8 +113,12 @@ RUN printf 'path-exclude=/usr/bin/%s\n' \
  && export DEBIAN_FRONTEND=noninteractive \
  && apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates tini \
- && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
-      > /etc/apt/sources.list.d/pgdg.list \
+ && if [ "$PG_CLIENT_SOURCE" = pgdg ]; then \
+      echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+        > /etc/apt/sources.list.d/pgdg.list; \
+    else \
+      rm /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc; \
+    fi \
  && set -- \
  && for v in $PG_CLIENT_VERSIONS; do set -- "$@" "postgresql-client-$v"; done \
  && apt-get update \
@@ -100,6 +130,8 @@ RUN printf 'path-exclude=/usr/bin/%s\n' \
       done; \
     done \
  && mariadb-dump --version \
+ && echo "removing the links to programs left out above:" \
+ && find /usr/bin /usr/sbin -xtype l -print -delete \
  && dpkg -L libmariadb3 | grep '/libmariadb3/plugin/caching_sha2_password\.so$' \
  && groupadd --gid 10001 db-backup \
  && useradd --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
@@ -107,9 +139,9 @@ RUN printf 'path-exclude=/usr/bin/%s\n' \
  && mkdir -p /backups \
  && chown 10001:10001 /backups \
  && chmod 0750 /backups \
- && for name in backup-service backup-db restore list; do ln -s db-backup "/usr/local/bin/$name"; done
+ && for name in backup-service backup-db restore list verify prune; do ln -s db-backup "/usr/local/bin/$name"; done
 
-COPY --from=build /src/target/release/db-backup /usr/local/bin/db-backup
+COPY --from=binary /src/target/release/db-backup /usr/local/bin/db-backup
 
 # Backups belong to uid 10001. A bind-mounted host directory keeps its own owner: give uid 10001 write
 # access to it (`chown 10001 ./backups`); when it cannot write, db-backup says so and names the uid.

@@ -111,7 +111,7 @@ docker image ls "$image"
 say "the image: links on PATH, PostgreSQL clients, MariaDB client, non-root user"
 docker run --rm --entrypoint sh "$image" -c '
   set -e
-  for name in backup-service backup-db restore list; do
+  for name in backup-service backup-db restore list verify prune; do
     [ "$(readlink "$(command -v "$name")")" = db-backup ] || { echo "$name is not a link to db-backup" >&2; exit 1; }
   done
   for v in 13 14 15 16 17 18; do /usr/lib/postgresql/$v/bin/pg_dump --version; done
@@ -119,7 +119,7 @@ docker run --rm --entrypoint sh "$image" -c '
   [ "$(id -u)" = 10001 ] || { echo "runs as uid $(id -u), not 10001" >&2; exit 1; }'
 
 say "a directory uid 10001 cannot write: the message names the uid"
-out=$(docker run --rm -v "$work/not-writable:/backups" -e DB_HOST=nowhere.invalid -e DB_NAME=app \
+out=$(docker run --rm -v "$work/not-writable:/backups" -e DB_TYPE=postgres -e DB_HOST=nowhere.invalid -e DB_NAME=app \
   "$image" backup-db 2>&1) && fail "backup-db into a non-writable directory succeeded:
 $out"
 if grep -q 'uid 10001' <<<"$out"; then

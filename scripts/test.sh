@@ -61,6 +61,7 @@ docker_checks() {
       { echo "docker-compose.example.yml does not validate${profile:+ with --profile $profile}" >&2; return 1; }
   done
   bash -n scripts/e2e-docker.sh
+  bash -n scripts/e2e-container.sh
 }
 
 # The S3 tests' server: moto_server (PyPI moto[server]) in a venv of its own, target/venv-s3, because moto needs
@@ -132,6 +133,12 @@ s3_server
 
 step "${runner[*]}"
 "${runner[@]}"
+
+# The image as a container (scripts/e2e-container.sh): built from the Dockerfile on debootstrap bases, every
+# engine backed up, verified and restored through `exec`, health and stop checked. With Docker or podman (installed
+# when missing); under CI=true a missing or failing container runtime fails the run.
+step "scripts/e2e-container.sh"
+scripts/e2e-container.sh
 
 # Fuzzing, briefly (scripts/fuzz.sh installs the nightly toolchain and cargo-fuzz when missing; under CI=true a
 # failed install fails the run). FUZZ_SECONDS per target, 15 by default; FUZZ_SECONDS=0 skips it.

@@ -75,8 +75,16 @@ pub enum Command {
 }
 
 /// The arguments as clap should see them: when the binary runs under a link name that is a subcommand, that
-/// name becomes the subcommand.
-pub fn effective_args(args: Vec<OsString>) -> Vec<OsString> {
+/// name becomes the subcommand; the binary's own name as the first argument (`docker run IMAGE db-backup list`,
+/// where the image's entrypoint is already `db-backup`) is dropped, as `docker exec` would run it.
+pub fn effective_args(mut args: Vec<OsString>) -> Vec<OsString> {
+    if args
+        .get(1)
+        .and_then(|a| Path::new(a).file_name())
+        .is_some_and(|n| n == "db-backup")
+    {
+        args.remove(1);
+    }
     let invoked = args
         .first()
         .and_then(|a| Path::new(a).file_name())
@@ -102,6 +110,31 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    match cli.command {
+        // Reads the service's state only: no probe of the database, which may be the very thing that is down.
+        Command::Healthcheck => {
+            return match Config::without_probe() {
+                Ok(configs) => crate::service::health::command_any(&configs),
+                Err(e) => {
+                    println!("unhealthy: configuration error: {e}");
+                    e_code(&Error::Config(e))
+                }
+            };
+        }
+        // Without DB_TYPE the service waits for its database to answer instead of exiting.
+        Command::BackupService => match Config::detection_pending() {
+            Ok(Some(host)) => {
+                early_logging();
+                return block_on(crate::service::detect::run(host));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("db-backup: configuration error: {e}");
+                return e_code(&Error::Config(e));
+            }
+        },
+        _ => {}
+    }
     let cfg = match Config::from_env() {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -109,11 +142,12 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             return e_code(&Error::Config(e));
         }
     };
-    if let Command::Healthcheck = cli.command {
-        // One line on stdout and the exit code: what Docker keeps of a health check.
-        return crate::service::health::command(&cfg);
-    }
     logging::init(cfg.log_format, &cfg.log_level);
+    block_on(run(cli.command, &cfg))
+}
+
+/// Runs `job` on a new runtime; its exit code.
+fn block_on(job: impl std::future::Future<Output = Result<(), Error>>) -> u8 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -125,7 +159,7 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             return EXIT_FAILED;
         }
     };
-    match runtime.block_on(run(cli.command, &cfg)) {
+    match runtime.block_on(job) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = %e, "failed");
@@ -133,6 +167,20 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             e_code(&e)
         }
     }
+}
+
+/// The logger before the configuration is complete (while the service waits for its database): `LOG_FORMAT`
+/// and `LOG_LEVEL` as given; the configuration checks them once it is read.
+fn early_logging() {
+    let format = match std::env::var("LOG_FORMAT").as_deref() {
+        Ok("json") => crate::config::LogFormat::Json,
+        _ => crate::config::LogFormat::Text,
+    };
+    let level = std::env::var("LOG_LEVEL")
+        .ok()
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "info".to_string());
+    logging::init(format, &level);
 }
 
 fn e_code(e: &Error) -> u8 {
@@ -175,11 +223,13 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
         }
         Command::Verify { file, from } => {
             let cfg = cfg.clone();
-            let results = tokio::task::spawn_blocking(move || {
+            let container = cfg.container.clone();
+            let report = tokio::task::spawn_blocking(move || {
                 jobs::verify::run(&cfg, &file, from.as_deref(), &cancel)
             })
             .await
             .map_err(|e| Error::Other(format!("the verify task failed: {e}")))??;
+            let results = report.results;
             let mut failed = 0;
             for (name, result) in &results {
                 match result {
@@ -189,6 +239,13 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
                         println!("FAILED  {name}: {e}");
                     }
                 }
+            }
+            if report.skipped > 0 {
+                println!(
+                    "skipped {} backup(s) of other series (this configuration's series is {container}; \
+                     verify those with the configuration that made them)",
+                    report.skipped
+                );
             }
             if failed > 0 {
                 return Err(Error::Other(format!(
@@ -222,7 +279,7 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
             }
         }
         Command::BackupService => crate::service::run(cfg).await?,
-        // Answered by `main_with_args` before the runtime starts: it needs neither a runtime nor a logger.
+        // Answered by `main_with_args` before the configuration is read: it needs only the service's state.
         Command::Healthcheck => {}
     }
     Ok(())
@@ -284,6 +341,14 @@ mod tests {
         assert_eq!(
             effective_args(args(&["/x/db-backup", "list"])),
             args(&["/x/db-backup", "list"])
+        );
+        assert_eq!(
+            effective_args(args(&["db-backup", "db-backup", "verify", "all"])),
+            args(&["db-backup", "verify", "all"])
+        );
+        assert_eq!(
+            effective_args(args(&["db-backup", "/usr/local/bin/db-backup", "list"])),
+            args(&["db-backup", "list"])
         );
     }
 

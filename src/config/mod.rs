@@ -192,9 +192,7 @@ impl Config {
     /// (no `DB_TYPE`, `DB_PORT`, `DB_PATH` or `BACKUP_CMD`), the server at `DB_HOST` is probed on each engine's
     /// standard port: the one engine that answers is used, and none or several is an error.
     pub fn from_env() -> Result<Config, ConfigError> {
-        let mut vars: Vec<(String, String)> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
+        let mut vars = env_vars();
         let read_file = |p: &Path| std::fs::read_to_string(p);
         if !probe::needed(&vars) {
             return Config::from_vars(&vars, &read_file);
@@ -208,6 +206,54 @@ impl Config {
         let mut cfg = Config::from_vars(&vars, &read_file)?;
         cfg.engine_reason = reason;
         Ok(cfg)
+    }
+
+    /// When nothing names the engine (see [`Config::from_env`]): the host the probe asks, once the checks that
+    /// need no server have passed (unknown names, unreadable secrets). `None` when the configuration names it.
+    pub fn detection_pending() -> Result<Option<String>, ConfigError> {
+        let vars = env_vars();
+        if !probe::needed(&vars) {
+            return Ok(None);
+        }
+        raw::read(&vars, &|p: &Path| std::fs::read_to_string(p))?;
+        Ok(Some(probe::host(&vars)))
+    }
+
+    /// Probes `host` as [`Config::from_env`] does: `Ok` when some engine answers, else what each port said.
+    pub fn probe_answers(host: &str) -> std::result::Result<(), String> {
+        let results = probe::probe_all(host);
+        if results.iter().any(|r| r.2 == probe::Answer::Speaks) {
+            return Ok(());
+        }
+        Err(probe::decide(host, &results)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default())
+    }
+
+    /// The configuration without the network: when the engine is left to the probe, one configuration per
+    /// engine the probe could find (they differ only in what the engine decides), for commands that must not
+    /// wait for a server, such as `healthcheck`.
+    pub fn without_probe() -> Result<Vec<Config>, ConfigError> {
+        let vars = env_vars();
+        let read_file = |p: &Path| std::fs::read_to_string(p);
+        if !probe::needed(&vars) {
+            return Ok(vec![Config::from_vars(&vars, &read_file)?]);
+        }
+        let mut configs = Vec::new();
+        let mut first_error = None;
+        for kind in probe::PROBED {
+            let mut vars = vars.clone();
+            vars.push(("DB_TYPE".to_string(), kind.name().to_string()));
+            match Config::from_vars(&vars, &read_file) {
+                Ok(cfg) => configs.push(cfg),
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        match first_error {
+            Some(e) if configs.is_empty() => Err(e),
+            _ => Ok(configs),
+        }
     }
 
     /// Builds the configuration from a list of variables; `read_file` reads `_FILE` secrets.
@@ -622,6 +668,13 @@ fn databases(value: Option<&str>) -> Result<Databases, ConfigError> {
         1 => Databases::One(names.into_iter().next().unwrap_or_default()),
         _ => Databases::List(names),
     })
+}
+
+/// The process environment as UTF-8 pairs (others are left out).
+fn env_vars() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -156,12 +156,18 @@ fn secret(
         (Some(value), None) => Ok(Some((*value).to_string())),
         (None, Some(path)) => {
             let content = read_file(Path::new(path)).map_err(|e| {
-                ConfigError::new(
-                    &file_var,
+                let fix = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    // SAFETY: geteuid and getegid have no preconditions.
+                    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
                     format!(
-                        "cannot read the file {path}: {e}; mount the secret there or fix the path"
-                    ),
-                )
+                        "this process runs as uid {uid} (gid {gid}), which needs read access to it: make it \
+                         readable by uid {uid} (chown {uid} or chmod 0644 on the host file; a compose secret \
+                         keeps the host file's owner and mode)"
+                    )
+                } else {
+                    "mount the secret there or fix the path".to_string()
+                };
+                ConfigError::new(&file_var, format!("cannot read the file {path}: {e}; {fix}"))
             })?;
             let value = content.strip_suffix('\n').unwrap_or(&content);
             let value = value.strip_suffix('\r').unwrap_or(value);

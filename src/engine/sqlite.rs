@@ -59,7 +59,10 @@ impl Sqlite {
         let source_error = |e: rusqlite::Error| {
             Error::file(
                 &self.path,
-                format!("cannot read the SQLite database (DB_PATH): {e}"),
+                format!(
+                    "cannot read the SQLite database (DB_PATH): {e}{}",
+                    access_hint(&e)
+                ),
             )
         };
         if !self.path.is_file() {
@@ -268,7 +271,10 @@ impl Engine for Sqlite {
         let target_error = |e: rusqlite::Error| {
             Error::file(
                 &target,
-                format!("restoring into the SQLite database failed: {e}"),
+                format!(
+                    "restoring into the SQLite database failed: {e}{}",
+                    access_hint(&e)
+                ),
             )
         };
         let mut dest = Connection::open_with_flags(
@@ -320,6 +326,24 @@ pub fn file_completeness(kind: &str) -> Option<Completeness> {
     KINDS
         .contains(&kind)
         .then(|| Completeness::Custom(Box::new(ImageCheck::default())))
+}
+
+/// For an error that says SQLite was refused access to the database file (a file owned by another user, a
+/// directory where it cannot create the `-wal` and `-shm` files): which uid needs which access. Empty otherwise.
+fn access_hint(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            // SAFETY: geteuid has no preconditions.
+            let uid = unsafe { libc::geteuid() };
+            format!(
+                "; this process runs as uid {uid}, which needs read and write access to the database file, its \
+                 -wal and -shm files and their directory (SQLite writes them even to read a WAL database): give \
+                 uid {uid} that access (e.g. chown {uid}), or run db-backup as the user that owns them"
+            )
+        }
+        _ => String::new(),
+    }
 }
 
 /// Opens a copy read-only and `immutable`: nothing else writes it, so SQLite needs no lock and creates no

@@ -10,31 +10,49 @@ use crate::pipeline;
 use crate::storage::{Storage, parse_checksum};
 use std::sync::Arc;
 
+/// What `verify` found: the result per file (remote ones as `<destination>:<name>`), and how many backups of
+/// other series `all` left alone.
+pub struct Report {
+    pub results: Vec<(String, Result<()>)>,
+    pub skipped: usize,
+}
+
 /// Verifies the backups `spec` names (`latest`, `all`, a name or a path) in every destination, or in the one
-/// `from` names; the result per file (remote ones as `<destination>:<name>`). `cancel` stops the reading.
-pub fn run(
-    cfg: &Config,
-    spec: &str,
-    from: Option<&str>,
-    cancel: &Cancel,
-) -> Result<Vec<(String, Result<()>)>> {
+/// `from` names. `all` means every backup of this configuration's series: a shared directory also holds other
+/// sidecars' backups, of engines this configuration cannot check; those are counted, not verified. `cancel`
+/// stops the reading.
+pub fn run(cfg: &Config, spec: &str, from: Option<&str>, cancel: &Cancel) -> Result<Report> {
+    let mut skipped = 0;
     let chosen: Vec<(Arc<dyn Storage>, Found)> = if spec == "all" {
         let mut chosen = Vec::new();
         for dest in series::sources(cfg, from)? {
-            let found = series::backups(cfg, &dest.list()?);
-            chosen.extend(found.into_iter().map(|f| (Arc::clone(&dest), f)));
+            let (ours, others): (Vec<Found>, Vec<Found>) = series::backups(cfg, &dest.list()?)
+                .into_iter()
+                .partition(|f| series::is_ours(cfg, &f.name.series));
+            skipped += others.len();
+            chosen.extend(ours.into_iter().map(|f| (Arc::clone(&dest), f)));
         }
         if chosen.is_empty() {
+            let others = match skipped {
+                0 => String::new(),
+                n => format!(
+                    "; {n} backup(s) of other series are there, to be verified with the configuration \
+                     that made them"
+                ),
+            };
             return Err(Error::file(
                 &cfg.backup_dir,
-                "holds no backups to verify (nor does any other destination)",
+                format!(
+                    "holds no backups of series {} to verify (nor does any other destination){others}",
+                    cfg.container
+                ),
             ));
         }
         chosen
     } else {
         series::resolve(cfg, spec, from)?
     };
-    Ok(chosen
+    let results = chosen
         .into_iter()
         .map(|(dir, found)| {
             let result = verify_one(cfg, dir.as_ref(), &found, cancel);
@@ -44,7 +62,8 @@ pub fn run(
             };
             (label, result)
         })
-        .collect())
+        .collect();
+    Ok(Report { results, skipped })
 }
 
 /// The SHA-256 recorded beside a backup; an error when it is missing or unreadable.

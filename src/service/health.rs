@@ -131,6 +131,22 @@ pub fn evaluate(state: &State, schedule: &Schedule, tz: Tz, now: DateTime<Utc>) 
     })
 }
 
+/// The `healthcheck` command over the configurations the engine could still be (see
+/// `Config::without_probe`): the one whose service has written its state, else the first.
+pub fn command_any(configs: &[Config]) -> u8 {
+    let chosen = configs
+        .iter()
+        .find(|c| super::state::path(c).exists())
+        .or(configs.first());
+    match chosen {
+        Some(cfg) => command(cfg),
+        None => {
+            println!("unhealthy: no configuration");
+            EXIT_FAILED
+        }
+    }
+}
+
 /// The `healthcheck` command: prints one line and returns the exit code (0 healthy, 1 not).
 pub fn command(cfg: &Config) -> u8 {
     let path = super::state::path(cfg);
@@ -138,7 +154,7 @@ pub fn command(cfg: &Config) -> u8 {
         Ok(Some(state)) => evaluate(&state, &cfg.service.schedule, cfg.tz, Utc::now()),
         Ok(None) => Verdict::unhealthy(format!(
             "{} does not exist: backup-service is not running with this BACKUP_DIR and DB_CONTAINER (or has \
-             not started yet)",
+             not started yet, or is still waiting for its database to answer: see its log)",
             path.display()
         )),
         Err(e) => Verdict::unhealthy(e.to_string()),

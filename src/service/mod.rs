@@ -3,6 +3,7 @@
 //! Docker stops it.
 //!
 //! - [`signals`]: SIGTERM/SIGINT cancel the service's stop token; a second signal exits at once.
+//! - [`detect`]: without `DB_TYPE`, waiting for the database to answer before the engine is detected.
 //! - [`run`]: one scheduled run: the backup job supervised, retried with backoff, stopped cleanly.
 //! - [`state`]: what the service remembers, in a dotfile in `BACKUP_DIR` that `healthcheck` reads.
 //! - [`health`]: the rule that says healthy or not (the `healthcheck` command, `/healthz`).
@@ -12,6 +13,7 @@
 //! Runs never overlap: the loop waits for a run to end before it looks at the schedule again, and a scheduled
 //! time that passed meanwhile is skipped with a warning. The service never exits because a backup failed.
 
+pub mod detect;
 pub mod health;
 pub mod metrics;
 pub mod notify;
@@ -47,6 +49,11 @@ const NOTIFY_DRAIN: Duration = Duration::from_millis(500);
 pub async fn run(cfg: &Config) -> Result<()> {
     // First, so that a stop signal is never lost (and so that, as PID 1, the process reacts to it at all).
     let shutdown = signals::install()?;
+    run_with(cfg, shutdown).await
+}
+
+/// Runs the service with the signal handlers already installed (`shutdown` is the token they cancel).
+pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
     let cfg = Arc::new(cfg.clone());
     let settings = &cfg.service;
     let schedule = &settings.schedule;

@@ -86,7 +86,7 @@ fn backup_db_link_takes_a_backup() {
 }
 
 /// `id -u <user>`.
-fn uid_of(user: &str) -> u32 {
+pub(crate) fn uid_of(user: &str) -> u32 {
     let out = std::process::Command::new("id")
         .args(["-u", user])
         .output()
@@ -98,7 +98,7 @@ fn uid_of(user: &str) -> u32 {
         .expect("numeric uid")
 }
 
-fn runuser() -> Option<PathBuf> {
+pub(crate) fn runuser() -> Option<PathBuf> {
     tools::find("runuser").or_else(|| {
         ["/usr/sbin/runuser", "/sbin/runuser"]
             .into_iter()

@@ -63,7 +63,14 @@ fn assert_dispatches(link: &Path, subcommand: &str) {
 #[test]
 fn every_link_the_image_makes_dispatches_to_its_subcommand() {
     let names = link_names(&dockerfile());
-    for required in ["backup-service", "backup-db", "restore", "list"] {
+    for required in [
+        "backup-service",
+        "backup-db",
+        "restore",
+        "list",
+        "verify",
+        "prune",
+    ] {
         assert!(
             names.iter().any(|n| n == required),
             "the image must put `{required}` on PATH; the Dockerfile links {names:?}"
@@ -101,4 +108,24 @@ fn the_entrypoint_runs_the_binary_and_cmd_and_healthcheck_are_subcommands() {
             .run(&[subcommand, "--help"])
             .expect_success();
     }
+}
+
+/// `docker run IMAGE db-backup list`: the entrypoint already is the binary, so its own name arrives as the
+/// first argument and is taken as the binary's name, the way `docker exec` runs it (a path to it too).
+#[test]
+fn the_binary_name_as_first_argument_runs_the_subcommand() {
+    let backups = backup_dir();
+    let name = "pg-2001-01-01T00-00-00.sql.gz";
+    crate::support::files::plant_backup(backups.path(), name);
+    let cmd = DbBackup::offline(backups.path());
+    let plain = cmd.run(&["list"]);
+    plain.expect_success();
+    for own_name in ["db-backup", "/usr/local/bin/db-backup"] {
+        let run = cmd.run(&[own_name, "list"]);
+        run.expect_success();
+        assert_eq!(run.stdout, plain.stdout, "`{own_name} list` is not `list`");
+    }
+    cmd.run(&["db-backup", "verify", "all"])
+        .expect_success()
+        .expect_output_mentions_any(&[name]);
 }

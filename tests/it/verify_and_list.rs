@@ -121,3 +121,43 @@ fn a_stop_signal_ends_verify_at_the_next_chunk() {
         "the backup is reported as not verified:\n{run}"
     );
 }
+
+/// A directory shared by several sidecars (the compose example's `./backups`): `verify all` checks this
+/// configuration's series and counts the others, whose kinds (a Redis `.rdb`) or dumps (another engine's) it
+/// could not judge, instead of calling them damaged. With none of its own there, it says so and names the rest.
+#[test]
+fn verify_all_checks_only_this_series_in_a_shared_directory() {
+    let dir = backup_dir();
+    let cmd = DbBackup::offline(dir.path());
+    let foreign = |name: &str, content: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, content).expect("gzip in memory");
+        files::write_with_checksum(dir.path(), name, &gz.finish().expect("gzip in memory"));
+    };
+    foreign("redis-2001-01-01T00-00-00.rdb.gz", b"REDIS0011 not ours");
+    foreign(
+        "mysql-2001-01-01T00-00-00.sql.gz",
+        b"-- MariaDB dump 10.19\nSELECT 1;\n-- Dump completed\n",
+    );
+
+    let none = cmd.run(&["verify", "all"]);
+    none.expect_code(1)
+        .expect_stderr_mentions(&["series pg", "2 backup(s) of other series"]);
+
+    let ours = "pg-2001-01-02T00-00-00.sql.gz";
+    files::plant_backup(dir.path(), ours);
+    let run = cmd.run(&["verify", "all"]);
+    run.expect_success();
+    assert!(
+        run.stdout.contains(&format!("ok      {ours}")),
+        "verify all did not check {ours}:\n{run}"
+    );
+    assert!(
+        run.stdout.contains("skipped 2 backup(s) of other series"),
+        "verify all does not say what it skipped:\n{run}"
+    );
+    assert!(
+        !run.stdout.contains("redis-") && !run.stdout.contains("mysql-"),
+        "verify all judged another series:\n{run}"
+    );
+}
