@@ -3,7 +3,7 @@
 //! database before the dump (the [`Inventory`]). The dump tool leaves out, without an error, what the user may
 //! not see; this check is what turns that into a failed backup.
 //!
-//! The stream is read line by line (only the first [`HEAD`] bytes of a line are kept, so that a long `INSERT`
+//! The stream is read line by line (only the head of each line is kept, see [`LineHeads`], so that a long `INSERT`
 //! costs nothing); the lines that create objects look like this in `mariadb-dump` and `mysqldump` output:
 //!
 //! ```text
@@ -19,12 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::DUMP_TRAILERS;
 use super::grants::read_ident;
+use super::lines::LineHeads;
 use super::scope::Kind;
-use crate::engine::{StreamCheck, TAIL_BYTES, check_trailer};
-use crate::pipeline::Tail;
-
-/// How much of each line is looked at.
-const HEAD: usize = 1024;
+use crate::engine::{StreamCheck, check_trailer};
 
 /// How the lines [`created`] and the note look at their start.
 const INTERESTING: &[&[u8]] = &[
@@ -64,8 +61,7 @@ impl Inventory {
 pub struct DumpCheck {
     expected: Inventory,
     seen: BTreeMap<Kind, BTreeSet<String>>,
-    line: Vec<u8>,
-    tail: Tail,
+    lines: LineHeads,
     no_privilege: Vec<String>,
 }
 
@@ -75,49 +71,44 @@ impl DumpCheck {
         DumpCheck {
             expected,
             seen: BTreeMap::new(),
-            line: Vec::with_capacity(HEAD),
-            tail: Tail::new(TAIL_BYTES),
+            lines: LineHeads::new(),
             no_privilege: Vec::new(),
         }
     }
 
-    fn end_line(&mut self) {
-        // Most lines are rows of data: only the few that can create an object (or carry the note) are read.
-        if !INTERESTING.iter().any(|p| self.line.starts_with(p)) {
-            self.line.clear();
+    /// One line's head: most lines are rows of data; only the few that can create an object (or carry the
+    /// note) are read.
+    fn line(
+        line: &[u8],
+        seen: &mut BTreeMap<Kind, BTreeSet<String>>,
+        no_privilege: &mut Vec<String>,
+    ) {
+        if !INTERESTING.iter().any(|p| line.starts_with(p)) {
             return;
         }
-        let text = String::from_utf8_lossy(&self.line).into_owned();
-        self.line.clear();
+        let text = String::from_utf8_lossy(line);
         if let Some(what) = text.strip_prefix(NO_PRIVILEGE_NOTE) {
-            self.no_privilege.push(what.trim_end().to_string());
+            no_privilege.push(what.trim_end().to_string());
             return;
         }
         if let Some((kind, name)) = created(&text) {
-            self.seen.entry(kind).or_default().insert(kind.key(&name));
+            seen.entry(kind).or_default().insert(kind.key(&name));
         }
     }
 }
 
 impl StreamCheck for DumpCheck {
     fn feed(&mut self, chunk: &[u8]) {
-        self.tail.push(chunk);
-        let mut rest = chunk;
-        while let Some(at) = memchr::memchr(b'\n', rest) {
-            let room = HEAD.saturating_sub(self.line.len());
-            self.line.extend_from_slice(&rest[..at.min(room)]);
-            self.end_line();
-            rest = &rest[at + 1..];
-        }
-        let room = HEAD.saturating_sub(self.line.len());
-        self.line.extend_from_slice(&rest[..rest.len().min(room)]);
+        let (seen, no_privilege) = (&mut self.seen, &mut self.no_privilege);
+        self.lines
+            .feed(chunk, |l| DumpCheck::line(l, seen, no_privilege));
     }
 
     fn finish(mut self: Box<Self>) -> std::result::Result<(), String> {
-        if !self.line.is_empty() {
-            self.end_line();
-        }
-        check_trailer(DUMP_TRAILERS, self.tail.bytes())?;
+        let (seen, no_privilege) = (&mut self.seen, &mut self.no_privilege);
+        self.lines
+            .finish(|l| DumpCheck::line(l, seen, no_privilege));
+        check_trailer(DUMP_TRAILERS, self.lines.tail())?;
         if !self.no_privilege.is_empty() {
             return Err(format!(
                 "the dump tool could not read {} (\"insufficient privileges\"): the user may list these routines \

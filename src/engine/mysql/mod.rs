@@ -10,6 +10,7 @@ mod client;
 mod dump_check;
 mod grants;
 mod inventory;
+mod lines;
 mod restore;
 mod scope;
 mod server;

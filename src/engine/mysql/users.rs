@@ -14,14 +14,11 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
 use super::DUMP_TRAILERS;
+use super::lines::LineHeads;
 use super::server;
 use crate::config::Config;
-use crate::engine::{Dump, StreamCheck, TAIL_BYTES, ToolDump, check_trailer};
+use crate::engine::{Dump, StreamCheck, ToolDump, check_trailer};
 use crate::error::{Error, Result};
-use crate::pipeline::Tail;
-
-/// How much of each line the check looks at (account names are short).
-const HEAD: usize = 1024;
 
 const CREATE_USER: &str = "CREATE USER IF NOT EXISTS ";
 /// MariaDB writes each role twice, for itself and for MySQL 8 (`/*!80001 CREATE ROLE IF NOT EXISTS 'r' */`).
@@ -47,8 +44,7 @@ pub struct UsersCheck {
     expected: Vec<String>,
     users: BTreeSet<String>,
     roles: BTreeSet<String>,
-    line: Vec<u8>,
-    tail: Tail,
+    lines: LineHeads,
 }
 
 impl UsersCheck {
@@ -57,20 +53,18 @@ impl UsersCheck {
             expected,
             users: BTreeSet::new(),
             roles: BTreeSet::new(),
-            line: Vec::with_capacity(HEAD),
-            tail: Tail::new(TAIL_BYTES),
+            lines: LineHeads::new(),
         }
     }
 
-    fn end_line(&mut self) {
-        let text = String::from_utf8_lossy(&self.line).into_owned();
-        self.line.clear();
+    /// One line's head: a `CREATE USER` or `CREATE ROLE` adds its account.
+    fn line(line: &[u8], users: &mut BTreeSet<String>, roles: &mut BTreeSet<String>) {
+        let text = String::from_utf8_lossy(line);
         if let Some(rest) = text.strip_prefix(CREATE_USER) {
-            self.users.insert(unquote_account(&account_text(rest)));
+            users.insert(unquote_account(&account_text(rest)));
         } else if let Some(rest) = CREATE_ROLE.iter().find_map(|p| text.strip_prefix(p)) {
             let role = account_text(rest);
-            self.roles
-                .insert(format!("{}@", role.trim_matches('\'').replace("''", "'")));
+            roles.insert(format!("{}@", role.trim_matches('\'').replace("''", "'")));
         }
     }
 }
@@ -100,20 +94,15 @@ fn account_text(rest: &str) -> String {
 
 impl StreamCheck for UsersCheck {
     fn feed(&mut self, chunk: &[u8]) {
-        self.tail.push(chunk);
-        let mut rest = chunk;
-        while let Some(at) = memchr::memchr(b'\n', rest) {
-            let room = HEAD.saturating_sub(self.line.len());
-            self.line.extend_from_slice(&rest[..at.min(room)]);
-            self.end_line();
-            rest = &rest[at + 1..];
-        }
-        let room = HEAD.saturating_sub(self.line.len());
-        self.line.extend_from_slice(&rest[..rest.len().min(room)]);
+        let (users, roles) = (&mut self.users, &mut self.roles);
+        self.lines
+            .feed(chunk, |l| UsersCheck::line(l, users, roles));
     }
 
-    fn finish(self: Box<Self>) -> std::result::Result<(), String> {
-        check_trailer(DUMP_TRAILERS, self.tail.bytes())?;
+    fn finish(mut self: Box<Self>) -> std::result::Result<(), String> {
+        let (users, roles) = (&mut self.users, &mut self.roles);
+        self.lines.finish(|l| UsersCheck::line(l, users, roles));
+        check_trailer(DUMP_TRAILERS, self.lines.tail())?;
         let found = self.users.len() + self.roles.len();
         if found >= self.expected.len() {
             return Ok(());
