@@ -22,13 +22,22 @@ cd "$(dirname "$0")/.."
 CACHE=${E2E_CACHE:-/var/cache/db-backup-e2e}
 # The Debian mirror the bases come from: E2E_MIRROR, else the one this machine's apt uses for bookworm.
 host_mirror() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [[ -r $f ]] && awk '/^URIs:/ { uri = $2 } /^Suites:.*bookworm( |$)/ && uri !~ /security/ { print uri; exit }' "$f"
-  done | head -n 1
-  [[ -r /etc/apt/sources.list ]] && awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' /etc/apt/sources.list
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do
+    [[ -r $f ]] || continue
+    if [[ $f == *.sources ]]; then
+      uri=$(awk '/^URIs:/ { uri = $2 } /^Suites:.*bookworm( |$)/ && uri !~ /security/ { print uri; exit }' "$f")
+    else
+      uri=$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' "$f")
+    fi
+    if [[ -n $uri ]]; then
+      echo "$uri"
+      return 0
+    fi
+  done
+  return 0
 }
-MIRROR=${E2E_MIRROR:-$(host_mirror | head -n 1)}
+MIRROR=${E2E_MIRROR:-$(host_mirror)}
 ENGINES=${E2E_ENGINES:-postgres mariadb redis sqlite compose}
 BASE_IMAGE=localhost/db-backup-e2e/bookworm-slim:latest
 DB_IMAGE=localhost/db-backup-e2e/bookworm-db
