@@ -10,6 +10,7 @@ mod client;
 mod dump_check;
 mod grants;
 mod inventory;
+mod rename_check;
 mod restore;
 mod scope;
 mod server;
@@ -210,9 +211,11 @@ impl Engine for Mysql {
     fn prepare_restore(&self, database: &str) -> Result<String> {
         let cfg = &self.cfg;
         let mut conn = self.conn()?;
-        if self
+        // A new database is created by the restore itself, once the dump has passed its first read: a refused
+        // or damaged dump leaves nothing behind.
+        if !self
             .runtime
-            .block_on(server::ensure_database(&mut conn, cfg, database))?
+            .block_on(server::database_exists(&mut conn, cfg, database))?
         {
             return Ok("created".to_string());
         }
@@ -238,7 +241,26 @@ impl Engine for Mysql {
             return self.restore_users(&name, &path, open);
         };
         let command = client::restore_command(&path, self.option_file.path(), database);
-        restore::run(&name, command, database, open, None, &self.cancel)
+        let mut create = || -> Result<()> {
+            let created = self.runtime.block_on(server::ensure_database(
+                &mut *self.conn()?,
+                &self.cfg,
+                database,
+            ))?;
+            if created {
+                tracing::debug!(database, "database created");
+            }
+            Ok(())
+        };
+        restore::run(
+            &name,
+            command,
+            database,
+            open,
+            None,
+            &mut create,
+            &self.cancel,
+        )
     }
 }
 
@@ -261,6 +283,7 @@ impl Mysql {
             "users and grants",
             open,
             Some(&mut filter),
+            &mut || Ok(()),
             &self.cancel,
         )?;
         tracing::info!(
