@@ -133,7 +133,8 @@ fn an_engine_pointed_at_another_engines_port_says_what_answered() {
 }
 
 /// SIGTERM to a backup whose `pg_dump` waits on a lock (it has connected and sends nothing) ends the run at
-/// once, leaving no backup, rather than when the lock is released.
+/// once, leaving no backup, rather than when the lock is released; and the dump's session waiting on the
+/// server is ended too, while the lock is still held.
 #[test]
 fn a_stop_signal_ends_a_backup_whose_dump_waits_on_a_lock() {
     require_tools!(PG_SERVER);
@@ -162,7 +163,7 @@ fn a_stop_signal_ends_a_backup_whose_dump_waits_on_a_lock() {
     }
     let dir = backup_dir();
     let running = DbBackup::for_server(&pg, "app", dir.path()).spawn(&["backup-db"]);
-    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' \
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pg_dump (%' \
                    AND wait_event_type = 'Lock'";
     while pg.psql("app", waiting) != "1" {
         std::thread::sleep(Duration::from_millis(20));
@@ -171,6 +172,12 @@ fn a_stop_signal_ends_a_backup_whose_dump_waits_on_a_lock() {
     let run = running.wait(Duration::from_secs(60));
     assert_ne!(run.code, Some(0), "{run}");
     assert!(files::backups(dir.path()).is_empty(), "no backup: {run}");
+    // The lock is still held: a session of the killed pg_dump would still be waiting for it.
+    assert_eq!(
+        pg.dump_sessions("pg_dump"),
+        0,
+        "the stopped pg_dump's session stayed on the server:\n{run}"
+    );
     let _ = holder.kill();
     let _ = holder.wait();
 }
