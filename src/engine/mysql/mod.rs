@@ -14,9 +14,10 @@ mod rename_check;
 mod restore;
 mod scope;
 mod server;
+mod sessions;
 mod users;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use mysql_async::Conn;
 use tokio::runtime::Handle;
@@ -40,7 +41,7 @@ pub const KINDS: &[&str] = &["sql"];
 pub struct Mysql {
     cfg: Config,
     runtime: Handle,
-    conn: Mutex<Conn>,
+    conn: Arc<Mutex<Conn>>,
     tools: Tools,
     option_file: tempfile::NamedTempFile,
     /// `SELECT VERSION()`: tells MariaDB from MySQL.
@@ -68,7 +69,7 @@ impl Mysql {
         Ok(Mysql {
             cfg: cfg.clone(),
             runtime,
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
             tools: Tools::new(cfg.mysql_bin_dir.as_deref()),
             option_file: client::write_option_file(cfg)?,
             version,
@@ -164,7 +165,20 @@ impl Engine for Mysql {
             database,
             &self.cfg.mysqldump_args,
         );
-        Ok(Box::new(ToolDump::start(&name, command, &self.cancel)?))
+        let sessions = sessions::DumpSessions::before_start(
+            self.conn.clone(),
+            self.runtime.clone(),
+            database,
+        )
+        .map_err(|e| {
+            tracing::warn!(error = %e, "the server's connection ids could not be read: a stopped dump's query is not killed");
+        })
+        .ok();
+        Ok(Box::new(sessions::StoppableDump {
+            dump: ToolDump::start(&name, command, &self.cancel)?,
+            sessions,
+            cancel: self.cancel.clone(),
+        }))
     }
 
     /// Asks the server, just before the dump, what it has: the accounts (users dump) or the database's objects,
