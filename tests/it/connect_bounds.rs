@@ -133,7 +133,8 @@ fn an_engine_pointed_at_another_engines_port_says_what_answered() {
 }
 
 /// SIGTERM to a backup whose `pg_dump` waits on a lock (it has connected and sends nothing) ends the run at
-/// once, leaving no backup, rather than when the lock is released.
+/// once, leaving no backup, rather than when the lock is released; and the dump's session waiting on the
+/// server is ended too, while the lock is still held.
 #[test]
 fn a_stop_signal_ends_a_backup_whose_dump_waits_on_a_lock() {
     require_tools!(PG_SERVER);
@@ -162,7 +163,7 @@ fn a_stop_signal_ends_a_backup_whose_dump_waits_on_a_lock() {
     }
     let dir = backup_dir();
     let running = DbBackup::for_server(&pg, "app", dir.path()).spawn(&["backup-db"]);
-    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' \
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pg_dump (%' \
                    AND wait_event_type = 'Lock'";
     while pg.psql("app", waiting) != "1" {
         std::thread::sleep(Duration::from_millis(20));
@@ -171,6 +172,12 @@ fn a_stop_signal_ends_a_backup_whose_dump_waits_on_a_lock() {
     let run = running.wait(Duration::from_secs(60));
     assert_ne!(run.code, Some(0), "{run}");
     assert!(files::backups(dir.path()).is_empty(), "no backup: {run}");
+    // The lock is still held: a session of the killed pg_dump would still be waiting for it.
+    assert_eq!(
+        pg.dump_sessions("pg_dump"),
+        0,
+        "the stopped pg_dump's session stayed on the server:\n{run}"
+    );
     let _ = holder.kill();
     let _ = holder.wait();
 }
@@ -198,4 +205,58 @@ fn a_stop_signal_ends_a_redis_backup_waiting_for_the_snapshot() {
     assert_ne!(run.code, Some(0), "{run}");
     assert!(run.stderr.contains("stopped by a signal"), "{run}");
     assert!(files::backups(dir.path()).is_empty(), "no backup: {run}");
+}
+
+/// SIGTERM to a MariaDB backup whose `mariadb-dump` waits on a table lock ends the run, leaving no backup,
+/// and the dump's query waiting on the server is killed too, while the lock is still held.
+#[test]
+fn a_stop_signal_kills_the_query_of_a_mariadb_dump_waiting_on_a_lock() {
+    if !mariadb::available() {
+        return;
+    }
+    let my = MariaDb::start();
+    my.create_db("app");
+    my.sql(
+        Some("app"),
+        "CREATE TABLE t (id INT); INSERT INTO t VALUES (1)",
+    );
+    // A session that holds a write lock on t until the test ends (its stdin stays open).
+    let mut holder = my
+        .client("mariadb")
+        .args(["app"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn mariadb");
+    holder
+        .stdin
+        .as_mut()
+        .expect("mariadb stdin")
+        .write_all(b"LOCK TABLES t WRITE; SELECT 1;\n")
+        .expect("write to mariadb");
+    let waiting = "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                   WHERE STATE LIKE 'Waiting for table%lock' AND INFO LIKE '%FROM `t`%'";
+    while my
+        .sql(None, "SHOW OPEN TABLES FROM app WHERE In_use > 0")
+        .is_empty()
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dir = backup_dir();
+    let running = my.db_backup("app", dir.path()).spawn(&["backup-db"]);
+    while my.sql(None, waiting) != "1" {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    running.signal(libc::SIGTERM);
+    let run = running.wait(Duration::from_secs(60));
+    assert_ne!(run.code, Some(0), "{run}");
+    assert!(files::backups(dir.path()).is_empty(), "no backup: {run}");
+    assert_eq!(
+        my.sql(None, waiting),
+        "0",
+        "the stopped dump's query stayed on the server:\n{run}"
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
 }

@@ -119,3 +119,52 @@ fn restore_to_file_writes_the_dump_the_client_restores() {
     assert_eq!(my.dump("copy"), my.dump("app"));
     assert_eq!(my.sql(Some("copy"), "SELECT COUNT(*) FROM a"), "3000");
 }
+
+/// A trigger written with the source database in its names (`CREATE TRIGGER app.t ... ON app.items`) would
+/// fail part-way through a restore under another name: the restore is refused during its first read, naming
+/// the line, and leaves no database behind; under the source's own name the same backup restores.
+#[test]
+fn a_dump_naming_its_database_is_refused_under_another_name() {
+    if !mariadb::available() {
+        return;
+    }
+    let my = MariaDb::start();
+    my.create_db("app");
+    my.sql(
+        Some("app"),
+        "CREATE TABLE items (id INT PRIMARY KEY, v INT);
+         INSERT INTO items VALUES (1, 1), (2, 2);
+         CREATE TRIGGER app.t BEFORE INSERT ON app.items FOR EACH ROW SET NEW.v = NEW.id * 10;",
+    );
+    let dir = backup_dir();
+    my.db_backup("app", dir.path())
+        .run(&["backup-db"])
+        .expect_success();
+    let name = files::only_backup(dir.path(), "my");
+    let source = my.dump("app");
+
+    let run = my
+        .db_backup("app", dir.path())
+        .run(&["restore", &name, "--database", "copy"]);
+    run.expect_code(1).expect_stderr_mentions(&[
+        "database app",
+        "TRIGGER app.t",
+        "--database app",
+        "nothing was restored",
+    ]);
+    assert!(
+        !my.db_exists("copy"),
+        "the refused restore left database copy"
+    );
+
+    my.sql(None, "DROP DATABASE app");
+    my.db_backup("app", dir.path())
+        .run(&["restore", &name])
+        .expect_success();
+    assert_eq!(my.dump("app"), source);
+    my.sql(Some("app"), "INSERT INTO items (id) VALUES (3)");
+    assert_eq!(
+        my.sql(Some("app"), "SELECT v FROM items WHERE id = 3"),
+        "30"
+    );
+}

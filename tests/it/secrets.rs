@@ -91,7 +91,7 @@ fn password_is_on_no_command_line() {
 
     let dir = backup_dir();
     let running = DbBackup::for_server(&pg, "app", dir.path()).spawn(&["backup-db"]);
-    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'";
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pg_dump (%' AND wait_event_type = 'Lock'";
     wait_for(
         || pg.psql("postgres", waiting) != "0",
         "pg_dump to wait for the lock",

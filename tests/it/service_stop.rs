@@ -158,7 +158,7 @@ fn sigterm_kills_a_dump_that_is_stuck_on_a_lock() {
     let waiting = wait_until(Duration::from_secs(10), || {
         pg.psql(
             "postgres",
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pg_dump (%' AND wait_event_type = 'Lock'",
         ) == "1"
     });
     assert!(
@@ -172,6 +172,8 @@ fn sigterm_kills_a_dump_that_is_stuck_on_a_lock() {
     service.signal(libc::SIGTERM);
     let run = service.wait(Duration::from_secs(15));
     let took = stopping.elapsed();
+    // Asked while the lock is still held: a session of the killed pg_dump would still be waiting for it.
+    let left = pg.dump_sessions("pg_dump");
     let _ = locker.kill();
     let _ = locker.wait();
     run.expect_success();
@@ -180,6 +182,10 @@ fn sigterm_kills_a_dump_that_is_stuck_on_a_lock() {
         "took {took:?} to stop:\n{run}"
     );
     assert!(run.stderr.contains("killing its dump process"), "{run}");
+    assert_eq!(
+        left, 0,
+        "the stopped pg_dump's session stayed on the server:\n{run}"
+    );
     assert!(
         !alive(dump, "pg_dump"),
         "pg_dump outlived the service:\n{run}"

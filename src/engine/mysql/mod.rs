@@ -11,12 +11,14 @@ mod dump_check;
 mod grants;
 mod inventory;
 mod lines;
+mod rename_check;
 mod restore;
 mod scope;
 mod server;
+mod sessions;
 mod users;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use mysql_async::Conn;
 use tokio::runtime::Handle;
@@ -40,7 +42,7 @@ pub const KINDS: &[&str] = &["sql"];
 pub struct Mysql {
     cfg: Config,
     runtime: Handle,
-    conn: Mutex<Conn>,
+    conn: Arc<Mutex<Conn>>,
     tools: Tools,
     option_file: tempfile::NamedTempFile,
     /// `SELECT VERSION()`: tells MariaDB from MySQL.
@@ -68,7 +70,7 @@ impl Mysql {
         Ok(Mysql {
             cfg: cfg.clone(),
             runtime,
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
             tools: Tools::new(cfg.mysql_bin_dir.as_deref()),
             option_file: client::write_option_file(cfg)?,
             version,
@@ -164,7 +166,20 @@ impl Engine for Mysql {
             database,
             &self.cfg.mysqldump_args,
         );
-        Ok(Box::new(ToolDump::start(&name, command, &self.cancel)?))
+        let sessions = sessions::DumpSessions::before_start(
+            self.conn.clone(),
+            self.runtime.clone(),
+            database,
+        )
+        .map_err(|e| {
+            tracing::warn!(error = %e, "the server's connection ids could not be read: a stopped dump's query is not killed");
+        })
+        .ok();
+        Ok(Box::new(sessions::StoppableDump {
+            dump: ToolDump::start(&name, command, &self.cancel)?,
+            sessions,
+            cancel: self.cancel.clone(),
+        }))
     }
 
     /// Asks the server, just before the dump, what it has: the accounts (users dump) or the database's objects,
@@ -211,9 +226,11 @@ impl Engine for Mysql {
     fn prepare_restore(&self, database: &str) -> Result<String> {
         let cfg = &self.cfg;
         let mut conn = self.conn()?;
-        if self
+        // A new database is created by the restore itself, once the dump has passed its first read: a refused
+        // or damaged dump leaves nothing behind.
+        if !self
             .runtime
-            .block_on(server::ensure_database(&mut conn, cfg, database))?
+            .block_on(server::database_exists(&mut conn, cfg, database))?
         {
             return Ok("created".to_string());
         }
@@ -239,7 +256,26 @@ impl Engine for Mysql {
             return self.restore_users(&name, &path, open);
         };
         let command = client::restore_command(&path, self.option_file.path(), database);
-        restore::run(&name, command, database, open, None, &self.cancel)
+        let mut create = || -> Result<()> {
+            let created = self.runtime.block_on(server::ensure_database(
+                &mut *self.conn()?,
+                &self.cfg,
+                database,
+            ))?;
+            if created {
+                tracing::debug!(database, "database created");
+            }
+            Ok(())
+        };
+        restore::run(
+            &name,
+            command,
+            database,
+            open,
+            None,
+            &mut create,
+            &self.cancel,
+        )
     }
 }
 
@@ -262,6 +298,7 @@ impl Mysql {
             "users and grants",
             open,
             Some(&mut filter),
+            &mut || Ok(()),
             &self.cancel,
         )?;
         tracing::info!(

@@ -260,6 +260,17 @@ pub async fn list_databases(conn: &mut Conn, cfg: &Config) -> Result<Vec<String>
 
 /// Creates `database` when it does not exist; returns whether it was created.
 pub async fn ensure_database(conn: &mut Conn, cfg: &Config, database: &str) -> Result<bool> {
+    if database_exists(conn, cfg, database).await? {
+        return Ok(false);
+    }
+    conn.query_drop(format!("CREATE DATABASE {}", quote_ident(database)))
+        .await
+        .map_err(|e| error(cfg, database, &e))?;
+    Ok(true)
+}
+
+/// Whether `database` exists.
+pub async fn database_exists(conn: &mut Conn, cfg: &Config, database: &str) -> Result<bool> {
     let exists: Option<u8> = conn
         .exec_first(
             "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
@@ -267,13 +278,7 @@ pub async fn ensure_database(conn: &mut Conn, cfg: &Config, database: &str) -> R
         )
         .await
         .map_err(|e| error(cfg, database, &e))?;
-    if exists.is_some() {
-        return Ok(false);
-    }
-    conn.query_drop(format!("CREATE DATABASE {}", quote_ident(database)))
-        .await
-        .map_err(|e| error(cfg, database, &e))?;
-    Ok(true)
+    Ok(exists.is_some())
 }
 
 /// The number of tables, views, routines, triggers and events in `database` (0 for a fresh database).

@@ -24,10 +24,14 @@ impl Postgres {
         }
         suffix.push_str(&format!("\n--\n{}\n--\n", globals::TRAILER));
         let prefix = format!("{}\n", globals::HEADER);
-        Ok(
-            PgDump::start("pg_dumpall", &self.cfg.user, command, &self.cancel)?
-                .framed(prefix.into_bytes(), suffix.into_bytes()),
-        )
+        Ok(PgDump::start(
+            "pg_dumpall",
+            &self.cfg.user,
+            command,
+            self.sessions("pg_dumpall"),
+            &self.cancel,
+        )?
+        .framed(prefix.into_bytes(), suffix.into_bytes()))
     }
 
     /// The database-level part of `pg_dump --create` for `database` (its `CREATE DATABASE`, owner, settings,

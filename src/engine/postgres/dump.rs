@@ -4,6 +4,7 @@
 use std::io::{Cursor, Read};
 use std::process::{ChildStdout, Command, Stdio};
 
+use super::sessions::DumpSessions;
 use crate::cancel::Cancel;
 use crate::engine::Dump;
 use crate::error::{Error, Result};
@@ -17,11 +18,22 @@ pub struct PgDump {
     tool: Tool,
     stdout: Option<ChildStdout>,
     suffix: Cursor<Vec<u8>>,
+    /// The tool's server sessions, ended when the dump is stopped.
+    sessions: DumpSessions,
+    cancel: Cancel,
 }
 
 impl PgDump {
-    /// Starts `command` as the tool `name`, run as `user` (for the messages).
-    pub fn start(name: &str, user: &str, command: Command, cancel: &Cancel) -> Result<PgDump> {
+    /// Starts `command` as the tool `name`, run as `user` (for the messages), with the `application_name`
+    /// of `sessions`.
+    pub fn start(
+        name: &str,
+        user: &str,
+        mut command: Command,
+        sessions: DumpSessions,
+        cancel: &Cancel,
+    ) -> Result<PgDump> {
+        command.env("PGAPPNAME", sessions.app_name());
         let mut tool = Tool::spawn(name, command, Stdio::null(), Stdio::piped(), cancel)?;
         let stdout = tool
             .take_stdout()
@@ -33,6 +45,8 @@ impl PgDump {
             tool,
             stdout: Some(stdout),
             suffix: Cursor::new(Vec::new()),
+            sessions,
+            cancel: cancel.clone(),
         })
     }
 
@@ -68,10 +82,17 @@ impl Dump for PgDump {
             user,
             tool,
             stdout,
+            sessions,
+            cancel,
             ..
         } = *self;
         drop(stdout);
-        let stderr = tool.wait().map_err(|e| with_hint(e, &user))?;
+        let waited = tool.wait();
+        if cancel.is_cancelled() {
+            // Stopped: the tool was killed, and a session of it waiting on a lock would stay on the server.
+            sessions.end();
+        }
+        let stderr = waited.map_err(|e| with_hint(e, &user))?;
         // pg_dump leaves some objects out with only a warning and exit status 0; a backup that says "ok"
         // must hold everything the server has.
         if let Some(line) = stderr.lines().find(|l| l.contains("not dumped because")) {
@@ -87,7 +108,9 @@ impl Dump for PgDump {
     }
 
     fn abort(self: Box<Self>) -> String {
-        self.tool.kill()
+        let said = self.tool.kill();
+        self.sessions.end();
+        said
     }
 }
 

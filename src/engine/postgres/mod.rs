@@ -7,11 +7,14 @@ mod cluster;
 mod dump;
 mod globals;
 mod server;
+mod sessions;
 pub mod tools;
 mod undo;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+
+use std::sync::Arc;
 
 use tokio::runtime::Handle;
 use tokio_postgres::Client;
@@ -36,7 +39,8 @@ pub const KINDS: &[&str] = &["sql", "dump"];
 pub struct Postgres {
     cfg: Config,
     runtime: Handle,
-    client: Client,
+    client: Arc<Client>,
+    server_major: u32,
     tools: PgTools,
     /// Always set: with no password it is empty, so that libpq neither reads `~/.pgpass` nor warns about
     /// a passfile that is not a plain file.
@@ -77,7 +81,8 @@ impl Postgres {
         Ok(Postgres {
             cfg: cfg.clone(),
             runtime,
-            client,
+            client: Arc::new(client),
+            server_major,
             tools,
             passfile,
             before_restore: std::sync::Mutex::new(None),
@@ -165,6 +170,16 @@ impl Postgres {
 
     /// Connection settings go through the child's environment: the password via a private file, the database
     /// name literally (an argument could be read as a connection string).
+    /// The server sessions of a run of the dump tool `tool`, to end if the dump is stopped.
+    fn sessions(&self, tool: &str) -> sessions::DumpSessions {
+        sessions::DumpSessions::new(
+            tool,
+            self.client.clone(),
+            self.runtime.clone(),
+            self.server_major,
+        )
+    }
+
     fn set_env(&self, cmd: &mut Command, database: &str) {
         for var in [
             "PGPASSWORD",
@@ -225,6 +240,7 @@ impl Engine for Postgres {
                 "pg_dump",
                 &self.cfg.user,
                 command,
+                self.sessions("pg_dump"),
                 &self.cancel,
             )?));
         }

@@ -253,15 +253,16 @@ impl PgServer {
         self.psql("postgres", &sql).parse().expect("a count")
     }
 
-    /// Waits (server-side, polling every 10 ms, at most `timeout`) for a session named `app` running
-    /// a query that matches the LIKE `pattern`, and terminates it. False if none showed up in time.
+    /// Waits (server-side, polling every 10 ms, at most `timeout`) for a session of the tool `app` (db-backup
+    /// names its dump tools' sessions `pg_dump (db-backup ...)`) running a query that matches the LIKE
+    /// `pattern`, and terminates it. False if none showed up in time.
     pub fn terminate_when_running(&self, app: &str, pattern: &str, timeout: Duration) -> bool {
         let tries = timeout.as_millis() / 10;
         let sql = format!(
             "DO $$ DECLARE n int; BEGIN FOR i IN 1..{tries} LOOP
                 PERFORM pg_stat_clear_snapshot();
                 SELECT count(pg_terminate_backend(pid)) INTO n FROM pg_stat_activity
-                    WHERE application_name = {app} AND state = 'active' AND query LIKE {pattern};
+                    WHERE application_name LIKE {app} || ' (%' AND state = 'active' AND query LIKE {pattern};
                 IF n > 0 THEN RETURN; END IF;
                 PERFORM pg_sleep(0.01);
              END LOOP; RAISE EXCEPTION 'no matching session'; END $$;",
@@ -269,6 +270,15 @@ impl PgServer {
             pattern = quote_literal(pattern),
         );
         self.try_psql("postgres", &sql).is_ok()
+    }
+
+    /// The number of sessions of the dump tool `tool` that db-backup started (`pg_dump (db-backup ...)`).
+    pub fn dump_sessions(&self, tool: &str) -> u64 {
+        let sql = format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE {} || ' (db-backup %'",
+            quote_literal(tool)
+        );
+        self.psql("postgres", &sql).parse().expect("a count")
     }
 
     /// Makes the server accept only TLS connections over TCP (`ssl=on` with `certs`' server certificate, and
