@@ -60,6 +60,32 @@ fn a_server_that_accepts_and_never_answers_fails_every_engine_within_the_wait() 
     }
 }
 
+/// A PostgreSQL restore into a database other than `postgres`, against a port that accepts and never answers,
+/// gives up after one `DB_WAIT_TIMEOUT` (4 s here), not after a second wait on the maintenance database.
+#[test]
+fn a_postgres_restore_against_a_silent_server_gives_up_after_one_wait() {
+    require_tools!(PG_SERVER);
+    let pg = PgServer::start();
+    pg.create_db("app");
+    pg.psql("app", "CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
+    let dir = backup_dir();
+    DbBackup::for_server(&pg, "app", dir.path())
+        .run(&["backup-db"])
+        .expect_code(0);
+    let (port, _accepted) = silent_server();
+    let run = against("postgres", port, dir.path())
+        .env("DB_NAME", "app")
+        .env("DB_WAIT_TIMEOUT", "4")
+        .run(&["restore", "latest"]);
+    run.expect_code(1).expect_stderr_mentions(&[
+        "accepted the connection but never answered",
+        "DB_WAIT_TIMEOUT=4",
+    ]);
+    // It waited once (about 4 s), and not twice (8 s and more).
+    assert!(run.elapsed >= Duration::from_millis(3500), "{run}");
+    assert!(run.elapsed < Duration::from_millis(6500), "{run}");
+}
+
 /// SIGTERM to a backup stuck connecting (with a long wait allowed) ends it at once, with a message that says it
 /// was stopped.
 #[test]
