@@ -17,11 +17,21 @@ pub struct ServerWait {
 impl ServerWait {
     /// A wait of at most `timeout` for `server` (its label in messages), run by `engine`.
     pub fn new(server: String, engine: &'static str, timeout: Duration) -> ServerWait {
+        ServerWait::since(server, engine, timeout, Instant::now())
+    }
+
+    /// The same wait, counted from `start` (a connect step that began earlier).
+    pub fn since(
+        server: String,
+        engine: &'static str,
+        timeout: Duration,
+        start: Instant,
+    ) -> ServerWait {
         ServerWait {
             server,
             engine,
             timeout,
-            deadline: Instant::now() + timeout,
+            deadline: start + timeout,
             delay: Duration::from_millis(250),
             announced: false,
         }

@@ -12,7 +12,7 @@ use crate::support::certs::{Certs, OPENSSL};
 use crate::support::files::{self, backup_dir};
 use crate::support::mariadb::{self, MariaDb};
 use crate::support::redis::{REDIS_SERVER, RedisServer};
-use crate::support::{DbBackup, PG_SERVER, PgServer, require_tools};
+use crate::support::{DbBackup, PG_SERVER, PgServer, Run, require_tools};
 
 /// A TCP port that accepts every connection and never says a byte. The returned receiver hears of each accepted
 /// connection; the connections stay open for as long as the test runs.
@@ -60,6 +60,32 @@ fn a_server_that_accepts_and_never_answers_fails_every_engine_within_the_wait() 
     }
 }
 
+/// A PostgreSQL restore into a database other than `postgres`, against a port that accepts and never answers,
+/// gives up after one `DB_WAIT_TIMEOUT` (4 s here), not after a second wait on the maintenance database.
+#[test]
+fn a_postgres_restore_against_a_silent_server_gives_up_after_one_wait() {
+    require_tools!(PG_SERVER);
+    let pg = PgServer::start();
+    pg.create_db("app");
+    pg.psql("app", "CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
+    let dir = backup_dir();
+    DbBackup::for_server(&pg, "app", dir.path())
+        .run(&["backup-db"])
+        .expect_code(0);
+    let (port, _accepted) = silent_server();
+    let run = against("postgres", port, dir.path())
+        .env("DB_NAME", "app")
+        .env("DB_WAIT_TIMEOUT", "4")
+        .run(&["restore", "latest"]);
+    run.expect_code(1).expect_stderr_mentions(&[
+        "accepted the connection but never answered",
+        "DB_WAIT_TIMEOUT=4",
+    ]);
+    // It waited once (about 4 s), and not twice (8 s and more).
+    assert!(run.elapsed >= Duration::from_millis(3500), "{run}");
+    assert!(run.elapsed < Duration::from_millis(6500), "{run}");
+}
+
 /// SIGTERM to a backup stuck connecting (with a long wait allowed) ends it at once, with a message that says it
 /// was stopped.
 #[test]
@@ -84,7 +110,9 @@ fn a_stop_signal_ends_a_backup_stuck_connecting() {
     }
 }
 
-/// Each engine pointed at another engine's port says which protocol answered there.
+/// Each engine pointed at another engine's port says which protocol answered there. MySQL, whose client waits
+/// for a greeting that a PostgreSQL or Redis server never sends, says so soon after the greeting fails to come
+/// (about 1.5 s), well inside its 30 s wait.
 #[test]
 fn an_engine_pointed_at_another_engines_port_says_what_answered() {
     require_tools!(PG_SERVER, REDIS_SERVER);
@@ -97,19 +125,22 @@ fn an_engine_pointed_at_another_engines_port_says_what_answered() {
     let dir = backup_dir();
     let redis_port: u16 = redis.port_string().parse().expect("a port");
     for engine in ["postgres", "mysql"] {
-        against(engine, redis_port, dir.path())
-            .run(&["backup-db"])
-            .expect_code(1)
+        let run = against(engine, redis_port, dir.path())
+            .env("DB_WAIT_TIMEOUT", "30")
+            .run(&["backup-db"]);
+        run.expect_code(1)
             .expect_stderr_mentions(&["this port speaks the Redis protocol", "DB_TYPE=redis"]);
+        assert_answered_in_time(engine, &run);
     }
     for engine in ["redis", "mysql"] {
-        against(engine, pg.port(), dir.path())
-            .run(&["backup-db"])
-            .expect_code(1)
-            .expect_stderr_mentions(&[
-                "this port speaks the PostgreSQL protocol",
-                "DB_TYPE=postgres",
-            ]);
+        let run = against(engine, pg.port(), dir.path())
+            .env("DB_WAIT_TIMEOUT", "30")
+            .run(&["backup-db"]);
+        run.expect_code(1).expect_stderr_mentions(&[
+            "this port speaks the PostgreSQL protocol",
+            "DB_TYPE=postgres",
+        ]);
+        assert_answered_in_time(engine, &run);
     }
     for engine in ["postgres", "redis"] {
         against(engine, my.port(), dir.path())
@@ -125,11 +156,23 @@ fn an_engine_pointed_at_another_engines_port_says_what_answered() {
     let tls_redis = RedisServer::start_tls(&certs, None);
     let tls_port: u16 = tls_redis.port_string().parse().expect("a port");
     for engine in ["postgres", "mysql"] {
-        against(engine, tls_port, dir.path())
-            .run(&["backup-db"])
-            .expect_code(1)
+        let run = against(engine, tls_port, dir.path())
+            .env("DB_WAIT_TIMEOUT", "30")
+            .run(&["backup-db"]);
+        run.expect_code(1)
             .expect_stderr_mentions(&["this port speaks TLS from the first byte"]);
+        assert_answered_in_time(engine, &run);
     }
+}
+
+/// A MySQL run at a port whose server waits for the client to speak first gave up on the greeting (after
+/// about 1.5 s) and said what answered, long before its 30 s wait ran out.
+fn assert_answered_in_time(engine: &str, run: &Run) {
+    if engine != "mysql" {
+        return;
+    }
+    assert!(run.elapsed >= Duration::from_secs(1), "{engine}: {run}");
+    assert!(run.elapsed < Duration::from_secs(15), "{engine}: {run}");
 }
 
 /// SIGTERM to a backup whose `pg_dump` waits on a lock (it has connected and sends nothing) ends the run at

@@ -1,7 +1,7 @@
 //! Talking to the MySQL/MariaDB server itself through `mysql_async`: waiting for it, reading its version,
 //! listing, creating and inspecting databases, and turning its errors into messages that say what to check.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts};
@@ -143,9 +143,23 @@ pub async fn wait_for(cfg: &Config, cancel: &Cancel, database: Option<&str>) -> 
     let mut wait = ServerWait::new(label(cfg), "MySQL", cfg.wait_timeout);
     let mut identified = false;
     loop {
-        let e = match bounded(cfg, cancel, start, connect_once(cfg, database, ssl.clone())).await? {
-            Ok(conn) => return Ok(conn),
-            Err(e) => e,
+        let attempt = connect_once(cfg, database, ssl.clone());
+        let e = match bounded(
+            cfg,
+            cancel,
+            start,
+            or_what_answered(cfg, attempt, !identified),
+        )
+        .await?
+        {
+            Answered::Attempt(Ok(conn)) => return Ok(conn),
+            Answered::Attempt(Err(e)) => e,
+            Answered::Other(what) => {
+                return Err(Error::Server {
+                    server: label(cfg),
+                    message: format!("cannot connect: {what}"),
+                });
+            }
         };
         // Something that is not MySQL may have answered: say what, once, rather than wait for it.
         if !identified && !matches!(e, mysql_async::Error::Server(_)) {
@@ -172,6 +186,45 @@ pub async fn wait_for(cfg: &Config, cancel: &Cancel, database: Option<&str>) -> 
             }
             None => return Err(error(cfg, database.unwrap_or(""), &e)),
         }
+    }
+}
+
+/// How long an attempt may hear nothing before the port is probed for another protocol. A MySQL server greets
+/// first; a PostgreSQL or Redis server waits for the client to speak, so the attempt would hear nothing until
+/// `DB_WAIT_TIMEOUT` ran out.
+const GREETING_WAIT: Duration = Duration::from_millis(1500);
+
+/// How an attempt watched by [`or_what_answered`] ended.
+enum Answered<T> {
+    Attempt(T),
+    /// Another engine's protocol (or TLS from the first byte) answered on the port: what `connect::identify` said.
+    Other(String),
+}
+
+/// Runs `attempt`; when `probe` is set and it has not ended after [`GREETING_WAIT`], probes the port meanwhile
+/// and ends with what answered there if that is recognised as something else. Otherwise the attempt goes on
+/// (a slow MySQL server, or one slow to log in, answers none of the other protocols).
+async fn or_what_answered<T>(
+    cfg: &Config,
+    attempt: impl std::future::Future<Output = T>,
+    probe: bool,
+) -> Answered<T> {
+    tokio::pin!(attempt);
+    if !probe {
+        return Answered::Attempt(attempt.await);
+    }
+    tokio::select! {
+        out = &mut attempt => return Answered::Attempt(out),
+        _ = tokio::time::sleep(GREETING_WAIT) => {}
+    }
+    let probed = cfg.clone();
+    let mut identify = tokio::task::spawn_blocking(move || connect::identify(&probed));
+    tokio::select! {
+        out = &mut attempt => Answered::Attempt(out),
+        what = &mut identify => match what {
+            Ok(Some(what)) => Answered::Other(what),
+            _ => Answered::Attempt(attempt.await),
+        },
     }
 }
 

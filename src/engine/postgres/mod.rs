@@ -13,6 +13,7 @@ mod undo;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use std::sync::Arc;
 
@@ -59,18 +60,25 @@ impl Postgres {
         let first = database
             .map(str::to_string)
             .unwrap_or_else(|| check_database(cfg));
+        // One `DB_WAIT_TIMEOUT` bounds the whole step, the second try and the version query included.
+        let start = Instant::now();
         let client = runtime.block_on(async {
-            match server::wait_for(cfg, cancel, &first).await {
-                // A restore may target a database this user cannot reach yet; the maintenance one will do.
-                Err(e) if database.is_some() && first != "postgres" => {
-                    server::wait_for(cfg, cancel, "postgres")
+            match server::wait_for(cfg, cancel, &first, start).await {
+                // A restore may target a database this user cannot reach yet; the maintenance one will do,
+                // in what is left of the wait (none after a server that never answered).
+                Err(e)
+                    if database.is_some()
+                        && first != "postgres"
+                        && start.elapsed() < cfg.wait_timeout =>
+                {
+                    server::wait_for(cfg, cancel, "postgres", start)
                         .await
                         .map_err(|_| e)
                 }
                 other => other,
             }
         })?;
-        let server_major = runtime.block_on(server::major_version(&client, cfg, cancel))?;
+        let server_major = runtime.block_on(server::major_version(&client, cfg, cancel, start))?;
         let tools = PgTools::find(server_major, cfg.pg_bin_dir.as_deref())?;
         tracing::debug!(
             server_major,

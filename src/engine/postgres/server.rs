@@ -90,11 +90,16 @@ async fn connect_with(
     Ok(client)
 }
 
-/// Connects, retrying while the server is not up yet, until `DB_WAIT_TIMEOUT` runs out. Each attempt, TLS
-/// and authentication included, is bounded by what is left of it, and a stop signal ends the wait at once.
-pub async fn wait_for(cfg: &Config, cancel: &Cancel, database: &str) -> Result<Client> {
-    let start = Instant::now();
-    let mut wait = ServerWait::new(label(cfg), "PostgreSQL", cfg.wait_timeout);
+/// Connects, retrying while the server is not up yet, until `DB_WAIT_TIMEOUT` since `start` runs out. Each
+/// attempt, TLS and authentication included, is bounded by what is left of it, and a stop signal ends the wait
+/// at once.
+pub async fn wait_for(
+    cfg: &Config,
+    cancel: &Cancel,
+    database: &str,
+    start: Instant,
+) -> Result<Client> {
+    let mut wait = ServerWait::since(label(cfg), "PostgreSQL", cfg.wait_timeout, start);
     let mut identified = false;
     loop {
         let e = match bounded(cfg, cancel, start, connect_once(cfg, database)).await? {
@@ -153,11 +158,17 @@ fn is_transient(e: &tokio_postgres::Error) -> bool {
 }
 
 /// The server's major version (15 for 15.4, 9 for 9.6).
-pub async fn major_version(client: &Client, cfg: &Config, cancel: &Cancel) -> Result<u32> {
+/// The query is bounded by what is left of `DB_WAIT_TIMEOUT` since `start`.
+pub async fn major_version(
+    client: &Client,
+    cfg: &Config,
+    cancel: &Cancel,
+    start: Instant,
+) -> Result<u32> {
     let row = bounded(
         cfg,
         cancel,
-        Instant::now(),
+        start,
         client.query_one("SHOW server_version_num", &[]),
     )
     .await?

@@ -2,6 +2,7 @@
 //! so that a restore onto a new server either brings everything back or leaves the server as it was.
 
 use std::collections::HashSet;
+use std::time::Instant;
 
 use tokio_postgres::Client;
 
@@ -69,7 +70,7 @@ pub async fn existing(client: &Client, cfg: &Config) -> Result<Existing> {
 /// not do), or `None` when the restore had created nothing.
 pub async fn remove_created(cfg: &Config, cancel: &Cancel, before: &Snapshot) -> Option<String> {
     // A connection of its own: the engine's may be to a database about to be dropped.
-    let client = match server::wait_for(cfg, cancel, "postgres").await {
+    let client = match server::wait_for(cfg, cancel, "postgres", Instant::now()).await {
         Ok(client) => client,
         Err(e) => {
             return Some(format!(
