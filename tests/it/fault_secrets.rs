@@ -211,8 +211,9 @@ fn mysql_password_stays_out_of_command_lines_logs_and_config() {
     );
 }
 
-/// A directory of wrappers for `tools` that append their arguments and environment to a file, then run the
-/// real tool; returns the directory and the file.
+/// A directory of wrappers for `tools` that append their arguments and environment to a file, wait a second,
+/// then run the real tool; returns the directory and the file. The wait keeps each tool in the process table
+/// (under its own name) long enough for the watcher to see it even when a busy machine slows its sweeps.
 fn recording_bin_dir(tools: &[&str]) -> (TempDir, std::path::PathBuf) {
     use std::os::unix::fs::PermissionsExt;
     let bin = tempfile::tempdir().expect("temp bin dir");
@@ -221,7 +222,7 @@ fn recording_bin_dir(tools: &[&str]) -> (TempDir, std::path::PathBuf) {
         let real = crate::support::tools::path(tool);
         let script = format!(
             "#!/bin/sh\n{{ echo 'tool: {tool}'; printf 'arg: %s\\n' \"$@\"; env | sed 's/^/env: /'; }} >> '{record}'\n\
-             exec '{real}' \"$@\"\n",
+             sleep 1\nexec '{real}' \"$@\"\n",
             record = record.display(),
             real = real.display(),
         );
