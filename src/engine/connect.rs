@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::cancel::Cancel;
 use crate::config::{Config, EngineKind, SslMode, probe};
-use crate::error::Error;
+use crate::error::{Error, Result};
 
 /// How often a blocking step's waiter looks at the cancel token.
 const STOP_POLL: Duration = Duration::from_millis(100);
@@ -32,6 +32,23 @@ pub async fn bounded<T>(
         out = step => Bounded::Done(out),
         _ = tokio::time::sleep_until(deadline) => Bounded::TimedOut,
         _ = cancel.cancelled() => Bounded::Stopped,
+    }
+}
+
+/// Runs one step of the connection to `server` (connect, a query) within what is left of `DB_WAIT_TIMEOUT` since
+/// `start`; a silent server and a stop signal become their errors.
+pub async fn within<T>(
+    cfg: &Config,
+    server: String,
+    cancel: &Cancel,
+    start: Instant,
+    step: impl Future<Output = T>,
+) -> Result<T> {
+    let limit = left(cfg, start);
+    match bounded(limit, cancel, step).await {
+        Bounded::Done(out) => Ok(out),
+        Bounded::TimedOut => Err(silent(cfg, server, limit)),
+        Bounded::Stopped => Err(stopped(server)),
     }
 }
 

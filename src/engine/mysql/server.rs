@@ -8,7 +8,7 @@ use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts};
 
 use crate::cancel::Cancel;
 use crate::config::{Config, SslMode, TlsSettings, Verify};
-use crate::engine::connect::{self, Bounded};
+use crate::engine::connect;
 use crate::engine::{ServerWait, tls};
 use crate::error::{Error, Result};
 
@@ -263,12 +263,7 @@ pub async fn bounded<T>(
     start: Instant,
     step: impl std::future::Future<Output = T>,
 ) -> Result<T> {
-    let limit = connect::left(cfg, start);
-    match connect::bounded(limit, cancel, step).await {
-        Bounded::Done(out) => Ok(out),
-        Bounded::TimedOut => Err(connect::silent(cfg, label(cfg), limit)),
-        Bounded::Stopped => Err(connect::stopped(label(cfg))),
-    }
+    connect::within(cfg, label(cfg), cancel, start, step).await
 }
 
 fn is_transient(e: &mysql_async::Error) -> bool {

@@ -10,7 +10,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::cancel::Cancel;
 use crate::config::{Config, SslMode};
-use crate::engine::connect::{self, Bounded};
+use crate::engine::connect;
 use crate::engine::{ServerWait, tls};
 use crate::error::{Error, Result};
 
@@ -137,12 +137,7 @@ pub async fn bounded<T>(
     start: Instant,
     step: impl std::future::Future<Output = T>,
 ) -> Result<T> {
-    let limit = connect::left(cfg, start);
-    match connect::bounded(limit, cancel, step).await {
-        Bounded::Done(out) => Ok(out),
-        Bounded::TimedOut => Err(connect::silent(cfg, label(cfg), limit)),
-        Bounded::Stopped => Err(connect::stopped(label(cfg))),
-    }
+    connect::within(cfg, label(cfg), cancel, start, step).await
 }
 
 fn is_transient(e: &tokio_postgres::Error) -> bool {
