@@ -130,35 +130,27 @@ impl Postgres {
                 self.set_env(&mut cmd, db);
                 cmd
             }
-            (Some(db), _) => {
-                // No --single-transaction: the restore sends BEGIN and COMMIT itself (see `restore`).
-                let mut cmd = self.tools.command("psql");
-                cmd.args([
-                    "--no-psqlrc",
-                    "--quiet",
-                    "--no-password",
-                    "--set=ON_ERROR_STOP=1",
-                    "--file=-",
-                ]);
-                self.set_env(&mut cmd, db);
-                cmd
-            }
-            (None, _) => {
-                // Not in one transaction: CREATE DATABASE and CREATE TABLESPACE cannot run in one. What
-                // exists already is filtered out (see `globals::filter`), so any error is a real one, and
-                // a failed restore removes what it created (see `undo`).
-                let mut cmd = self.tools.command("psql");
-                cmd.args([
-                    "--no-psqlrc",
-                    "--quiet",
-                    "--no-password",
-                    "--set=ON_ERROR_STOP=1",
-                    "--file=-",
-                ]);
-                self.set_env(&mut cmd, "postgres");
-                cmd
-            }
+            // No --single-transaction: the restore sends BEGIN and COMMIT itself (see `restore`).
+            (Some(db), _) => self.psql(db),
+            // Not in one transaction: CREATE DATABASE and CREATE TABLESPACE cannot run in one. What exists
+            // already is filtered out (see `globals::filter`), so any error is a real one, and a failed restore
+            // removes what it created (see `undo`).
+            (None, _) => self.psql("postgres"),
         }
+    }
+
+    /// `psql` reading a script on stdin in `database`, stopping at the first error.
+    fn psql(&self, database: &str) -> Command {
+        let mut cmd = self.tools.command("psql");
+        cmd.args([
+            "--no-psqlrc",
+            "--quiet",
+            "--no-password",
+            "--set=ON_ERROR_STOP=1",
+            "--file=-",
+        ]);
+        self.set_env(&mut cmd, database);
+        cmd
     }
 
     /// Notes that the restore is about to create a role (`role`) or a database named `name`.
