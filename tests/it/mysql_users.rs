@@ -24,6 +24,21 @@ GRANT analyst TO 'carol'@'%';
 SET DEFAULT ROLE analyst FOR 'carol'@'%';
 ";
 
+/// Makes `my` hold the [`ACCOUNTS`] in a database `app`, with the host-name accounts of a fresh install gone.
+fn add_accounts(my: &MariaDb) {
+    my.drop_host_name_accounts();
+    my.create_db("app");
+    my.sql(Some("app"), ACCOUNTS);
+}
+
+/// Backs up `my` with `DB_NAME=all` into `dir` and returns the users backup's file name.
+fn users_backup(my: &MariaDb, dir: &std::path::Path) -> String {
+    my.db_backup("all", dir)
+        .run(&["backup-db"])
+        .expect_success();
+    files::only_backup(dir, "my-globals")
+}
+
 #[test]
 fn users_and_grants_come_back_on_a_new_server() {
     if !mariadb::available() {
@@ -37,9 +52,7 @@ fn users_and_grants_come_back_on_a_new_server() {
     target.drop_host_name_accounts();
     let mut source = MariaDb::start();
     source.use_root_password(target.password());
-    source.drop_host_name_accounts();
-    source.create_db("app");
-    source.sql(Some("app"), ACCOUNTS);
+    add_accounts(&source);
     let source_only = format!("src-{}", random_hex(6));
     source.sql(
         None,
@@ -101,15 +114,9 @@ fn a_users_restore_the_server_refuses_fails_loudly() {
         return;
     }
     let source = MariaDb::start();
-    source.drop_host_name_accounts();
-    source.create_db("app");
-    source.sql(Some("app"), ACCOUNTS);
+    add_accounts(&source);
     let dir = backup_dir();
-    source
-        .db_backup("all", dir.path())
-        .run(&["backup-db"])
-        .expect_success();
-    let users = files::only_backup(dir.path(), "my-globals");
+    let users = users_backup(&source, dir.path());
 
     let target = MariaDb::start();
     let pw = format!("pw-{}", random_hex(6));
@@ -132,9 +139,7 @@ fn a_users_dump_that_lacks_an_account_fails() {
         return;
     }
     let my = MariaDb::start();
-    my.drop_host_name_accounts();
-    my.create_db("app");
-    my.sql(Some("app"), ACCOUNTS);
+    add_accounts(&my);
     let dir = backup_dir();
     let bin =
         mariadb::fake_dump_tool("\"$REAL\" \"$@\" | sed '/^CREATE USER IF NOT EXISTS `carol`/d'\n");
@@ -158,14 +163,9 @@ fn a_users_backup_is_never_restored_into_a_database() {
         return;
     }
     let my = MariaDb::start();
-    my.drop_host_name_accounts();
-    my.create_db("app");
-    my.sql(Some("app"), ACCOUNTS);
+    add_accounts(&my);
     let dir = backup_dir();
-    my.db_backup("all", dir.path())
-        .run(&["backup-db"])
-        .expect_success();
-    let users = files::only_backup(dir.path(), "my-globals");
+    let users = users_backup(&my, dir.path());
 
     let target = MariaDb::start();
     let run = target
