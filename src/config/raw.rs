@@ -209,6 +209,16 @@ fn suggestion(name: &str) -> Option<&'static str> {
         .map(|(_, known)| known)
 }
 
+/// The raw settings of `pairs`, with no secret files, for the unit tests of the validating modules.
+#[cfg(test)]
+pub fn from_pairs(pairs: &[(&str, &str)]) -> Raw {
+    let vars: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    read(&vars, &|_| Err(std::io::ErrorKind::NotFound.into())).expect("raw read")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -246,12 +246,7 @@ mod tests {
     use super::*;
 
     fn raw(pairs: &[(&str, &str)]) -> Raw {
-        let vars: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        super::super::raw::read(&vars, &|_| Err(std::io::ErrorKind::NotFound.into()))
-            .expect("raw read")
+        super::super::raw::from_pairs(pairs)
     }
 
     fn err(pairs: &[(&str, &str)]) -> ConfigError {
