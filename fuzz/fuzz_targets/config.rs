@@ -37,9 +37,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok(env) = std::str::from_utf8(env) else {
         return;
     };
-    // The fuzzer learns the sentinel from the comparisons below and types it in anywhere (a host, a name):
-    // only a sentinel this harness put in place is one that must stay hidden.
-    let only_planted = !data
+    // The fuzzer learns the sentinel from the comparisons below and types it in anywhere (a host, a name),
+    // also split by shell quotes or backslashes that the dump-argument parser removes (`fuzz-sen''tinel`)
+    // and in any case: only a sentinel this harness put in place is one that must stay hidden.
+    let typed: Vec<u8> = data
+        .iter()
+        .filter(|b| !matches!(b, b'\'' | b'"' | b'\\'))
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let only_planted = !typed
         .windows(SENTINEL.len())
         .any(|w| w == SENTINEL.as_bytes());
     let vars: Vec<(String, String)> = env
