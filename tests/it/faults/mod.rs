@@ -3,7 +3,7 @@
 
 mod connect_bounds;
 mod disk_full;
+mod file_modes;
 mod permission_hints;
-mod permissions;
 mod sigkill;
 mod tls_plain_servers;
