@@ -1,62 +1,20 @@
-//! Integration tests: the real db-backup binary against PostgreSQL servers that the tests start themselves.
+//! Integration tests: the real db-backup binary against PostgreSQL, MySQL/MariaDB, Redis and SQLite databases and
+//! S3-compatible stores that the tests start themselves. One folder per subject; `support` holds the harness.
 
 mod support;
 
-mod cli_links;
-mod command_engine;
-mod config_errors;
-mod connect_bounds;
-mod encryption_config;
-mod encryption_roundtrip;
-mod fault_bad_input;
-mod fault_disk_full;
-mod fault_permissions;
-mod fault_retention;
-mod fault_secrets;
-mod fault_sigkill;
 mod harness;
-mod image_links;
-mod mysql_all;
-mod mysql_failures;
-mod mysql_privileges;
-mod mysql_restore;
-mod mysql_roundtrip;
-mod mysql_users;
-mod permission_hints;
-mod postgres_all;
-mod postgres_failures;
-mod postgres_newserver;
-mod postgres_options;
-mod postgres_privileges;
-mod postgres_restore;
-mod postgres_roundtrip;
-mod probe_detection;
-mod prune;
-mod redis_acl;
-mod redis_failures;
-mod redis_restore;
-mod redis_roundtrip;
-mod restore_refusals;
-mod s3_faults;
-mod s3_flaky;
-mod s3_prune;
-mod s3_retention;
-mod s3_roundtrip;
+
+mod cli;
+mod command;
+mod config;
+mod faults;
+mod mysql;
+mod postgres;
+mod redis;
+mod restore;
+mod retention;
+mod s3;
 mod secrets;
-mod service_concurrency;
-mod service_config;
-mod service_detect_wait;
-mod service_minutes;
-mod service_notify;
-mod service_retry;
-mod service_schedule;
-mod service_stop;
-mod sqlite_hot;
-mod sqlite_privileges;
-mod sqlite_roundtrip;
-mod tls_mysql;
-mod tls_plain_servers;
-mod tls_postgres;
-mod tls_redis;
-mod tls_settings;
-mod verify_and_list;
+mod service;
+mod sqlite;

@@ -1,8 +1,7 @@
 //! One S3-compatible bucket over HTTP: signed requests, answers classified into transient errors (retried with
 //! exponential backoff and jitter, within a time budget) and permanent ones (a message naming the destination
-//! and the setting to check, never retried).
+//! and the setting to check, never retried). The operations built on these requests are in `operations`.
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -18,26 +17,11 @@ use crate::scheduler;
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(200);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
-/// An object in a listing.
-#[derive(Debug, Clone)]
-pub struct Object {
-    pub key: String,
-    pub size: u64,
-    pub last_modified: Option<String>,
-}
-
-/// A multipart upload that was started and neither completed nor aborted.
-#[derive(Debug, Clone)]
-pub struct PendingUpload {
-    pub key: String,
-    pub upload_id: String,
-}
-
 /// An answer with its status and small body.
-struct Reply {
-    status: u16,
-    headers: http::HeaderMap,
-    body: String,
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) headers: http::HeaderMap,
+    pub(super) body: String,
 }
 
 /// Why one attempt failed.
@@ -92,7 +76,7 @@ impl Client {
         )
     }
 
-    fn error(&self, message: impl std::fmt::Display) -> Error {
+    pub(super) fn error(&self, message: impl std::fmt::Display) -> Error {
         Error::Server {
             server: self.label(),
             message: message.to_string(),
@@ -240,7 +224,7 @@ impl Client {
     }
 
     /// A request retried on transient failures until `S3_RETRY_SECONDS` is spent.
-    fn call(
+    pub(super) fn call(
         &self,
         op: &str,
         method: &str,
@@ -271,236 +255,6 @@ impl Client {
                 }
             }
         }
-    }
-
-    /// Checks that the bucket answers and that the keys may list it.
-    pub fn check(&self) -> Result<()> {
-        let prefix = self.settings.prefix.clone();
-        self.call(
-            "listing the bucket",
-            "GET",
-            None,
-            &[("list-type", "2"), ("max-keys", "1"), ("prefix", &prefix)],
-            b"",
-            false,
-        )
-        .map(|_| ())
-    }
-
-    /// The objects directly under `prefix` (not in sub-folders: the delimiter is `/`).
-    pub fn list(&self, prefix: &str) -> Result<Vec<Object>> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut query = vec![("list-type", "2"), ("prefix", prefix), ("delimiter", "/")];
-            if let Some(t) = &token {
-                query.push(("continuation-token", t.as_str()));
-            }
-            let (reply, _) = self.call("listing the bucket", "GET", None, &query, b"", false)?;
-            for block in xml::blocks(&reply.body, "Contents") {
-                let Some(key) = xml::value(block, "Key") else {
-                    continue;
-                };
-                let size = xml::value(block, "Size")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                out.push(Object {
-                    key,
-                    size,
-                    last_modified: xml::value(block, "LastModified"),
-                });
-            }
-            let truncated = xml::value(&reply.body, "IsTruncated").as_deref() == Some("true");
-            token = xml::value(&reply.body, "NextContinuationToken").filter(|t| !t.is_empty());
-            if !truncated || token.is_none() {
-                return Ok(out);
-            }
-        }
-    }
-
-    /// The sub-folders directly under `prefix` (`CommonPrefixes`), ending in `/`.
-    pub fn folders(&self, prefix: &str) -> Result<Vec<String>> {
-        let query = [("list-type", "2"), ("prefix", prefix), ("delimiter", "/")];
-        let (reply, _) = self.call("listing the bucket", "GET", None, &query, b"", false)?;
-        Ok(xml::blocks(&reply.body, "CommonPrefixes")
-            .into_iter()
-            .filter_map(|b| xml::value(b, "Prefix"))
-            .collect())
-    }
-
-    pub fn put(&self, key: &str, body: &[u8]) -> Result<()> {
-        self.call(
-            &format!("uploading {key}"),
-            "PUT",
-            Some(key),
-            &[],
-            body,
-            false,
-        )
-        .map(|_| ())
-    }
-
-    /// The object's size, `None` when it does not exist.
-    pub fn head(&self, key: &str) -> Result<Option<u64>> {
-        let (reply, _) = self.call(
-            &format!("checking {key}"),
-            "HEAD",
-            Some(key),
-            &[],
-            b"",
-            false,
-        )?;
-        if reply.status == 404 {
-            return Ok(None);
-        }
-        Ok(reply
-            .headers
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok()))
-    }
-
-    /// A stream of the object's bytes. Only starting the download is retried.
-    pub fn get(&self, key: &str) -> Result<Box<dyn Read + Send>> {
-        let (reply, body) = self.call(
-            &format!("downloading {key}"),
-            "GET",
-            Some(key),
-            &[],
-            b"",
-            true,
-        )?;
-        match body {
-            Some(body) => Ok(Box::new(body.into_reader())),
-            None => Err(self.error(format!("downloading {key}: HTTP {}", reply.status))),
-        }
-    }
-
-    pub fn delete(&self, key: &str) -> Result<()> {
-        self.call(
-            &format!("deleting {key}"),
-            "DELETE",
-            Some(key),
-            &[],
-            b"",
-            false,
-        )
-        .map(|_| ())
-    }
-
-    pub fn create_multipart(&self, key: &str) -> Result<String> {
-        let op = format!("starting the upload of {key}");
-        let (reply, _) = self.call(&op, "POST", Some(key), &[("uploads", "")], b"", false)?;
-        xml::value(&reply.body, "UploadId")
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| self.error(format!("{op}: the answer holds no UploadId")))
-    }
-
-    /// Uploads part `number`; returns its ETag.
-    pub fn upload_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        number: u32,
-        body: &[u8],
-    ) -> Result<String> {
-        let n = number.to_string();
-        let op = format!("uploading part {number} of {key}");
-        let (reply, _) = self.call(
-            &op,
-            "PUT",
-            Some(key),
-            &[("partNumber", &n), ("uploadId", upload_id)],
-            body,
-            false,
-        )?;
-        reply
-            .headers
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .ok_or_else(|| self.error(format!("{op}: the answer holds no ETag")))
-    }
-
-    /// Completes an upload: the object appears under its key, whole.
-    pub fn complete_multipart(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[(u32, String)],
-    ) -> Result<()> {
-        let mut body = String::from("<CompleteMultipartUpload>");
-        for (number, etag) in parts {
-            body.push_str(&format!(
-                "<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>",
-                xml::escape(etag)
-            ));
-        }
-        body.push_str("</CompleteMultipartUpload>");
-        self.call(
-            &format!("completing the upload of {key}"),
-            "POST",
-            Some(key),
-            &[("uploadId", upload_id)],
-            body.as_bytes(),
-            false,
-        )
-        .map(|_| ())
-    }
-
-    pub fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()> {
-        self.call(
-            &format!("aborting the upload of {key}"),
-            "DELETE",
-            Some(key),
-            &[("uploadId", upload_id)],
-            b"",
-            false,
-        )
-        .map(|_| ())
-    }
-
-    /// Multipart uploads under `prefix` that were neither completed nor aborted.
-    pub fn list_multipart(&self, prefix: &str) -> Result<Vec<PendingUpload>> {
-        let mut out = Vec::new();
-        let mut markers: Option<(String, String)> = None;
-        loop {
-            let mut query = vec![("uploads", ""), ("prefix", prefix)];
-            if let Some((k, u)) = &markers {
-                query.push(("key-marker", k.as_str()));
-                query.push(("upload-id-marker", u.as_str()));
-            }
-            let (reply, _) = self.call(
-                "listing unfinished uploads",
-                "GET",
-                None,
-                &query,
-                b"",
-                false,
-            )?;
-            for block in xml::blocks(&reply.body, "Upload") {
-                if let (Some(key), Some(upload_id)) =
-                    (xml::value(block, "Key"), xml::value(block, "UploadId"))
-                {
-                    out.push(PendingUpload { key, upload_id });
-                }
-            }
-            let truncated = xml::value(&reply.body, "IsTruncated").as_deref() == Some("true");
-            let next = (
-                xml::value(&reply.body, "NextKeyMarker").unwrap_or_default(),
-                xml::value(&reply.body, "NextUploadIdMarker").unwrap_or_default(),
-            );
-            if !truncated || next.0.is_empty() {
-                return Ok(out);
-            }
-            markers = Some(next);
-        }
-    }
-
-    /// Creates the bucket (for tests and first-time setup).
-    pub fn create_bucket(&self) -> Result<()> {
-        self.call("creating the bucket", "PUT", None, &[], b"", false)
-            .map(|_| ())
     }
 }
 

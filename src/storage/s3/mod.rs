@@ -3,6 +3,7 @@
 //! `ureq`) rather than a general object-storage library: see the README's "Off-site copies (S3)" for why.
 
 mod client;
+mod operations;
 mod sign;
 mod upload;
 mod xml;
@@ -11,7 +12,8 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use client::{Client, Object, PendingUpload};
+pub use client::Client;
+pub use operations::{Object, PendingUpload};
 use upload::S3Upload;
 
 use super::{Entry, Storage, Upload};

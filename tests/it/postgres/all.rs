@@ -1,5 +1,5 @@
-//! Several databases in one run: `DB_NAME=all` (with the roles, as a globals file) and a comma list, and
-//! `restore latest` of a list.
+//! PostgreSQL, several databases in one run: `DB_NAME=all` (with the roles, as a globals file) and a comma
+//! list, and `restore latest` of a list.
 
 use crate::support::files::{self, backup_dir, check_artifacts};
 use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};

@@ -1,6 +1,6 @@
-//! The connect step is bounded and stoppable (issue 12, finding 2): a server that accepts the connection and
-//! never answers fails every engine within `DB_WAIT_TIMEOUT` with a message that says so, a stop signal ends a
-//! run stuck there, and an engine pointed at another engine's port says what answered.
+//! The connect step is bounded and stoppable: a server that accepts the connection and never answers fails
+//! every engine within `DB_WAIT_TIMEOUT` with a message that says so, a stop signal ends a run stuck there, and
+//! an engine pointed at another engine's port says what answered.
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::sqlite_roundtrip::sqlite_backup;
+use crate::sqlite::roundtrip::sqlite_backup;
 use crate::support::files::{self, backup_dir, check_artifacts};
 use crate::support::service::{path_str, wait_until};
 use crate::support::{DbBackup, PG_SERVER, PgServer, Run, fixture, require_tools, tools};

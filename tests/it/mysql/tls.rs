@@ -44,7 +44,7 @@ fn require_secure_transport_round_trip_with_verify_full_and_a_client_certificate
 
     cmd.run(&["backup-db"]).expect_success();
     let name = files::only_backup(dir.path(), "my");
-    crate::mysql_roundtrip::check_artifacts(dir.path(), &name);
+    crate::mysql::roundtrip::check_artifacts(dir.path(), &name);
     cmd.run(&["restore", "latest", "--database", "copy"])
         .expect_success();
     my_fixture::assert_same_dump(&my.dump("copy"), &source);

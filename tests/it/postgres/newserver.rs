@@ -1,5 +1,5 @@
-//! Disaster recovery: a `DB_NAME=all` backup restored onto a brand-new, empty server brings back every role
-//! and every database with its owner, settings, per-role settings, grants and comment, without touching the
+//! PostgreSQL disaster recovery: a `DB_NAME=all` backup restored onto a brand-new, empty server brings back every
+//! role and every database with its owner, settings, per-role settings, grants and comment, without touching the
 //! restoring user's own password; a restore that fails part-way removes what it created.
 
 use crate::support::files::backup_dir;

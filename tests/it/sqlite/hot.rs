@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use crate::sqlite_roundtrip::{
+use crate::sqlite::roundtrip::{
     assert_no_strays, db_backups, integrity, restore_latest_into, sqlite_backup,
 };
 use crate::support::files::backup_dir;

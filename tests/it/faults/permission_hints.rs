@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
-use crate::cli_links::{runuser, uid_of};
+use crate::cli::links::{runuser, uid_of};
 use crate::support::{DbBackup, Run};
 
 /// How to run the binary as a user who does not own the test's files.

@@ -1,4 +1,4 @@
-//! The database password never shows: not in output or logs, not in `config`, not on a command line.
+//! The PostgreSQL password never shows: not in output or logs, not in `config`, not on a command line.
 
 use std::fs;
 use std::io::Write;

@@ -1,4 +1,4 @@
-//! Round trips: back up a rich database, restore it into another, and get exactly the same dump back.
+//! PostgreSQL round trips: back up a rich database, restore it into another, and get exactly the same dump back.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Secrets across engines (PostgreSQL has its own tests in `secrets.rs`): the MySQL and Redis passwords are on
+//! Secrets across engines (PostgreSQL has its own tests in `postgres.rs`): the MySQL and Redis passwords are on
 //! no command line while a backup or a restore runs (every `/proc/*/cmdline` is read, over and over, for the
 //! whole run), in no dump or restore tool's environment, and never in stdout or stderr (debug level, text and
 //! JSON logs) or in `config` output, whether given as `DB_PASSWORD` or `DB_PASSWORD_FILE`.

@@ -1,7 +1,7 @@
 //! MySQL/MariaDB with `DB_NAME=all`: every database but the server's own, each in a series of its own; and
 //! `restore latest` of a comma list.
 
-use crate::mysql_roundtrip::check_artifacts;
+use crate::mysql::roundtrip::check_artifacts;
 use crate::support::files::{self, backup_dir};
 use crate::support::mariadb::{self, MariaDb};
 use crate::support::my_fixture;

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::sqlite_roundtrip::sqlite_backup;
+use crate::sqlite::roundtrip::sqlite_backup;
 use crate::support::files::{self, assert_failed_cleanly, backup_dir};
 use crate::support::{DbBackup, tools};
 

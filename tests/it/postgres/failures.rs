@@ -1,4 +1,4 @@
-//! Backups that must fail: exit 1, a message naming the cause, and BACKUP_DIR exactly as it was.
+//! PostgreSQL backups that must fail: exit 1, a message naming the cause, and BACKUP_DIR exactly as it was.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -1,0 +1,3 @@
+//! The command engine (`BACKUP_CMD`, `RESTORE_CMD`): any tool's output backed up and restored.
+
+mod engine;

@@ -1,0 +1,8 @@
+//! Configuration refused before anything happens (exit status 2 naming the variable): settings, encryption, TLS,
+//! engine detection.
+
+mod bad_input;
+mod detection;
+mod encryption;
+mod errors;
+mod tls;

@@ -1,0 +1,9 @@
+//! Faults from outside: a full disk, kills at random moments, a strict umask, unreadable files, silent or plain
+//! servers.
+
+mod connect_bounds;
+mod disk_full;
+mod file_modes;
+mod permission_hints;
+mod sigkill;
+mod tls_plain_servers;

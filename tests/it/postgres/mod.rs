@@ -1,0 +1,11 @@
+//! PostgreSQL against servers the tests start: round trips, `DB_NAME=all`, a new server, options, privileges,
+//! failures, restores, TLS.
+
+mod all;
+mod failures;
+mod newserver;
+mod options;
+mod privileges;
+mod restore;
+mod roundtrip;
+mod tls;

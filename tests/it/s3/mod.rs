@@ -1,0 +1,5 @@
+//! S3-compatible destinations: round trips, refusals, and a store that is slow, throttling or down.
+
+mod faults;
+mod flaky;
+mod roundtrip;
