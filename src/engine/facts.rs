@@ -39,7 +39,7 @@ pub struct Facts {
     pub file_completeness: fn(&Config, &str) -> Option<Completeness>,
     /// The settings only the machine can check, told before a lock is taken or a server contacted.
     pub check_settings: fn(&Config) -> Result<()>,
-    /// Reaches the server (see [`super::connect`]).
+    /// Reaches the server (see [`super::connect()`]).
     pub connect: Connect,
     /// How its plain dumps name their producer in their first lines (`None`: they do not).
     pub dump_header: Option<DumpHeader>,

@@ -1,7 +1,11 @@
 //! Database engines: how to reach the server, dump a database, tell a complete dump and restore one. Each
 //! engine is a folder here behind the [`Engine`] trait, with its [`Facts`] (what is known without a server)
-//! in its `facts.rs`; the engines are registered in one list below ([`engines!`]), and the jobs, the
+//! in its `facts.rs`; the engines are registered in one list below (`engines!`), and the jobs, the
 //! configuration and the service ask the registry instead of naming an engine.
+//!
+//! Adding an engine: a folder `src/engine/<name>/` with its `mod.rs` (the [`Engine`] implementation) and its
+//! `facts.rs` (a `pub const FACTS: Facts`), and one line in `engines!` below. Settings of its own (a
+//! variable such as `DB_PATH`) are configuration's: `config/raw.rs` and the `Config` field that holds them.
 //!
 //! Engines are driven from a blocking thread (the byte path is synchronous); those whose client library is
 //! async use the runtime's handle to wait for it.
@@ -16,6 +20,14 @@ mod wait;
 pub use completeness::{Checker, Completeness, StreamCheck, TAIL_BYTES, check_trailer};
 pub use facts::Facts;
 pub use wait::ServerWait;
+
+use std::io::Read;
+use std::process::{ChildStdout, Command};
+
+use crate::cancel::Cancel;
+use crate::config::Config;
+use crate::error::{ConfigError, Result};
+use crate::process::Tool;
 
 /// Declares the engines: each line `Variant => module` adds the module `src/engine/<module>/`, the
 /// [`EngineKind`] variant and its place in the registry (the module's `facts::FACTS`). The order is the
@@ -74,14 +86,6 @@ impl EngineKind {
         self.facts().has_databases
     }
 }
-
-use std::io::Read;
-use std::process::{ChildStdout, Command};
-
-use crate::cancel::Cancel;
-use crate::config::Config;
-use crate::error::{ConfigError, Result};
-use crate::process::Tool;
 
 /// One thing to dump: a database (or the server's globals) and the series its backups belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]

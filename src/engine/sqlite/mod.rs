@@ -7,9 +7,9 @@
 //! directory under a `.db-backup-sqlite-` name, locked with `flock` while in use, so that the next run's sweep
 //! can tell a leftover of a crash from a copy in progress.
 //!
-//! Here: the engine and the helpers its steps share; [`copy`]: the hot copy; [`restore`]: the way back;
-//! [`image`]: the completeness check of a database file; [`temp`]: the temporary copy and the sweep's test;
-//! [`facts`]: what is known without opening the database.
+//! Here: the engine and the helpers its steps share; `copy`: the hot copy; `restore`: the way back;
+//! `image`: the completeness check of a database file; `temp`: the temporary copy and the sweep's test;
+//! `facts`: what is known without opening the database.
 
 mod copy;
 pub mod facts;
