@@ -4,7 +4,8 @@
 //!
 //! - [`cli`] parses the command line (and the name the binary was started under) and runs a command.
 //! - [`config`] turns the environment into a validated [`config::Config`]; it does no I/O of its own.
-//! - [`engine`] knows each database: how to check the server, dump, tell a complete dump and restore.
+//! - [`engine`] knows each database: how to check the server, dump, tell a complete dump and restore; each
+//!   engine's facts (names, port, file kinds, detection probe...) are asked of its registry, [`engine::facts`].
 //! - [`process`] runs a dump or restore tool as a child: stdout streamed, stderr drained, exit status checked.
 //! - [`pipeline`] is the byte path: compression, age encryption and a SHA-256 tap between a dump and a destination.
 //! - [`storage`] holds backups behind one trait: the local directory (temporary name, atomic rename) and

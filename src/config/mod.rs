@@ -1,6 +1,7 @@
 //! Configuration: the environment turned into a validated [`Config`], in two steps (raw strings, then checked
-//! values). Nothing here touches the network or the databases (but the probe that `from_env` runs when nothing
-//! names the engine, see `probe`); only `_FILE` secrets are read, through a callback.
+//! values). Nothing here touches the network or the databases (but the engines' detection probe that `from_env`
+//! runs when nothing names the engine, see `probe`); only `_FILE` secrets are read, through a callback. What is
+//! known about each engine (names, default port and user) is the engine registry's (`engine::facts`).
 
 mod encryption;
 mod pg_args;
@@ -15,11 +16,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::engine::{facts, probe as engine_probe};
 use crate::error::ConfigError;
 use crate::naming;
 use crate::pipeline::{Compression, Encryption, Keys};
 use crate::retention::Policy;
 
+pub use crate::engine::EngineKind;
 pub use raw::KNOWN;
 pub use s3::{Destinations, S3Settings};
 pub use service::{NotifyOn, ServiceSettings, redact_url};
@@ -49,53 +52,6 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
-    }
-}
-
-/// Which database engine to back up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineKind {
-    Postgres,
-    Mysql,
-    Redis,
-    Sqlite,
-    /// Any shell command that writes a dump to stdout (`BACKUP_CMD`) and one that reads it (`RESTORE_CMD`).
-    Command,
-}
-
-impl EngineKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            EngineKind::Postgres => "postgres",
-            EngineKind::Mysql => "mysql",
-            EngineKind::Redis => "redis",
-            EngineKind::Sqlite => "sqlite",
-            EngineKind::Command => "command",
-        }
-    }
-
-    /// The engine's standard port (0 for engines without a server).
-    pub fn default_port(self) -> u16 {
-        match self {
-            EngineKind::Postgres => 5432,
-            EngineKind::Mysql => 3306,
-            EngineKind::Redis => 6379,
-            EngineKind::Sqlite | EngineKind::Command => 0,
-        }
-    }
-
-    /// The user when none is configured (empty: none, as for Redis without ACLs).
-    pub fn default_user(self) -> &'static str {
-        match self {
-            EngineKind::Postgres => "postgres",
-            EngineKind::Mysql => "root",
-            EngineKind::Redis | EngineKind::Sqlite | EngineKind::Command => "",
-        }
-    }
-
-    /// Whether `DB_NAME` names databases on the server for this engine.
-    pub fn has_databases(self) -> bool {
-        matches!(self, EngineKind::Postgres | EngineKind::Mysql)
     }
 }
 
@@ -200,7 +156,7 @@ impl Config {
         // Unknown names and unreadable secrets are reported before any waiting on the network.
         raw::read(&vars, &read_file)?;
         let host = probe::host(&vars);
-        let (kind, reason) = probe::decide(&host, &probe::probe_all(&host))?;
+        let (kind, reason) = probe::decide(&host, &engine_probe::probe_all(&host))?;
         vars.retain(|(k, _)| k != "DB_TYPE");
         vars.push(("DB_TYPE".to_string(), kind.name().to_string()));
         let mut cfg = Config::from_vars(&vars, &read_file)?;
@@ -221,8 +177,8 @@ impl Config {
 
     /// Probes `host` as [`Config::from_env`] does: `Ok` when some engine answers, else what each port said.
     pub fn probe_answers(host: &str) -> std::result::Result<(), String> {
-        let results = probe::probe_all(host);
-        if results.iter().any(|r| r.2 == probe::Answer::Speaks) {
+        let results = engine_probe::probe_all(host);
+        if results.iter().any(|r| r.2 == engine_probe::Answer::Speaks) {
             return Ok(());
         }
         Err(probe::decide(host, &results)
@@ -242,7 +198,7 @@ impl Config {
         }
         let mut configs = Vec::new();
         let mut first_error = None;
-        for kind in probe::PROBED {
+        for kind in facts::probed() {
             let mut vars = vars.clone();
             vars.push(("DB_TYPE".to_string(), kind.name().to_string()));
             match Config::from_vars(&vars, &read_file) {
@@ -608,23 +564,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
 /// port. With nothing to go on, PostgreSQL (the reason says so); `from_env` probes the server before that.
 fn engine(raw: &raw::Raw, port: Option<u16>) -> Result<(EngineKind, String), ConfigError> {
     if let Some(v) = raw.db_type.as_deref() {
-        let kind = match v.to_ascii_lowercase().as_str() {
-            "postgres" | "postgresql" | "pg" => EngineKind::Postgres,
-            "mysql" | "mariadb" => EngineKind::Mysql,
-            "redis" | "valkey" => EngineKind::Redis,
-            "sqlite" | "sqlite3" => EngineKind::Sqlite,
-            "command" | "cmd" => EngineKind::Command,
-            _ => {
-                return Err(ConfigError::new(
-                    "DB_TYPE",
-                    format!(
-                        "{v:?} is not a database engine; use one of postgres (postgresql, pg), mysql \
-                         (mariadb), redis, sqlite, command"
-                    ),
-                ));
-            }
-        };
-        return Ok((kind, "DB_TYPE".into()));
+        return Ok((facts::from_db_type(v)?, "DB_TYPE".into()));
     }
     if raw.db_path.is_some() {
         return Ok((EngineKind::Sqlite, "detected: DB_PATH is set".into()));
@@ -632,15 +572,15 @@ fn engine(raw: &raw::Raw, port: Option<u16>) -> Result<(EngineKind, String), Con
     if raw.backup_cmd.is_some() {
         return Ok((EngineKind::Command, "detected: BACKUP_CMD is set".into()));
     }
-    match port {
-        None => Ok((
+    let Some(p) = port else {
+        return Ok((
             EngineKind::Postgres,
             "assumed: DB_TYPE, DB_PORT, DB_PATH and BACKUP_CMD are unset".into(),
-        )),
-        Some(5432) => Ok((EngineKind::Postgres, "detected: port 5432".into())),
-        Some(3306) => Ok((EngineKind::Mysql, "detected: port 3306".into())),
-        Some(6379) => Ok((EngineKind::Redis, "detected: port 6379".into())),
-        Some(p) => Err(ConfigError::new(
+        ));
+    };
+    match facts::by_port(p) {
+        Some(kind) => Ok((kind, format!("detected: port {p}"))),
+        None => Err(ConfigError::new(
             "DB_TYPE",
             format!("is not set and port {p} does not say which engine to use; set DB_TYPE"),
         )),

@@ -5,8 +5,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use super::probe::{self, Answer};
+use super::{EngineKind, facts};
 use crate::cancel::Cancel;
-use crate::config::{Config, EngineKind, SslMode, probe};
+use crate::config::{Config, SslMode};
 use crate::error::{Error, Result};
 
 /// How often a blocking step's waiter looks at the cancel token.
@@ -110,25 +112,21 @@ pub fn stopped(server: String) -> Error {
     Error::Cancelled(format!("{server}: stopped by a signal while connecting"))
 }
 
+/// How messages name `kind`'s protocol, and the `DB_TYPE` that chooses it.
 fn engine_words(kind: EngineKind) -> (&'static str, &'static str) {
-    match kind {
-        EngineKind::Postgres => ("PostgreSQL", "postgres"),
-        EngineKind::Mysql => ("MySQL", "mysql"),
-        EngineKind::Redis => ("Redis", "redis"),
-        EngineKind::Sqlite => ("SQLite", "sqlite"),
-        EngineKind::Command => ("command", "command"),
-    }
+    let facts = kind.facts();
+    (facts.title, facts.name)
 }
 
 /// What answers on the configured port when it is not the configured engine: another engine's protocol, or
 /// TLS where the configuration asked for a plain connection. `None` when nothing else is recognised.
 pub fn identify(cfg: &Config) -> Option<String> {
     let (ours, _) = engine_words(cfg.engine);
-    for &other in probe::PROBED {
+    for other in facts::probed() {
         if other == cfg.engine {
             continue;
         }
-        if probe::probe(&cfg.host, cfg.port, other, probe::TIMEOUT) == probe::Answer::Speaks {
+        if probe::probe(&cfg.host, cfg.port, other, probe::TIMEOUT) == Answer::Speaks {
             let (name, db_type) = engine_words(other);
             return Some(format!(
                 "this port speaks the {name} protocol, not {ours}: set DB_TYPE={db_type}, or point DB_PORT at \
@@ -139,8 +137,7 @@ pub fn identify(cfg: &Config) -> Option<String> {
     // A plain Redis port reached with TLS: its server waits for the end of a command line that never comes.
     if cfg.engine == EngineKind::Redis
         && !plain(cfg)
-        && probe::probe(&cfg.host, cfg.port, EngineKind::Redis, probe::TIMEOUT)
-            == probe::Answer::Speaks
+        && probe::probe(&cfg.host, cfg.port, EngineKind::Redis, probe::TIMEOUT) == Answer::Speaks
     {
         return Some(format!(
             "this port speaks plain Redis: the server does not offer TLS here and DB_SSLMODE={} requires it; \

@@ -1,27 +1,91 @@
 //! Database engines: how to reach the server, dump a database, tell a complete dump and restore one. Each
-//! engine is a folder or file here behind the [`Engine`] trait; the jobs never name an engine.
+//! engine is a folder here behind the [`Engine`] trait, with its [`Facts`] (what is known without a server)
+//! in its `facts.rs`; the engines are registered in one list below (`engines!`), and the jobs, the
+//! configuration and the service ask the registry instead of naming an engine.
+//!
+//! Adding an engine: a folder `src/engine/<name>/` with its `mod.rs` (the [`Engine`] implementation) and its
+//! `facts.rs` (a `pub const FACTS: Facts`), and one line in `engines!` below. Settings of its own (a
+//! variable such as `DB_PATH`) are configuration's: `config/raw.rs` and the `Config` field that holds them.
 //!
 //! Engines are driven from a blocking thread (the byte path is synchronous); those whose client library is
 //! async use the runtime's handle to wait for it.
 
-pub mod command;
+mod completeness;
 pub mod connect;
-pub mod mysql;
-pub mod postgres;
-pub mod redis;
-pub mod sqlite;
+pub mod facts;
+pub mod probe;
 pub mod tls;
 mod wait;
 
+pub use completeness::{Checker, Completeness, StreamCheck, TAIL_BYTES, check_trailer};
+pub use facts::Facts;
 pub use wait::ServerWait;
 
 use std::io::Read;
 use std::process::{ChildStdout, Command};
 
 use crate::cancel::Cancel;
-use crate::config::{Config, EngineKind};
+use crate::config::Config;
 use crate::error::{ConfigError, Result};
 use crate::process::Tool;
+
+/// Declares the engines: each line `Variant => module` adds the module `src/engine/<module>/`, the
+/// [`EngineKind`] variant and its place in the registry (the module's `facts::FACTS`). The order is the
+/// order of detection and of listings.
+macro_rules! engines {
+    ($($(#[$doc:meta])* $variant:ident => $module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Which database engine to back up.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum EngineKind {
+            $($(#[$doc])* $variant),*
+        }
+
+        impl EngineKind {
+            /// Every engine, in the order of registration.
+            pub const ALL: &'static [EngineKind] = &[$(EngineKind::$variant),*];
+
+            /// What is known about this engine without reaching a server.
+            pub fn facts(self) -> &'static Facts {
+                match self {
+                    $(EngineKind::$variant => &$module::facts::FACTS),*
+                }
+            }
+        }
+    };
+}
+
+engines! {
+    Postgres => postgres,
+    Mysql => mysql,
+    Redis => redis,
+    Sqlite => sqlite,
+    /// Any shell command that writes a dump to stdout (`BACKUP_CMD`) and one that reads it (`RESTORE_CMD`).
+    Command => command,
+}
+
+impl EngineKind {
+    /// The name `DB_TYPE` gives the engine.
+    pub fn name(self) -> &'static str {
+        self.facts().name
+    }
+
+    /// The engine's standard port (0 for engines without a server).
+    pub fn default_port(self) -> u16 {
+        self.facts().default_port
+    }
+
+    /// The user when none is configured (empty: none, as for Redis without ACLs).
+    pub fn default_user(self) -> &'static str {
+        self.facts().default_user
+    }
+
+    /// Whether `DB_NAME` names databases on the server for this engine.
+    pub fn has_databases(self) -> bool {
+        self.facts().has_databases
+    }
+}
 
 /// One thing to dump: a database (or the server's globals) and the series its backups belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,31 +102,9 @@ impl DumpTarget {
     pub fn label(&self) -> String {
         match &self.database {
             Some(db) => format!("database {db}"),
-            None if self.kind == "rdb" => "the Redis server".to_string(),
             None => "server globals".to_string(),
         }
     }
-}
-
-/// How to tell that a dump stream is complete.
-#[derive(Debug)]
-pub enum Completeness {
-    /// The stream, trimmed of trailing whitespace, ends with one of these lines.
-    Trailer(&'static [&'static str]),
-    /// The stream is fed to this command's stdin, which must accept it and exit 0.
-    Reader { tool: String, command: Box<Command> },
-    /// The engine checks the stream itself (a header, a length, a checksum).
-    Custom(Box<dyn StreamCheck>),
-    /// Nothing in the stream tells: the producer's exit status (and a non-empty stream) is the whole check,
-    /// as for the command engine.
-    ExitStatus,
-}
-
-/// A completeness check an engine runs over the plain stream: it sees every chunk, then gives a verdict.
-pub trait StreamCheck: Send + std::fmt::Debug {
-    fn feed(&mut self, chunk: &[u8]);
-    /// `Err` says what is wrong, for the message.
-    fn finish(self: Box<Self>) -> std::result::Result<(), String>;
 }
 
 /// A dump in progress: its bytes through `Read`, then a verdict on the producer.
@@ -160,37 +202,21 @@ pub trait Engine: Send + Sync {
 /// waits, streams and tools.
 pub fn connect(cfg: &Config, database: Option<&str>, cancel: &Cancel) -> Result<Box<dyn Engine>> {
     check_settings(cfg)?;
-    match cfg.engine {
-        EngineKind::Postgres => Ok(Box::new(postgres::Postgres::connect(
-            cfg, database, cancel,
-        )?)),
-        EngineKind::Mysql => Ok(Box::new(mysql::Mysql::connect(cfg, database, cancel)?)),
-        EngineKind::Redis => Ok(Box::new(redis::Redis::connect(cfg, cancel)?)),
-        EngineKind::Sqlite => Ok(Box::new(sqlite::Sqlite::connect(cfg, cancel)?)),
-        EngineKind::Command => Ok(Box::new(command::CommandEngine::connect(cfg, cancel)?)),
-    }
+    (cfg.engine.facts().connect)(cfg, database, cancel)
 }
 
 /// The engine settings that only the machine can check: `PG_BIN_DIR` or `MYSQL_BIN_DIR` naming no directory,
-/// a `BACKUP_USER` that does not exist or cannot be switched to. Each is a bad setting (exit status 2), told
-/// before a lock is taken or a server contacted.
+/// a `BACKUP_USER` that does not exist or cannot be switched to, TLS files that cannot be read. Each is a bad
+/// setting (exit status 2), told before a lock is taken or a server contacted.
 pub fn check_settings(cfg: &Config) -> Result<()> {
-    if cfg.engine == EngineKind::Command {
-        command::run_as(cfg)?;
-    }
-    if matches!(
-        cfg.engine,
-        EngineKind::Postgres | EngineKind::Mysql | EngineKind::Redis
-    ) {
-        tls::check_files(&cfg.tls)?;
-    }
-    let set = match cfg.engine {
-        EngineKind::Postgres => cfg.pg_bin_dir.as_deref().map(|d| ("PG_BIN_DIR", d)),
-        EngineKind::Mysql => cfg.mysql_bin_dir.as_deref().map(|d| ("MYSQL_BIN_DIR", d)),
-        _ => None,
-    };
-    match set {
-        Some((var, dir)) if !dir.is_dir() => Err(ConfigError::new(
+    (cfg.engine.facts().check_settings)(cfg)
+}
+
+/// For an engine's [`Facts::check_settings`]: `dir` (from the variable `var`) must be a directory of client
+/// tools when set.
+pub fn check_bin_dir(var: &str, dir: Option<&std::path::Path>) -> Result<()> {
+    match dir {
+        Some(dir) if !dir.is_dir() => Err(ConfigError::new(
             var,
             format!(
                 "{} is not a directory; give the directory that holds the client tools, or unset {var} to \
@@ -205,81 +231,10 @@ pub fn check_settings(cfg: &Config) -> Result<()> {
 
 /// The file kinds (extensions) the configured engine writes and restores.
 pub fn kinds(cfg: &Config) -> Vec<&str> {
-    match cfg.engine {
-        EngineKind::Postgres => postgres::KINDS.to_vec(),
-        EngineKind::Mysql => mysql::KINDS.to_vec(),
-        EngineKind::Redis => redis::KINDS.to_vec(),
-        EngineKind::Sqlite => sqlite::KINDS.to_vec(),
-        // The command engine's kind is whatever BACKUP_NAME says.
-        EngineKind::Command => vec![cfg.backup_kind.as_str()],
-    }
+    (cfg.engine.facts().kinds)(cfg)
 }
 
 /// How to check a stored backup of `kind` without a server, or `None` when the engine does not know the kind.
 pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
-    match cfg.engine {
-        EngineKind::Postgres => postgres::file_completeness(cfg, kind),
-        EngineKind::Mysql => mysql::file_completeness(kind),
-        EngineKind::Redis => redis::file_completeness(kind),
-        EngineKind::Sqlite => sqlite::file_completeness(kind),
-        EngineKind::Command => command::file_completeness(cfg, kind),
-    }
-}
-
-/// Checks that a stream whose last bytes are `tail` closes with one of the lines in `expected`. Comment
-/// framing (`--`), blank lines and the `\unrestrict <key>` line that PostgreSQL 13.22/14.19/15.14/16.10/17.6
-/// and later write after the trailer may follow it.
-pub fn check_trailer(expected: &[&str], tail: &[u8]) -> std::result::Result<(), String> {
-    let text = String::from_utf8_lossy(tail);
-    let last = text
-        .lines()
-        .rev()
-        .map(str::trim_end)
-        .find(|l| !(l.is_empty() || *l == "--" || l.starts_with("\\unrestrict ")))
-        .unwrap_or("");
-    if expected.iter().any(|e| last.starts_with(e)) {
-        return Ok(());
-    }
-    let expected = expected.join("\" or \"");
-    let shown: String = last.chars().take(80).collect();
-    Err(format!(
-        "it does not end with \"{expected}\" (the last line is {shown:?}); the dump tool stopped early"
-    ))
-}
-
-/// How many bytes at the end of a stream are kept for the trailer check.
-pub const TAIL_BYTES: usize = 512;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trailers_with_and_without_unrestrict() {
-        let t = &["-- PostgreSQL database dump complete"];
-        assert!(check_trailer(t, b"x\n--\n-- PostgreSQL database dump complete\n--\n\n").is_ok());
-        assert!(check_trailer(t, b"x\n-- PostgreSQL database dump complete\n\n").is_ok());
-        assert!(
-            check_trailer(
-                t,
-                b"-- PostgreSQL database dump complete\n\n\\unrestrict abc\n\n"
-            )
-            .is_ok()
-        );
-        assert!(check_trailer(t, b"COPY t FROM stdin;\n1\n").is_err());
-        assert!(check_trailer(t, b"\\unrestrict abc\n").is_err());
-    }
-
-    #[test]
-    fn a_trailer_may_carry_a_date() {
-        let t = &["-- Dump completed"];
-        assert!(
-            check_trailer(
-                t,
-                b"UNLOCK TABLES;\n-- Dump completed on 2025-01-02  3:04:05\n"
-            )
-            .is_ok()
-        );
-        assert!(check_trailer(t, b"INSERT INTO t VALUES (1);\n").is_err());
-    }
+    (cfg.engine.facts().file_completeness)(cfg, kind)
 }

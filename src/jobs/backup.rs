@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
 
-use super::{Checker, prune, series};
+use super::{prune, series};
 use crate::cancel::Cancel;
 use crate::config::Config;
-use crate::engine::{self, DumpTarget, Engine};
+use crate::engine::{self, Checker, DumpTarget, Engine};
 use crate::error::{Error, Kind, Result};
 use crate::naming::BackupName;
 use crate::pipeline;

@@ -1,12 +1,9 @@
 //! The commands: backup, restore, verify, list and prune, and what they share.
 
 pub mod backup;
-mod check;
 pub mod list;
 pub mod prune;
 pub mod restore;
 mod restore_file;
 mod series;
 pub mod verify;
-
-pub use check::Checker;

@@ -6,7 +6,7 @@ use std::io::Read;
 use super::series::{self, Found};
 use super::verify::{check_digest, expected_checksum};
 use crate::cancel::Cancel;
-use crate::config::{Config, Databases, EngineKind};
+use crate::config::{Config, Databases};
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::pipeline::{open_plain, read_through};
@@ -110,43 +110,26 @@ fn run_blocking(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<Str
             check_digest(plan.dir.as_ref(), &plan.found, &expected, &actual)?;
         }
     }
-    // A SQL dump of the other SQL engine has the same `.sql` name: its first lines tell, before a database is
-    // created or a server asked.
+    // A SQL dump of the other SQL engine has the same `.sql` name, and a dump may hold what cannot go where it
+    // is sent: its first lines tell, before a database is created or a server asked.
     for plan in &plans {
-        if plan.found.name.kind != "sql" {
+        if !engine::facts::reads_head(cfg.engine, &plan.found.name.kind) {
             continue;
         }
         let head = plain_head(&plan.source, plan, cfg)?;
-        if cfg.engine == EngineKind::Mysql
-            && let Some(database) = &plan.database
-            && engine::mysql::names_no_database(&head)
+        let database = plan.database.as_deref();
+        if let Some(refusal) =
+            engine::facts::refuse_head(cfg.engine, &plan.found.name.kind, &head, database)
         {
             return Err(Error::file(
                 plan.dir.location(&plan.found.file_name),
-                format!(
-                    "is a dump of no single database (the users and grants of a server, or several databases), \
-                     which cannot be restored into database {database}; restore the users without --database \
-                     (restore latest with DB_NAME=all); nothing was restored"
-                ),
+                refusal,
             ));
         }
-        let other = match (cfg.engine, sql_producer(&head)) {
-            (EngineKind::Postgres, Some(EngineKind::Mysql)) => "a MySQL/MariaDB dump",
-            (EngineKind::Mysql, Some(EngineKind::Postgres)) => "a PostgreSQL dump",
-            _ => continue,
-        };
-        return Err(Error::file(
-            plan.dir.location(&plan.found.file_name),
-            format!(
-                "is {other}, which the {} engine cannot restore; set DB_TYPE to the engine that made it",
-                cfg.engine.name()
-            ),
-        ));
     }
-    // PostgreSQL's server-wide data (roles) first: the databases' objects may be owned by them. MySQL's users
-    // last: their table, column and routine grants need those objects to exist (a missing definer is only a
-    // warning).
-    let server_wide_last = cfg.engine == EngineKind::Mysql;
+    // Server-wide data first (PostgreSQL's roles: the databases' objects may be owned by them), unless the
+    // engine says last (MySQL's users: their table, column and routine grants need those objects to exist).
+    let server_wide_last = cfg.engine.facts().server_wide_last;
     plans.sort_by_key(|p| p.database.is_some() != server_wide_last);
 
     let first_db = plans.iter().find_map(|p| p.database.clone());
@@ -173,14 +156,7 @@ fn restore_all(
     for plan in plans {
         let what = match &plan.database {
             Some(db) => format!("database {db} ({})", engine.prepare_restore(db)?),
-            None if plan.found.name.kind == "rdb" => "the Redis server".to_string(),
-            None if cfg.engine == EngineKind::Sqlite => match &cfg.db_path {
-                Some(path) => format!("the SQLite database {}", path.display()),
-                None => "the SQLite database".to_string(),
-            },
-            None if cfg.engine == EngineKind::Command => "RESTORE_CMD".to_string(),
-            None if cfg.engine == EngineKind::Mysql => "the users and grants".to_string(),
-            None => "server-wide data (roles, tablespaces, databases)".to_string(),
+            None => (cfg.engine.facts().server_wide_label)(cfg),
         };
         tracing::info!(file = %plan.found.file_name, from = plan.dir.name(), target = %what, "restore started");
         let started = std::time::Instant::now();
@@ -243,8 +219,8 @@ fn target_database(cfg: &Config, found: &Found, explicit: Option<&str>) -> Optio
         return Some(db.to_string());
     }
     let series = &found.name.series;
-    // A MySQL users backup (`<container>-globals`) holds no database, whatever DB_NAME says.
-    if cfg.engine == EngineKind::Mysql && *series == cfg.globals_series() {
+    // A users backup (MySQL's `<container>-globals`) holds no database, whatever DB_NAME says.
+    if cfg.engine.facts().globals_hold_no_database && *series == cfg.globals_series() {
         return None;
     }
     let from_series = || {
@@ -283,43 +259,4 @@ fn plain_head(source: &std::path::Path, plan: &Plan, cfg: &Config) -> Result<Vec
         .read_to_end(&mut head)
         .map_err(|e| Error::file(&location, e.to_string()))?;
     Ok(head)
-}
-
-/// Which SQL engine wrote a dump, by its first lines: `pg_dump` and `pg_dumpall` name themselves in a comment,
-/// `mariadb-dump` and `mysqldump` too (after MariaDB's "sandbox mode" line). `None` when neither is there.
-fn sql_producer(head: &[u8]) -> Option<EngineKind> {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.lines().map(str::trim_end);
-    if text.starts_with("/*M!999999") {
-        return Some(EngineKind::Mysql);
-    }
-    lines.find_map(|line| {
-        if line.starts_with("-- PostgreSQL database dump")
-            || line.starts_with("-- PostgreSQL database cluster dump")
-        {
-            Some(EngineKind::Postgres)
-        } else if line.starts_with("-- MySQL dump") || line.starts_with("-- MariaDB dump") {
-            Some(EngineKind::Mysql)
-        } else {
-            None
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sql_dumps_tell_their_engine() {
-        let pg = b"--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\nSET x = 1;\n";
-        assert_eq!(sql_producer(pg), Some(EngineKind::Postgres));
-        let all = b"--\n-- PostgreSQL database cluster dump\n--\n";
-        assert_eq!(sql_producer(all), Some(EngineKind::Postgres));
-        let maria = b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n";
-        assert_eq!(sql_producer(maria), Some(EngineKind::Mysql));
-        let mysql = b"-- MySQL dump 10.13  Distrib 8.0.36\n--\n-- Host: db\n";
-        assert_eq!(sql_producer(mysql), Some(EngineKind::Mysql));
-        assert_eq!(sql_producer(b"CREATE TABLE t (x int);\n"), None);
-    }
 }

@@ -5,12 +5,11 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use super::Checker;
 use super::series::Found;
 use super::verify::{check_digest, expected_checksum};
 use crate::cancel::Cancel;
 use crate::config::Config;
-use crate::engine;
+use crate::engine::{self, Checker};
 use crate::error::{Error, Result};
 use crate::pipeline;
 use crate::storage::Storage;

@@ -89,8 +89,8 @@ pub fn sweep(cfg: &Config, dir: &LocalDir) -> Result<usize> {
                 .and_then(|m| m.elapsed().ok())
                 .is_some_and(|age| age > std::time::Duration::from_secs(86_400))
         } else {
-            // A temporary SQLite copy that no running db-backup holds (they are locked while in use).
-            crate::engine::sqlite::is_leftover(dir.path(), &entry.name)
+            // A temporary copy an engine made (SQLite's) that no running db-backup holds.
+            crate::engine::facts::is_leftover(dir.path(), &entry.name)
         };
         if leftover {
             tracing::info!(file = %entry.name, "removing a leftover of an interrupted backup");

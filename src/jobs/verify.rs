@@ -1,10 +1,9 @@
 //! `verify`: re-read backups and check the checksum, the whole decompression and the completeness marker.
 
-use super::Checker;
 use super::series::{self, Found};
 use crate::cancel::Cancel;
 use crate::config::Config;
-use crate::engine;
+use crate::engine::{self, Checker};
 use crate::error::{Error, Result};
 use crate::pipeline;
 use crate::storage::{Storage, parse_checksum};

@@ -8,6 +8,7 @@
 
 mod client;
 mod dump_check;
+pub mod facts;
 mod grants;
 mod inventory;
 mod lines;

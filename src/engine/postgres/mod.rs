@@ -5,6 +5,7 @@
 
 mod cluster;
 mod dump;
+pub mod facts;
 mod globals;
 mod server;
 mod sessions;
@@ -20,11 +21,10 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio_postgres::Client;
 
-use super::{Completeness, Dump, DumpTarget, Engine, Opener};
+use super::{Checker, Completeness, Dump, DumpTarget, Engine, Opener};
 use crate::cancel::Cancel;
 use crate::config::{Config, Databases, PgFormat};
 use crate::error::{Error, Result};
-use crate::jobs::Checker;
 use crate::process::Tool;
 use dump::PgDump;
 use tools::PgTools;

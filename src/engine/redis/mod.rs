@@ -5,6 +5,7 @@
 mod acl;
 mod check;
 mod crc64;
+pub mod facts;
 mod lzf;
 pub mod rdb;
 mod restore;
@@ -57,6 +58,10 @@ impl Engine for Redis {
             series: self.cfg.container.clone(),
             kind: "rdb".to_string(),
         }])
+    }
+
+    fn target_label(&self, _target: &DumpTarget) -> String {
+        "the Redis server".to_string()
     }
 
     fn dump(&self, _target: &DumpTarget) -> Result<Box<dyn Dump>> {

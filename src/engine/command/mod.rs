@@ -2,6 +2,8 @@
 //! reads one on stdin; `BACKUP_USER` runs both as another Unix user. Nothing in such a stream tells whether it
 //! is complete, so the command's exit status (and a non-empty stream) is the check.
 
+pub mod facts;
+
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
