@@ -7,8 +7,10 @@
 //! - [`engine`] knows each database: how to check the server, dump, tell a complete dump and restore.
 //! - [`process`] runs a dump or restore tool as a child: stdout streamed, stderr drained, exit status checked.
 //! - [`pipeline`] is the byte path: compression, age encryption and a SHA-256 tap between a dump and a destination.
-//! - [`storage`] holds backups behind one trait: the local directory (temporary name, atomic rename) and
-//!   S3-compatible buckets (multipart uploads completed last), written to all at once by a fan-out.
+//! - [`storage`] holds backups behind one trait: the local directory and S3-compatible buckets (multipart
+//!   uploads completed last), written to all at once by a fan-out, or seen through a [`storage::DryRun`].
+//!   [`storage::ScratchDir`] owns `BACKUP_DIR` as the working area: run lock, state file, restore downloads
+//!   and the sweep of leftovers; [`storage::atomic`] is the one atomic file write.
 //! - [`naming`] formats and parses backup file names; [`retention`] decides what to keep.
 //! - [`scheduler`] computes when `backup-service` runs: cron and interval schedules, next run, retry backoff.
 //! - [`jobs`] holds the commands themselves: backup, restore, verify, list and prune.
