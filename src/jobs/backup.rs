@@ -29,14 +29,7 @@ pub struct Outcome {
 
 /// Runs one backup of everything configured. Pruning follows only when every target succeeded. `cancel`
 /// stops it: the dump is stopped, its temporary file removed.
-pub async fn run(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
-    let (cfg, cancel) = (cfg.clone(), cancel.clone());
-    tokio::task::spawn_blocking(move || run_blocking(&cfg, &cancel))
-        .await
-        .map_err(|e| Error::Other(format!("the backup task failed: {e}")))?
-}
-
-fn run_blocking(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
+pub fn run(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
     engine::check_settings(cfg)?;
     let scratch = ScratchDir::of(cfg);
     scratch.check()?;

@@ -43,14 +43,7 @@ struct Plan {
 
 /// Restores what `opts` names; returns a line per restored backup.
 /// `cancel` stops it; nothing half-restored stays behind.
-pub async fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>> {
-    let (cfg, opts, cancel) = (cfg.clone(), opts.clone(), cancel.clone());
-    tokio::task::spawn_blocking(move || run_blocking(&cfg, &opts, &cancel))
-        .await
-        .map_err(|e| Error::Other(format!("the restore task failed: {e}")))?
-}
-
-fn run_blocking(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>> {
+pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>> {
     let resolved = series::resolve(cfg, &opts.spec, opts.from.as_deref())?;
     if let Some(path) = &opts.to_file {
         return super::restore_file::run(cfg, resolved, path, opts.no_verify, cancel)

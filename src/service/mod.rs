@@ -131,7 +131,9 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
         let job = move || {
             let (cfg, cancel) = (job_cfg.clone(), job_cancel.clone());
             async move {
-                let outcomes = jobs::backup::run(&cfg, &cancel).await?;
+                let outcomes =
+                    jobs::blocking("backup task", move || jobs::backup::run(&cfg, &cancel))
+                        .await??;
                 Ok(outcomes
                     .into_iter()
                     .map(|o| BackupFile {
