@@ -196,7 +196,8 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
     };
     match command {
         Command::BackupDb => {
-            jobs::backup::run(cfg, &cancel).await?;
+            let cfg = cfg.clone();
+            jobs::blocking("backup task", move || jobs::backup::run(&cfg, &cancel)).await??;
         }
         Command::Restore {
             file,
@@ -212,23 +213,26 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
                 to_file,
                 from,
             };
-            for line in restore::run(cfg, &opts, &cancel).await? {
+            let cfg = cfg.clone();
+            let lines = jobs::blocking("restore task", move || restore::run(&cfg, &opts, &cancel))
+                .await??;
+            for line in lines {
                 println!("{line}");
             }
         }
         Command::List => {
-            for line in jobs::list::run(cfg)? {
+            let cfg = cfg.clone();
+            for line in jobs::blocking("list task", move || jobs::list::run(&cfg)).await?? {
                 println!("{line}");
             }
         }
         Command::Verify { file, from } => {
             let cfg = cfg.clone();
             let container = cfg.container.clone();
-            let report = tokio::task::spawn_blocking(move || {
+            let report = jobs::blocking("verify task", move || {
                 jobs::verify::run(&cfg, &file, from.as_deref(), &cancel)
             })
-            .await
-            .map_err(|e| Error::Other(format!("the verify task failed: {e}")))??;
+            .await??;
             let results = report.results;
             let mut failed = 0;
             for (name, result) in &results {
@@ -255,7 +259,9 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
             }
         }
         Command::Prune { dry_run } => {
-            let decisions = jobs::prune::run(cfg, dry_run)?;
+            let cfg = cfg.clone();
+            let decisions =
+                jobs::blocking("prune task", move || jobs::prune::run(&cfg, dry_run)).await??;
             if decisions.is_empty() {
                 println!("no backups of this configuration to prune");
             }

@@ -1,24 +1,24 @@
 //! db-backup: streaming database backups for a Docker sidecar.
 //!
-//! How the code is laid out:
+//! - [`cli`] parses the command line (and the binary's link name) and runs a command; [`jobs`] holds the
+//!   commands: backup, restore, verify, list and prune. [`service`] is `backup-service`: the schedule loop,
+//!   retries, stop signals, the state behind `healthcheck`, `/metrics`, pings and webhooks.
+//! - [`config`] turns the environment into a validated [`config::Config`], without I/O of its own.
+//! - [`engine`] knows each database (check, dump, completeness, restore), one folder per engine whose facts
+//!   (names, port, file kinds, detection probe) are asked of one registry, [`engine::facts`]; [`process`] runs
+//!   its tools as children.
+//! - [`pipeline`] is the byte path: compression, age encryption and a SHA-256 tap.
+//! - [`storage`] holds backups behind one trait (local directory, S3 buckets, a fan-out, a [`storage::DryRun`]
+//!   wrapper). [`storage::ScratchDir`] owns `BACKUP_DIR` as the working area: run lock, state file, restore
+//!   downloads and the sweep of leftovers; [`storage::atomic`] is the one atomic file write.
+//! - [`naming`] formats and parses file names; [`retention`] decides what to keep; [`scheduler`] says when.
+//! - [`cancel`] is the one stop token, down to every tool; [`error`] holds error kinds and exit codes;
+//!   [`logging`] sets up the log output.
 //!
-//! - [`cli`] parses the command line (and the name the binary was started under) and runs a command.
-//! - [`config`] turns the environment into a validated [`config::Config`]; it does no I/O of its own.
-//! - [`engine`] knows each database: how to check the server, dump, tell a complete dump and restore; each
-//!   engine's facts (names, port, file kinds, detection probe...) are asked of its registry, [`engine::facts`].
-//! - [`process`] runs a dump or restore tool as a child: stdout streamed, stderr drained, exit status checked.
-//! - [`pipeline`] is the byte path: compression, age encryption and a SHA-256 tap between a dump and a destination.
-//! - [`storage`] holds backups behind one trait: the local directory (temporary name, atomic rename) and
-//!   S3-compatible buckets (multipart uploads completed last), written to all at once by a fan-out.
-//! - [`naming`] formats and parses backup file names; [`retention`] decides what to keep.
-//! - [`scheduler`] computes when `backup-service` runs: cron and interval schedules, next run, retry backoff.
-//! - [`jobs`] holds the commands themselves: backup, restore, verify, list and prune.
-//! - [`service`] is `backup-service`, the long-running mode: the schedule loop, retries, stop signals, the
-//!   state file behind `healthcheck`, `/metrics`, pings and webhooks.
-//! - [`cancel`] is the one cancel token: made where stop signals are handled, handed to jobs, engines, the
-//!   pipeline and every tool, which it kills through the child handles we hold.
-//! - [`error`] defines the error types, their [`error::Kind`] (decided where an error is made; the service's
-//!   retries ask [`error::Error::retryable`]) and exit codes; [`logging`] sets up the log output.
+//! Async and blocking, one rule: jobs are plain blocking functions, and the async edges ([`cli`], [`service`])
+//! run each on tokio's blocking pool through [`jobs::blocking`], so no runtime worker waits on a tool, a server
+//! or a destination. An engine whose driver is async (PostgreSQL, MySQL) drives it from there with
+//! `Handle::current().block_on`, which a blocking-pool thread may do and a runtime worker may not.
 
 pub mod cancel;
 pub mod cli;

@@ -12,7 +12,7 @@ use crate::engine::{self, Checker, DumpTarget, Engine};
 use crate::error::{Error, Kind, Result};
 use crate::naming::BackupName;
 use crate::pipeline;
-use crate::storage::{self, LocalDir, RunLock, Storage, Tee, checksum_line};
+use crate::storage::{self, LocalDir, ScratchDir, Storage, Tee, checksum_line};
 use std::sync::Arc;
 
 /// One committed backup.
@@ -29,19 +29,13 @@ pub struct Outcome {
 
 /// Runs one backup of everything configured. Pruning follows only when every target succeeded. `cancel`
 /// stops it: the dump is stopped, its temporary file removed.
-pub async fn run(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
-    let (cfg, cancel) = (cfg.clone(), cancel.clone());
-    tokio::task::spawn_blocking(move || run_blocking(&cfg, &cancel))
-        .await
-        .map_err(|e| Error::Other(format!("the backup task failed: {e}")))?
-}
-
-fn run_blocking(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
+pub fn run(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
     engine::check_settings(cfg)?;
-    let dir = LocalDir::new(&cfg.backup_dir);
-    dir.check_writable()?;
-    let _lock = RunLock::try_acquire(dir.path())?;
-    series::sweep(cfg, &dir)?;
+    let scratch = ScratchDir::of(cfg);
+    scratch.check()?;
+    let _lock = scratch.lock()?;
+    scratch.sweep(&series::ours(cfg))?;
+    let dir = LocalDir::new(scratch.path());
     let Destinations {
         usable: dests,
         left_out,
@@ -106,7 +100,7 @@ fn run_blocking(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
     }
     let series: Vec<String> = outcomes.iter().map(|o| o.series.clone()).collect();
     for dest in &dests {
-        prune::apply(cfg, dest.as_ref(), Some(&series), false)?;
+        prune::apply(cfg, dest.as_ref(), Some(&series))?;
     }
     Ok(outcomes)
 }
@@ -119,19 +113,14 @@ struct Destinations {
 
 /// The destinations this run writes to, and those left out because they cannot be reached or refuse us (after
 /// the store's own retries). A backup in the others is better than none: the run goes on and fails at the end.
-/// When every destination is left out, the first one's error ends the run before the dump.
+/// When every destination is left out, the first one's error ends the run before the dump. (The local directory
+/// was checked and swept as the scratch area; it is checked again here, which costs one probe file.)
 fn usable_destinations(cfg: &Config) -> Result<Destinations> {
     let mut usable = Vec::new();
     let mut left_out = Vec::new();
+    let ours = series::ours(cfg);
     for dest in storage::destinations(cfg) {
-        if dest.as_local().is_some() {
-            usable.push(dest);
-            continue;
-        }
-        match dest
-            .check()
-            .and_then(|()| series::sweep_remote(cfg, dest.as_ref()).map(drop))
-        {
+        match dest.check().and_then(|()| dest.sweep(&ours).map(drop)) {
             Ok(()) => usable.push(dest),
             Err(e) => {
                 tracing::error!(destination = dest.name(), error = %e, "this destination cannot be used; the backup goes to the others");

@@ -1,4 +1,5 @@
-//! The commands: backup, restore, verify, list and prune, and what they share.
+//! The commands: backup, restore, verify, list and prune, and what they share. Every job is a plain blocking
+//! function; async code runs one through [`blocking`].
 
 pub mod backup;
 pub mod list;
@@ -7,3 +8,17 @@ pub mod restore;
 mod restore_file;
 mod series;
 pub mod verify;
+
+use crate::error::{Error, Result};
+
+/// Runs `job` on tokio's blocking pool and waits for it without holding a runtime worker: the one way async
+/// code (the command line, the service) runs a job or another blocking call. `what` names it if the task
+/// itself fails (a panic).
+pub async fn blocking<T: Send + 'static>(
+    what: &str,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| Error::Other(format!("the {what} failed: {e}")))
+}

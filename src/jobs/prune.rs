@@ -7,29 +7,34 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::naming;
 use crate::retention::{self, Action, Candidate, Decision};
-use crate::storage::{self, LocalDir, RunLock, Storage};
+use crate::storage::{self, DryRun, ScratchDir, Storage};
+use std::sync::Arc;
 
 /// The `prune` command over every destination: takes the run lock, so it never races a backup. Each decision
-/// comes with the destination it is about.
+/// comes with the destination it is about. A dry run takes no lock, sweeps nothing, and sees every destination
+/// through [`DryRun`], which deletes nothing.
 pub fn run(cfg: &Config, dry_run: bool) -> Result<Vec<(String, Decision)>> {
-    let dir = LocalDir::new(&cfg.backup_dir);
+    let scratch = ScratchDir::of(cfg);
+    let ours = series::ours(cfg);
     let _lock = if dry_run {
         None
     } else {
-        dir.check_writable()?;
-        Some(RunLock::try_acquire(dir.path())?)
+        scratch.check()?;
+        let lock = scratch.lock()?;
+        scratch.sweep(&ours)?;
+        Some(lock)
     };
-    if !dry_run {
-        series::sweep(cfg, &dir)?;
-    }
     let mut out = Vec::new();
     for dest in storage::destinations(cfg) {
-        if !dry_run && dest.as_local().is_none() {
-            series::sweep_remote(cfg, dest.as_ref())?;
-        }
+        let dest: Arc<dyn Storage> = if dry_run {
+            Arc::new(DryRun(dest))
+        } else {
+            dest.sweep(&ours)?;
+            dest
+        };
         let name = dest.name().to_string();
         out.extend(
-            apply(cfg, dest.as_ref(), None, dry_run)?
+            apply(cfg, dest.as_ref(), None)?
                 .into_iter()
                 .map(|d| (name.clone(), d)),
         );
@@ -37,14 +42,9 @@ pub fn run(cfg: &Config, dry_run: bool) -> Result<Vec<(String, Decision)>> {
     Ok(out)
 }
 
-/// Decides and (unless `dry_run`) deletes. `only` limits pruning to these series (after a backup); otherwise
-/// every series of this configuration is considered.
-pub fn apply(
-    cfg: &Config,
-    dir: &dyn Storage,
-    only: Option<&[String]>,
-    dry_run: bool,
-) -> Result<Vec<Decision>> {
+/// Decides and deletes (a [`DryRun`] only reports). `only` limits pruning to these series (after a backup);
+/// otherwise every series of this configuration is considered.
+pub fn apply(cfg: &Config, dir: &dyn Storage, only: Option<&[String]>) -> Result<Vec<Decision>> {
     let entries = dir.list()?;
     let candidates: Vec<Candidate> = series::backups(cfg, &entries)
         .into_iter()
@@ -59,21 +59,19 @@ pub fn apply(
         .collect();
     let decisions = retention::plan(&candidates, cfg.retention, Utc::now());
     for d in &decisions {
-        match (d.action, dry_run) {
-            (Action::Keep, _) => {
-                tracing::debug!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "keep")
-            }
-            (Action::Delete, true) => {
-                tracing::info!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "would delete (dry run)")
-            }
-            (Action::Delete, false) => {
-                dir.delete(&d.file_name)?;
-                dir.delete(&naming::checksum_name_of(&d.file_name))?;
-                tracing::info!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "deleted by retention");
-            }
+        if d.action == Action::Keep {
+            tracing::debug!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "keep");
+            continue;
+        }
+        dir.delete(&d.file_name)?;
+        dir.delete(&naming::checksum_name_of(&d.file_name))?;
+        if dir.is_dry_run() {
+            tracing::info!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "would delete (dry run)");
+        } else {
+            tracing::info!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "deleted by retention");
         }
     }
-    if !dry_run && decisions.iter().any(|d| d.action == Action::Delete) {
+    if decisions.iter().any(|d| d.action == Action::Delete) {
         dir.sync()?;
     }
     Ok(decisions)

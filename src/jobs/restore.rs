@@ -10,7 +10,7 @@ use crate::config::{Config, Databases};
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::pipeline::{open_plain, read_through};
-use crate::storage::Storage;
+use crate::storage::{ScratchDir, Storage};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -43,14 +43,7 @@ struct Plan {
 
 /// Restores what `opts` names; returns a line per restored backup.
 /// `cancel` stops it; nothing half-restored stays behind.
-pub async fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>> {
-    let (cfg, opts, cancel) = (cfg.clone(), opts.clone(), cancel.clone());
-    tokio::task::spawn_blocking(move || run_blocking(&cfg, &opts, &cancel))
-        .await
-        .map_err(|e| Error::Other(format!("the restore task failed: {e}")))?
-}
-
-fn run_blocking(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>> {
+pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>> {
     let resolved = series::resolve(cfg, &opts.spec, opts.from.as_deref())?;
     if let Some(path) = &opts.to_file {
         return super::restore_file::run(cfg, resolved, path, opts.no_verify, cancel)
@@ -69,8 +62,8 @@ fn run_blocking(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<Str
             ));
         }
         let database = target_database(cfg, &found, opts.database.as_deref());
-        let (source, spool) = match dir.as_local() {
-            Some(local) => (local.file_path(&found.file_name), None),
+        let (source, spool) = match dir.local_path(&found.file_name) {
+            Some(path) => (path, None),
             None => {
                 let spool = spool(cfg, dir.as_ref(), &found)?;
                 (spool.to_path_buf(), Some(spool))
@@ -194,10 +187,7 @@ fn restore_all(
 /// chunk) is checked before the first byte reaches the database, and so that engines that read a backup twice
 /// can. Removed when the restore ends; a killed restore's download is swept a day later.
 fn spool(cfg: &Config, dir: &dyn Storage, found: &Found) -> Result<tempfile::TempPath> {
-    let temp = tempfile::Builder::new()
-        .prefix(series::SPOOL_PREFIX)
-        .tempfile_in(&cfg.backup_dir)
-        .map_err(|e| Error::io(&cfg.backup_dir, e))?;
+    let temp = ScratchDir::of(cfg).spool()?;
     tracing::info!(file = %found.file_name, from = dir.name(), size = found.size, "downloading the backup before restoring it");
     let mut input = dir.get(&found.file_name)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, temp.as_file());

@@ -2,7 +2,6 @@
 //! a file-based restore (a Redis `dump.rdb`, a SQL file to inspect). The file appears under its name only once
 //! the checksum and the completeness check have passed, so a damaged backup never leaves a plausible file.
 
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use super::series::Found;
@@ -13,6 +12,7 @@ use crate::engine::{self, Checker};
 use crate::error::{Error, Result};
 use crate::pipeline;
 use crate::storage::Storage;
+use crate::storage::atomic::{AtomicFile, Temp};
 use std::sync::Arc;
 
 /// Writes the one backup in `chosen` to `path`; returns the line to print.
@@ -33,24 +33,14 @@ pub fn run(
     } else {
         Some(expected_checksum(dir.as_ref(), &found)?)
     };
-    let name = path
-        .file_name()
+    path.file_name()
         .ok_or_else(|| Error::Usage(format!("--to-file {}: not a file name", path.display())))?;
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
     // Beside the destination, so that the final rename cannot cross file systems; 0600 like every backup.
-    let temp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", name.to_string_lossy()))
-        .suffix(".partial")
-        .tempfile_in(parent)
-        .map_err(|e| Error::io(parent, e))?;
+    let mut out = AtomicFile::create(path, Temp::Unique)?;
     let mut checker = engine::file_completeness(cfg, &found.name.kind)
         .map(|c| Checker::start(c, cancel))
         .transpose()?;
     let source = dir.location(&found.file_name);
-    let mut out = BufWriter::with_capacity(1 << 20, temp.as_file());
     let measured = pipeline::load(
         dir.get(&found.file_name)?,
         &mut out,
@@ -63,21 +53,14 @@ pub fn run(
         cancel,
     )
     .map_err(|e| Error::file(&source, format!("cannot be read or written out: {e}")))?;
-    out.flush().map_err(|e| Error::io(temp.path(), e))?;
-    drop(out);
+    out.flush_to_disk()?;
     if let Some(expected) = expected {
         check_digest(dir.as_ref(), &found, &expected, &measured.sha256)?;
     }
     if let Some(checker) = checker {
         checker.finish(&found.file_name)?;
     }
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(temp.path(), e))?;
-    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    if let Ok(d) = std::fs::File::open(parent) {
-        let _ = d.sync_all();
-    }
+    out.commit()?;
     tracing::info!(file = %found.file_name, to = %path.display(), bytes = measured.plain_bytes, "backup written to a file");
     Ok(format!(
         "wrote {} ({} bytes, decompressed) to {}",

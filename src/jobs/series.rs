@@ -1,17 +1,14 @@
 //! Which backups in a directory belong to this configuration: parsing names, grouping by series, finding the
-//! newest, sweeping leftovers of crashed runs.
+//! newest, telling the sweeps which leftovers are ours.
 
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Databases};
 use crate::error::Result;
-use crate::naming::{self, BackupName};
+use crate::naming::BackupName;
 use std::sync::Arc;
 
-use crate::storage::{self, Entry, LocalDir, PARTIAL_SUFFIX, Storage};
-
-/// The prefix of a remote backup being downloaded into `BACKUP_DIR` for a restore.
-pub const SPOOL_PREFIX: &str = ".db-backup-spool-";
+use crate::storage::{self, Entry, LocalDir, Storage};
 
 /// A backup file found in a directory.
 #[derive(Debug, Clone)]
@@ -60,67 +57,9 @@ pub fn backups(cfg: &Config, entries: &[Entry]) -> Vec<Found> {
     found
 }
 
-/// Removes what crashed runs of this configuration left behind: temporary files and checksum files whose
-/// backup never got its final name. Must only run while the run lock is held.
-pub fn sweep(cfg: &Config, dir: &LocalDir) -> Result<usize> {
-    let entries = dir.list()?;
-    let mut removed = 0;
-    for entry in &entries {
-        let leftover = if let Some(inner) = entry
-            .name
-            .strip_prefix('.')
-            .and_then(|n| n.strip_suffix(PARTIAL_SUFFIX))
-        {
-            let inner = naming::checksummed_file(inner).unwrap_or(inner);
-            BackupName::parse(inner, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
-        } else if let Some(data) = naming::checksummed_file(&entry.name) {
-            BackupName::parse(data, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
-                && !entries.iter().any(|x| x.name == data)
-        } else if let Some(pid) = entry.name.strip_prefix(storage::PROBE_PREFIX) {
-            // The writability probe of a process killed between creating and removing it (a live process's
-            // probe exists for a moment only, and is its own to remove).
-            pid.parse::<u32>().is_ok_and(|pid| {
-                pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-            })
-        } else if entry.name.starts_with(SPOOL_PREFIX) {
-            // A restore's download left by a killed process; a running restore's is younger than a day.
-            entry
-                .modified
-                .and_then(|m| m.elapsed().ok())
-                .is_some_and(|age| age > std::time::Duration::from_secs(86_400))
-        } else {
-            // A temporary copy an engine made (SQLite's) that no running db-backup holds.
-            crate::engine::facts::is_leftover(dir.path(), &entry.name)
-        };
-        if leftover {
-            tracing::info!(file = %entry.name, "removing a leftover of an interrupted backup");
-            dir.delete(&entry.name)?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}
-
-/// What crashed runs left in a remote destination: unfinished multipart uploads and checksum objects whose
-/// backup never appeared, of this configuration's series only.
-pub fn sweep_remote(cfg: &Config, dest: &dyn Storage) -> Result<usize> {
-    let ours = |name: &str| {
-        let data = naming::checksummed_file(name).unwrap_or(name);
-        BackupName::parse(data, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
-    };
-    let mut removed = dest.sweep_uploads(&ours)?;
-    let entries = dest.list()?;
-    for entry in &entries {
-        if let Some(data) = naming::checksummed_file(&entry.name)
-            && ours(data)
-            && !entries.iter().any(|x| x.name == data)
-        {
-            tracing::info!(destination = dest.name(), file = %entry.name, "removing a checksum whose backup never arrived");
-            dest.delete(&entry.name)?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
+/// Whether `file_name` is a backup of this configuration: for the sweeps, which remove only leftovers of ours.
+pub fn ours(cfg: &Config) -> impl Fn(&str) -> bool + '_ {
+    |file_name| BackupName::parse(file_name, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
 }
 
 /// The destinations a command looks in: all of them (the local directory first), or the one `--from` names.

@@ -55,11 +55,7 @@ pub fn run(cfg: &Config, spec: &str, from: Option<&str>, cancel: &Cancel) -> Res
         .into_iter()
         .map(|(dir, found)| {
             let result = verify_one(cfg, dir.as_ref(), &found, cancel);
-            let label = match dir.as_local() {
-                Some(_) => found.file_name,
-                None => format!("{}:{}", dir.name(), found.file_name),
-            };
-            (label, result)
+            (dir.label(&found.file_name), result)
         })
         .collect();
     Ok(Report { results, skipped })

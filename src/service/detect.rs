@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::jobs;
 
 /// How often the server is asked again.
 const RETRY: Duration = Duration::from_secs(2);
@@ -20,15 +21,12 @@ pub async fn run(host: String) -> Result<()> {
     let mut said: Option<Instant> = None;
     loop {
         let asked = host.clone();
-        let answer = tokio::task::spawn_blocking(move || Config::probe_answers(&asked))
-            .await
-            .map_err(|e| Error::Other(format!("the detection probe failed: {e}")))?;
+        let answer =
+            jobs::blocking("detection probe", move || Config::probe_answers(&asked)).await?;
         match answer {
             Ok(()) => {
                 // `from_env` probes again and decides; several servers answering is an error waiting cannot fix.
-                let cfg = tokio::task::spawn_blocking(Config::from_env)
-                    .await
-                    .map_err(|e| Error::Other(format!("the detection probe failed: {e}")))??;
+                let cfg = jobs::blocking("detection probe", Config::from_env).await??;
                 if said.is_some() {
                     tracing::info!(
                         host = %host,

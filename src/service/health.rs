@@ -15,6 +15,7 @@ use super::state::{RunStatus, State};
 use crate::config::Config;
 use crate::error::EXIT_FAILED;
 use crate::scheduler::Schedule;
+use crate::storage::ScratchDir;
 
 /// Slack on top of two periods and the last backup's duration, so that a run that starts a little late
 /// does not flap the health check.
@@ -136,7 +137,7 @@ pub fn evaluate(state: &State, schedule: &Schedule, tz: Tz, now: DateTime<Utc>) 
 pub fn command_any(configs: &[Config]) -> u8 {
     let chosen = configs
         .iter()
-        .find(|c| super::state::path(c).exists())
+        .find(|c| ScratchDir::of(c).state_file(c).exists())
         .or(configs.first());
     match chosen {
         Some(cfg) => command(cfg),
@@ -149,7 +150,7 @@ pub fn command_any(configs: &[Config]) -> u8 {
 
 /// The `healthcheck` command: prints one line and returns the exit code (0 healthy, 1 not).
 pub fn command(cfg: &Config) -> u8 {
-    let path = super::state::path(cfg);
+    let path = ScratchDir::of(cfg).state_file(cfg);
     let verdict = match super::state::load(&path) {
         Ok(Some(state)) => evaluate(&state, &cfg.service.schedule, cfg.tz, Utc::now()),
         Ok(None) => Verdict::unhealthy(format!(

@@ -37,7 +37,7 @@ use crate::config::{Config, redact_url};
 use crate::error::{Error, Result};
 use crate::jobs;
 use crate::scheduler::Schedule;
-use crate::storage::LocalDir;
+use crate::storage::ScratchDir;
 
 /// The longest single sleep while waiting for the next run: the wall clock is looked at again after it, so
 /// that a clock step (NTP, a suspended host) delays a run by at most this much.
@@ -59,9 +59,10 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
     let schedule = &settings.schedule;
     let tz = cfg.tz;
     crate::engine::check_settings(&cfg)?;
-    LocalDir::new(&cfg.backup_dir).check_writable()?;
+    let scratch = ScratchDir::of(&cfg);
+    scratch.check()?;
 
-    let state_path = state::path(&cfg);
+    let state_path = scratch.state_file(&cfg);
     let previous = state::load(&state_path).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "the previous state is unreadable; starting afresh");
         None
@@ -130,7 +131,9 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
         let job = move || {
             let (cfg, cancel) = (job_cfg.clone(), job_cancel.clone());
             async move {
-                let outcomes = jobs::backup::run(&cfg, &cancel).await?;
+                let outcomes =
+                    jobs::blocking("backup task", move || jobs::backup::run(&cfg, &cancel))
+                        .await??;
                 Ok(outcomes
                     .into_iter()
                     .map(|o| BackupFile {

@@ -1,23 +1,21 @@
 //! What `backup-service` remembers about its runs, kept in a small JSON file in `BACKUP_DIR` so that the
 //! `healthcheck` command (a separate process, started by `docker exec`) can judge the service.
 //!
-//! The file is `.db-backup-state-<prefix><series>.json`: a dotfile starting with `.db-backup`, so `list`, `prune`
-//! and the sweep of leftovers never take it for a backup, and one per instance, so that instances sharing a
-//! directory (each with its own `DB_CONTAINER` or prefix) do not overwrite each other's state. It is written
-//! atomically (temporary file, fsync, rename, fsync of the directory): a reader sees the old or the new state,
-//! never half of one.
+//! The file is `.db-backup-state-<prefix><series>.json`, named by [`crate::storage::ScratchDir::state_file`]: a
+//! dotfile starting with `.db-backup`, so `list`, `prune` and the sweep of leftovers never take it for a backup,
+//! and one per instance, so that instances sharing a directory (each with its own `DB_CONTAINER` or prefix) do
+//! not overwrite each other's state. It is written atomically ([`crate::storage::atomic`]): a reader sees the old
+//! or the new state, never half of one.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::storage::atomic::{self, Temp};
 
 /// The version of the file's layout; a reader ignores fields it does not know and defaults missing ones.
 const FORMAT_VERSION: u32 = 1;
@@ -159,16 +157,6 @@ impl State {
     }
 }
 
-/// The state file's name for this configuration.
-pub fn file_name(cfg: &Config) -> String {
-    format!(".db-backup-state-{}{}.json", cfg.prefix, cfg.container)
-}
-
-/// The state file's path for this configuration.
-pub fn path(cfg: &Config) -> PathBuf {
-    cfg.backup_dir.join(file_name(cfg))
-}
-
 /// Reads a state file; `Ok(None)` when there is none.
 pub fn load(path: &Path) -> Result<Option<State>> {
     let text = match fs::read_to_string(path) {
@@ -181,36 +169,13 @@ pub fn load(path: &Path) -> Result<Option<State>> {
         .map_err(|e| Error::file(path, format!("is not a valid state file: {e}")))
 }
 
-/// Writes the state atomically, mode 0600.
+/// Writes the state atomically, mode 0600. The temporary file is `<name>.tmp`, which also starts with
+/// `.db-backup`, so that nothing takes it for a backup.
 pub fn save(path: &Path, state: &State) -> Result<()> {
-    let json = serde_json::to_vec_pretty(state)
+    let mut json = serde_json::to_vec_pretty(state)
         .map_err(|e| Error::Other(format!("cannot encode the service state: {e}")))?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(".db-backup-state.json");
-    // The temporary name also starts with `.db-backup`, so that nothing takes it for a backup.
-    let temp = path.with_file_name(format!("{name}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(&json)?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        if let Some(dir) = path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        Error::io(path, e)
-    })
+    json.push(b'\n');
+    atomic::write(path, Temp::Reused, &json)
 }
 
 #[cfg(test)]

@@ -1,21 +1,29 @@
 //! Where backups are kept: the local directory and S3-compatible buckets, behind one narrow [`Storage`] trait.
-//! A backup becomes visible under its final name only once it is complete.
+//! A backup becomes visible under its final name only once it is complete. Callers never ask which kind a
+//! destination is: what differs is a method ([`Storage::label`], [`Storage::local_path`], [`Storage::sweep`]);
+//! `BACKUP_DIR` as the working area is [`ScratchDir`]'s, and a dry run is a wrapper ([`DryRun`]).
 
+pub mod atomic;
+mod dry_run;
 mod fanout;
 mod local;
 mod lock;
 pub mod s3;
+mod scratch;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use dry_run::DryRun;
 pub use fanout::Tee;
-pub use local::{Entry, LocalDir, PendingFile};
+pub use local::{Entry, LocalDir};
 pub use lock::{LOCK_FILE, RunLock};
+pub use scratch::{PROBE_PREFIX, SPOOL_PREFIX, ScratchDir};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::naming;
 
 /// A place that holds backups: listed, read, written and deleted by name.
 pub trait Storage: Send + Sync {
@@ -55,9 +63,39 @@ pub trait Storage: Send + Sync {
         Ok(0)
     }
 
-    /// The local directory, when this is it.
-    fn as_local(&self) -> Option<&LocalDir> {
+    /// Removes what crashed runs left here: unfinished uploads and checksums whose backup never arrived, of the
+    /// backups `ours` names only; returns how many.
+    fn sweep(&self, ours: &dyn Fn(&str) -> bool) -> Result<usize> {
+        let ours = |name: &str| ours(naming::checksummed_file(name).unwrap_or(name));
+        let mut removed = self.sweep_uploads(&ours)?;
+        let entries = self.list()?;
+        for entry in &entries {
+            if let Some(data) = naming::checksummed_file(&entry.name)
+                && ours(data)
+                && !entries.iter().any(|x| x.name == data)
+            {
+                tracing::info!(destination = self.name(), file = %entry.name, "removing a checksum whose backup never arrived");
+                self.delete(&entry.name)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// How a file here is named to people among several destinations: `<destination>:<name>`.
+    fn label(&self, name: &str) -> String {
+        format!("{}:{name}", self.name())
+    }
+
+    /// The file's path on this machine's disk, when this storage keeps it there (so it need not be
+    /// downloaded to be read twice).
+    fn local_path(&self, _name: &str) -> Option<PathBuf> {
         None
+    }
+
+    /// Whether deletions are only reported, not made (a [`DryRun`]).
+    fn is_dry_run(&self) -> bool {
+        false
     }
 }
 
@@ -84,9 +122,6 @@ pub fn destinations(cfg: &Config) -> Vec<Arc<dyn Storage>> {
 
 /// The suffix of a temporary file that holds a backup being written.
 pub const PARTIAL_SUFFIX: &str = ".partial";
-
-/// The name of the empty file that checks `BACKUP_DIR` is writable, before the process id.
-pub const PROBE_PREFIX: &str = ".db-backup-probe-";
 
 /// The content of a `<file>.sha256` file, in the format that `sha256sum -c` reads.
 pub fn checksum_line(sha256_hex: &str, file_name: &str) -> String {
