@@ -57,7 +57,7 @@ pub fn apply(
             complete: f.has_checksum,
         })
         .collect();
-    let decisions = retention::plan(&candidates, cfg.retention, Utc::now());
+    let decisions = retention::plan(&candidates, cfg.retention, cfg.tz, Utc::now());
     for d in &decisions {
         match (d.action, dry_run) {
             (Action::Keep, _) => {
