@@ -180,6 +180,8 @@ fn always_kept(series: &str, also: &str, broken: &[String]) -> String {
 const INCOMPLETE: &str = " (incomplete: no checksum file)";
 
 #[cfg(test)]
+mod keep_props;
+#[cfg(test)]
 mod keep_tests;
 #[cfg(test)]
 mod limits_tests;
