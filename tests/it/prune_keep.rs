@@ -225,3 +225,46 @@ fn backup_db_applies_the_rules_and_a_failed_run_prunes_nothing() {
     expected.sort();
     assert_eq!(files::backups(dir.path()), expected, "{run}");
 }
+
+/// The README's worked example, run: its `keep` lines are exactly what `prune --dry-run` keeps.
+#[test]
+fn the_readme_worked_example_is_what_prune_says() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read README.md");
+    let example = readme
+        .split("A worked example:")
+        .nth(1)
+        .and_then(|rest| rest.split("```").nth(1))
+        .expect("the README's worked example");
+    let documented: Vec<&str> = example.lines().filter(|l| l.starts_with("keep")).collect();
+    assert_eq!(documented.len(), 13, "{example}");
+
+    let dir = backup_dir();
+    let mut day = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).expect("a date");
+    while day <= chrono::NaiveDate::from_ymd_opt(2026, 12, 2).expect("a date") {
+        for hour in ["03", "15"] {
+            plant_backup(dir.path(), &format!("app-{day}T{hour}-00-00.sql.gz"));
+        }
+        day = day.succ_opt().expect("a date");
+    }
+    let run = DbBackup::offline(dir.path())
+        .env("DB_CONTAINER", "app")
+        .env("TZ", "Europe/Berlin")
+        .env("BACKUP_KEEP_DAILY", "7")
+        .env("BACKUP_KEEP_WEEKLY", "4")
+        .env("BACKUP_KEEP_MONTHLY", "6")
+        .run(&["prune", "--dry-run"]);
+    run.expect_success();
+    let said: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("keep"))
+        .collect();
+    assert_eq!(said, documented, "{run}");
+    for line in example.lines().filter(|l| l.starts_with("would delete")) {
+        assert!(
+            run.stdout.lines().any(|l| l == line),
+            "not said: {line}\n{run}"
+        );
+    }
+}
