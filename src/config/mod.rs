@@ -7,6 +7,7 @@ mod encryption;
 mod pg_args;
 pub mod probe;
 mod raw;
+mod retention;
 mod s3;
 mod service;
 mod tls;
@@ -317,6 +318,7 @@ impl Config {
             ),
             ("LOG_LEVEL", self.log_level.clone()),
         ])
+        .chain(retention::describe(&self.retention))
         .chain(self.service.describe(self.tz))
         .chain(encryption::describe(self.encryption.as_ref(), &self.keys))
         .chain(s3::describe(&self.destinations))
@@ -402,32 +404,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         ));
     }
 
-    let retention = Policy {
-        max_age_days: raw
-            .backup_retention_days
-            .as_deref()
-            .map(|v| {
-                number(
-                    "BACKUP_RETENTION_DAYS",
-                    v,
-                    "a whole number of days, 0 for no limit",
-                )
-            })
-            .transpose()?
-            .unwrap_or(7),
-        max_count: raw
-            .db_backup_max_n
-            .as_deref()
-            .map(|v| {
-                number(
-                    "DB_BACKUP_MAX_N",
-                    v,
-                    "a whole number of backups, 0 for no limit",
-                )
-            })
-            .transpose()?
-            .unwrap_or(10),
-    };
+    let retention = retention::validate(&raw)?;
 
     let compression = match raw.backup_compression.as_deref() {
         None => Compression::Gzip,

@@ -39,7 +39,8 @@ fn defaults() {
         c.retention,
         Policy {
             max_age_days: 7,
-            max_count: 10
+            max_count: 10,
+            keep: crate::retention::Keep::default()
         }
     );
     assert_eq!(c.compression, Compression::Gzip);
