@@ -80,11 +80,19 @@ ARG PG_CLIENT_VERSIONS="13 14 15 16 17 18"
 ARG PG_CLIENT_SOURCE=pgdg
 ARG VERSION=dev
 ARG REVISION=unknown
+# Where the source and the project live (the repository's address), and when the image was built (RFC 3339,
+# e.g. `--build-arg CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)`): a release build passes both.
+ARG SOURCE_URL=unknown
+ARG CREATED=unknown
 
 LABEL org.opencontainers.image.title="db-backup" \
       org.opencontainers.image.description="Database backup sidecar: scheduled, streamed, verified backups of PostgreSQL, MySQL/MariaDB, Redis and SQLite, restored with one command" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.url="${SOURCE_URL}" \
+      org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
 
 COPY --from=pgdg-key /pgdg.asc /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc
@@ -142,6 +150,7 @@ RUN printf 'path-exclude=/usr/bin/%s\n' \
  && for name in backup-service backup-db restore list verify prune; do ln -s db-backup "/usr/local/bin/$name"; done
 
 COPY --from=binary /src/target/release/db-backup /usr/local/bin/db-backup
+COPY LICENSE /usr/share/doc/db-backup/LICENSE
 
 # Backups belong to uid 10001. A bind-mounted host directory keeps its own owner: give uid 10001 write
 # access to it (`chown 10001 ./backups`); when it cannot write, db-backup says so and names the uid.

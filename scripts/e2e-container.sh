@@ -174,6 +174,8 @@ ctr build "${build_flags[@]}" "${run_flags[@]}" -t "$IMAGE" \
   --build-arg BUILD_IMAGE="$BASE_IMAGE" --build-arg RUNTIME_IMAGE="$BASE_IMAGE" \
   --build-arg BINARY_FROM=prebuilt --build-arg PG_CLIENT_SOURCE=debian --build-arg PG_CLIENT_VERSIONS=15 \
   --build-arg VERSION="$version" --build-arg REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --build-arg SOURCE_URL="$(git remote get-url origin 2>/dev/null || echo unknown)" \
+  --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   . >"$CACHE/build.log" 2>&1 || { tail -30 "$CACHE/build.log" >&2; fail "the image build failed (log: $CACHE/build.log)"; }
 image_bytes=$(ctr image inspect --format '{{.Size}}' "$IMAGE")
 image_mb=$((image_bytes / 1000 / 1000))
@@ -192,6 +194,13 @@ ctr run --rm "${run_flags[@]}" "${health_flags[@]}" --entrypoint bash "$IMAGE" -
   /usr/lib/postgresql/15/bin/pg_dump --version
   mariadb-dump --version
   [ "$(id -u)" = 10001 ] || { echo "runs as uid $(id -u), not 10001" >&2; exit 1; }'
+labels=$(ctr image inspect --format '{{json .Config.Labels}}' "$IMAGE")
+for label in licenses source url created version revision; do
+  [[ $labels == *"\"org.opencontainers.image.$label\""* ]] || fail "the image has no org.opencontainers.image.$label label (labels: $labels)"
+done
+[[ $labels == *'"org.opencontainers.image.licenses":"MIT"'* ]] || fail "the image's licenses label is not MIT (labels: $labels)"
+ctr run --rm "${run_flags[@]}" --entrypoint cat "$IMAGE" /usr/share/doc/db-backup/LICENSE | grep -q "MIT License" ||
+  fail "the image has no /usr/share/doc/db-backup/LICENSE"
 healthcheck_cmd=$(ctr image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" 2>/dev/null || true)
 [[ $healthcheck_cmd == *healthcheck* ]] || fail "the image has no HEALTHCHECK (got: ${healthcheck_cmd:-nothing})"
 out=$(ctr run --rm "${run_flags[@]}" "${health_flags[@]}" -e DB_TYPE=postgres -e DB_NAME=app "$IMAGE" db-backup list 2>&1) ||
