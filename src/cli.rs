@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::cancel::Cancel;
 use crate::config::Config;
-use crate::error::{EXIT_FAILED, Error};
+use crate::error::{EXIT_FAILED, EXIT_USAGE, Error};
 use crate::jobs::{self, restore};
 use crate::logging;
 use crate::retention::Action;
@@ -103,11 +103,19 @@ pub fn effective_args(mut args: Vec<OsString>) -> Vec<OsString> {
 
 /// Parses the arguments, reads the configuration, runs the command; returns the exit code.
 pub fn main_with_args(args: Vec<OsString>) -> u8 {
-    let cli = match Cli::try_parse_from(effective_args(args)) {
+    let args = effective_args(args);
+    // Docker reserves a health check's exit code 2: `healthcheck` says "unhealthy" with 1 for every reason,
+    // a mistyped option or a bad configuration included.
+    let healthcheck = args.get(1).is_some_and(|a| a == "healthcheck");
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            return match (e.use_stderr(), healthcheck) {
+                (false, _) => 0,
+                (true, true) => EXIT_FAILED,
+                (true, false) => EXIT_USAGE,
+            };
         }
     };
     match cli.command {
@@ -117,7 +125,7 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
                 Ok(configs) => crate::service::health::command_any(&configs),
                 Err(e) => {
                     println!("unhealthy: configuration error: {e}");
-                    e_code(&Error::Config(e))
+                    EXIT_FAILED
                 }
             };
         }

@@ -56,6 +56,24 @@ fn healthcheck_without_a_running_service_is_unhealthy() {
 }
 
 #[test]
+fn healthcheck_says_unhealthy_with_1_never_2_for_a_bad_configuration_or_option() {
+    // Docker reserves a health check's exit code 2; every unhealthy answer is 1.
+    let dir = backup_dir();
+    let run = healthcheck(&DbBackup::offline(dir.path()).env("BACKUP_SCHEDULE", "61 * * * *"));
+    run.expect_code(1);
+    assert!(
+        run.stdout.starts_with("unhealthy: configuration error") && run.stdout.contains("BACKUP_SCHEDULE"),
+        "{run}"
+    );
+    let run = DbBackup::offline(dir.path()).run(&["healthcheck", "--no-such-option"]);
+    run.expect_code(1).expect_stderr_mentions(&["--no-such-option"]);
+    // Other commands keep 2 for a usage error.
+    DbBackup::offline(dir.path())
+        .run(&["list", "--no-such-option"])
+        .expect_code(2);
+}
+
+#[test]
 fn a_taken_metrics_port_stops_the_service_naming_it() {
     let dir = backup_dir();
     let taken = TcpListener::bind("0.0.0.0:0").expect("bind");
