@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::Secret;
-use super::values::{number, yes_no};
+use super::values::{boolean, number};
 use crate::error::ConfigError;
 
 /// The names inside a group (after `S3_` or `S3_<N>_`).
@@ -207,7 +207,7 @@ pub fn validate(
         let key_prefix = key_prefix(&format!("{prefix}PREFIX"), get("PREFIX").unwrap_or(""))?;
         let path_style = match get("FORCE_PATH_STYLE") {
             None => false,
-            Some(v) => yes_no(&format!("{prefix}FORCE_PATH_STYLE"), v)?,
+            Some(v) => boolean(&format!("{prefix}FORCE_PATH_STYLE"), v)?,
         };
         if !path_style && host_is_ip(&endpoint) {
             return Err(ConfigError::new(
@@ -256,7 +256,7 @@ pub fn validate(
     }
     let local = match backup_local {
         None => true,
-        Some(v) => yes_no("BACKUP_LOCAL", v)?,
+        Some(v) => boolean("BACKUP_LOCAL", v)?,
     };
     if !local && remotes.is_empty() {
         return Err(ConfigError::new(

@@ -192,3 +192,34 @@ fn time_zone_names_parse() {
     let c = cfg(&[("DB_NAME", "x"), ("TZ", "Europe/Berlin")]).unwrap();
     assert_eq!(c.tz, chrono_tz::Europe::Berlin);
 }
+
+#[test]
+fn every_boolean_variable_accepts_the_same_words() {
+    let s3 = [
+        ("DB_NAME", "app"),
+        ("S3_BACKUP_BUCKET", "bucket"),
+        ("S3_ACCESS_KEY", "a"),
+        ("S3_SECRET_KEY", "s"),
+    ];
+    let with = |var: &'static str, value: &'static str| {
+        let mut pairs = s3.to_vec();
+        pairs.push((var, value));
+        cfg(&pairs)
+    };
+    for (value, want) in [("on", true), ("OFF", false), ("Yes", true), ("0", false)] {
+        let c = with("BACKUP_LOCAL", value).unwrap();
+        assert_eq!(c.destinations.local, want, "BACKUP_LOCAL={value}");
+        let c = with("BACKUP_ON_START", value).unwrap();
+        assert_eq!(c.service.on_start, want, "BACKUP_ON_START={value}");
+        let c = with("S3_FORCE_PATH_STYLE", value).unwrap();
+        assert_eq!(
+            c.destinations.remotes[0].path_style, want,
+            "S3_FORCE_PATH_STYLE={value}"
+        );
+    }
+    for var in ["BACKUP_LOCAL", "BACKUP_ON_START", "S3_FORCE_PATH_STYLE"] {
+        let e = with(var, "maybe").unwrap_err();
+        assert_eq!(e.variable, var);
+        assert!(e.message.contains("yes, no, on, off"), "{e}");
+    }
+}
