@@ -2,8 +2,14 @@
 //! values). Nothing here touches the network or the databases (but the probe that `from_env` runs when nothing
 //! names the engine, see `probe`); only `_FILE` secrets are read, through a callback.
 
+mod connection;
+mod destinations;
 mod encryption;
+mod engine_settings;
+mod logging;
+mod naming;
 mod pg_args;
+mod pipeline;
 pub mod probe;
 mod raw;
 mod s3;
@@ -16,15 +22,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::ConfigError;
-use crate::naming;
 use crate::pipeline::{Compression, Encryption, Keys};
 use crate::retention::Policy;
 
+pub use connection::Connection;
+pub use destinations::Destinations;
+pub use logging::LogFormat;
+pub use naming::Naming;
+pub use pipeline::Pipeline;
 pub use raw::KNOWN;
-pub use s3::{Destinations, S3Settings};
+pub use s3::S3Settings;
 pub use service::{NotifyOn, ServiceSettings, redact_url};
 pub use tls::{SslMode, TlsSettings, Verify};
-use values::{number, one_of};
 
 /// A secret value: printed as `[redacted]` by `Debug` and `Display`, so that it cannot leak into a log line.
 #[derive(Clone, PartialEq, Eq)]
@@ -127,12 +136,6 @@ impl PgFormat {
             PgFormat::Custom => "dump",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 /// The validated configuration.
@@ -269,7 +272,11 @@ impl Config {
     pub fn series_for(&self, database: &str) -> String {
         match self.databases {
             Databases::One(_) | Databases::Server => self.container.clone(),
-            _ => format!("{}-{}", self.container, naming::sanitize_series(database)),
+            _ => format!(
+                "{}-{}",
+                self.container,
+                crate::naming::sanitize_series(database)
+            ),
         }
     }
 
@@ -363,310 +370,55 @@ impl Config {
         ])
         .chain(self.service.describe(self.tz))
         .chain(encryption::describe(self.encryption.as_ref(), &self.keys))
-        .chain(s3::describe(&self.destinations))
+        .chain(destinations::describe_copies(&self.destinations))
         .collect()
     }
 }
 
+/// Validates each part in turn: the connection (and with it the engine), the naming, the engine's settings,
+/// the destinations, the pipeline, the logs and the service.
 fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
-    let port_raw = raw.db_port.as_deref().or(raw.pgport.as_deref());
-    let port_var = if raw.db_port.is_some() {
-        "DB_PORT"
-    } else {
-        "PGPORT"
-    };
-    let port: Option<u16> = port_raw
-        .map(|p| number::<u16>(port_var, p, "a port number from 1 to 65535"))
-        .transpose()?;
-    if port == Some(0) {
-        return Err(ConfigError::new(
-            port_var,
-            "must be a port number from 1 to 65535",
-        ));
-    }
-    let (engine, engine_reason) = engine(&raw, port)?;
-
-    let host_set = raw.db_host.clone().or(raw.pghost.clone());
-    let host = host_set.clone().unwrap_or_else(|| "localhost".to_string());
-    let user = raw
-        .db_user
-        .clone()
-        .or(raw.pguser.clone())
-        .unwrap_or_else(|| engine.default_user().to_string());
-
-    let databases = if engine.has_databases() {
-        databases(raw.db_name.as_deref())?
-    } else {
-        Databases::Server
-    };
-    let db_path = raw.db_path.as_ref().map(PathBuf::from);
-    if engine == EngineKind::Sqlite && db_path.is_none() {
-        return Err(ConfigError::new(
-            "DB_PATH",
-            "is required for DB_TYPE=sqlite: the path of the SQLite database file",
-        ));
-    }
-    if engine == EngineKind::Command && raw.backup_cmd.is_none() {
-        return Err(ConfigError::new(
-            "BACKUP_CMD",
-            "is required for DB_TYPE=command: a shell command that writes the dump to stdout",
-        ));
-    }
-    let backup_kind = raw
-        .backup_name
-        .clone()
-        .unwrap_or_else(|| "dump".to_string());
-    naming::check_kind(&backup_kind).map_err(|m| ConfigError::new("BACKUP_NAME", m))?;
-
-    let container = match &raw.db_container {
-        Some(c) => {
-            naming::check_series(c).map_err(|m| ConfigError::new("DB_CONTAINER", m))?;
-            c.clone()
-        }
-        None => naming::sanitize_series(host_set.as_deref().unwrap_or(engine.name())),
-    };
-    let prefix = raw.db_backup_prefix.clone().unwrap_or_default();
-    naming::check_prefix(&prefix).map_err(|m| ConfigError::new("DB_BACKUP_PREFIX", m))?;
-
-    let backup_dir = PathBuf::from(
-        raw.backup_dir
-            .clone()
-            .or(raw.db_backup_dir.clone())
-            .unwrap_or_else(|| "/backups".to_string()),
-    );
-    if !backup_dir.is_absolute() {
-        let var = if raw.backup_dir.is_some() {
-            "BACKUP_DIR"
-        } else {
-            "DB_BACKUP_DIR"
-        };
-        return Err(ConfigError::new(
-            var,
-            "must be an absolute path such as /backups",
-        ));
-    }
-
-    let retention = Policy {
-        max_age_days: raw
-            .backup_retention_days
-            .as_deref()
-            .map(|v| {
-                number(
-                    "BACKUP_RETENTION_DAYS",
-                    v,
-                    "a whole number of days, 0 for no limit",
-                )
-            })
-            .transpose()?
-            .unwrap_or(7),
-        max_count: raw
-            .db_backup_max_n
-            .as_deref()
-            .map(|v| {
-                number(
-                    "DB_BACKUP_MAX_N",
-                    v,
-                    "a whole number of backups, 0 for no limit",
-                )
-            })
-            .transpose()?
-            .unwrap_or(10),
-    };
-
-    let compression = match raw.backup_compression.as_deref() {
-        None => Compression::Gzip,
-        Some(v) => one_of(
-            "BACKUP_COMPRESSION",
-            v,
-            &[
-                ("gzip", Compression::Gzip),
-                ("gz", Compression::Gzip),
-                ("zstd", Compression::Zstd),
-                ("none", Compression::None),
-            ],
-        )?,
-    };
-    let compression_level = match raw.backup_compression_level.as_deref() {
-        None => compression.default_level(),
-        Some(v) => {
-            let (lo, hi) = compression.level_range();
-            let expected = format!("a whole number from {lo} to {hi} for {compression}");
-            let level: i32 = number("BACKUP_COMPRESSION_LEVEL", v, &expected)?;
-            if level < lo || level > hi {
-                return Err(ConfigError::new(
-                    "BACKUP_COMPRESSION_LEVEL",
-                    format!("{level} is out of range: must be {expected}"),
-                ));
-            }
-            level
-        }
-    };
-
-    let pg_format = match raw.pg_dump_format.as_deref() {
-        None => PgFormat::Plain,
-        Some(v) => one_of(
-            "PG_DUMP_FORMAT",
-            v,
-            &[("plain", PgFormat::Plain), ("custom", PgFormat::Custom)],
-        )?,
-    };
-    let pg_dump_args = values::dump_args("PG_DUMP_ARGS", raw.pg_dump_args.as_deref())?;
-    let pg_dumpall_args = values::dump_args("PG_DUMPALL_ARGS", raw.pg_dumpall_args.as_deref())?;
-    let mysqldump_args = values::dump_args("MYSQLDUMP_ARGS", raw.mysqldump_args.as_deref())?;
-    let pg_bin_dir = raw.pg_bin_dir.as_ref().map(PathBuf::from);
-    let mysql_bin_dir = raw.mysql_bin_dir.as_ref().map(PathBuf::from);
-
-    let wait_timeout = Duration::from_secs(
-        raw.db_wait_timeout
-            .as_deref()
-            .map(|v| number::<u64>("DB_WAIT_TIMEOUT", v, "a whole number of seconds"))
-            .transpose()?
-            .unwrap_or(30),
-    );
-
-    let tz = match raw.tz.as_deref() {
-        None => chrono_tz::UTC,
-        Some(v) => v
-            .trim_start_matches(':')
-            .parse::<chrono_tz::Tz>()
-            .map_err(|_| {
-                ConfigError::new(
-                    "TZ",
-                    format!(
-                        "{v:?} is not a time zone name; use a name such as UTC or Europe/Berlin"
-                    ),
-                )
-            })?,
-    };
-    let log_format = match raw.log_format.as_deref() {
-        None => LogFormat::Text,
-        Some(v) => one_of(
-            "LOG_FORMAT",
-            v,
-            &[("text", LogFormat::Text), ("json", LogFormat::Json)],
-        )?,
-    };
-    let log_level = match raw.log_level.as_deref() {
-        None => "info".to_string(),
-        Some(v) => one_of(
-            "LOG_LEVEL",
-            v,
-            &[
-                ("error", "error"),
-                ("warn", "warn"),
-                ("info", "info"),
-                ("debug", "debug"),
-                ("trace", "trace"),
-            ],
-        )?
-        .to_string(),
-    };
-
-    let tls = tls::validate(&raw)?;
+    let conn = connection::validate(&raw)?;
+    let naming = naming::validate(&raw, conn.kind)?;
+    let engine = engine_settings::validate(&raw, conn.kind)?;
+    let destinations = destinations::validate(&raw)?;
+    let pipeline = pipeline::validate(&raw)?;
+    let log = logging::validate(&raw)?;
     let service = service::validate(&raw)?;
-    let (encryption, keys) = encryption::validate(&raw)?;
-    let destinations = s3::validate(&raw.s3, raw.backup_local.as_deref())?;
-
     Ok(Config {
-        engine,
-        engine_reason,
-        host,
-        port: port.unwrap_or(engine.default_port()),
-        user,
-        password: raw.password.map(Secret),
-        databases,
-        container,
-        backup_dir,
-        retention,
-        prefix,
-        compression,
-        compression_level,
-        pg_dump_args,
-        pg_dumpall_args,
-        pg_format,
-        pg_bin_dir,
-        mysqldump_args,
-        mysql_bin_dir,
-        db_path,
-        backup_cmd: raw.backup_cmd.clone(),
-        restore_cmd: raw.restore_cmd.clone(),
-        backup_kind,
-        backup_user: raw.backup_user.clone(),
-        wait_timeout,
-        tls,
-        tz,
-        log_format,
-        log_level,
+        engine: conn.kind,
+        engine_reason: conn.reason,
+        host: conn.host,
+        port: conn.port,
+        user: conn.user,
+        password: conn.password,
+        databases: naming.databases,
+        container: naming.container,
+        backup_dir: destinations.backup_dir.clone(),
+        retention: destinations.retention,
+        prefix: naming.prefix,
+        compression: pipeline.compression,
+        compression_level: pipeline.compression_level,
+        pg_dump_args: engine.pg_dump_args,
+        pg_dumpall_args: engine.pg_dumpall_args,
+        pg_format: engine.pg_format,
+        pg_bin_dir: engine.pg_bin_dir,
+        mysqldump_args: engine.mysqldump_args,
+        mysql_bin_dir: engine.mysql_bin_dir,
+        db_path: engine.db_path,
+        backup_cmd: engine.backup_cmd,
+        restore_cmd: engine.restore_cmd,
+        backup_kind: engine.backup_kind,
+        backup_user: engine.backup_user,
+        wait_timeout: conn.wait_timeout,
+        tls: conn.tls,
+        tz: naming.tz,
+        log_format: log.format,
+        log_level: log.level,
         service,
-        encryption,
-        keys,
+        encryption: pipeline.encryption,
+        keys: pipeline.keys,
         destinations,
-    })
-}
-
-/// The engine from `DB_TYPE`, or detected: `DB_PATH` means SQLite, `BACKUP_CMD` the command engine, then the
-/// port. With nothing to go on, PostgreSQL (the reason says so); `from_env` probes the server before that.
-fn engine(raw: &raw::Raw, port: Option<u16>) -> Result<(EngineKind, String), ConfigError> {
-    if let Some(v) = raw.db_type.as_deref() {
-        let kind = match v.to_ascii_lowercase().as_str() {
-            "postgres" | "postgresql" | "pg" => EngineKind::Postgres,
-            "mysql" | "mariadb" => EngineKind::Mysql,
-            "redis" | "valkey" => EngineKind::Redis,
-            "sqlite" | "sqlite3" => EngineKind::Sqlite,
-            "command" | "cmd" => EngineKind::Command,
-            _ => {
-                return Err(ConfigError::new(
-                    "DB_TYPE",
-                    format!(
-                        "{v:?} is not a database engine; use one of postgres (postgresql, pg), mysql \
-                         (mariadb), redis, sqlite, command"
-                    ),
-                ));
-            }
-        };
-        return Ok((kind, "DB_TYPE".into()));
-    }
-    if raw.db_path.is_some() {
-        return Ok((EngineKind::Sqlite, "detected: DB_PATH is set".into()));
-    }
-    if raw.backup_cmd.is_some() {
-        return Ok((EngineKind::Command, "detected: BACKUP_CMD is set".into()));
-    }
-    match port {
-        None => Ok((
-            EngineKind::Postgres,
-            "assumed: DB_TYPE, DB_PORT, DB_PATH and BACKUP_CMD are unset".into(),
-        )),
-        Some(5432) => Ok((EngineKind::Postgres, "detected: port 5432".into())),
-        Some(3306) => Ok((EngineKind::Mysql, "detected: port 3306".into())),
-        Some(6379) => Ok((EngineKind::Redis, "detected: port 6379".into())),
-        Some(p) => Err(ConfigError::new(
-            "DB_TYPE",
-            format!("is not set and port {p} does not say which engine to use; set DB_TYPE"),
-        )),
-    }
-}
-
-fn databases(value: Option<&str>) -> Result<Databases, ConfigError> {
-    let value = value.ok_or_else(|| {
-        ConfigError::new(
-            "DB_NAME",
-            "is required: the database to back up, a comma-separated list, or all",
-        )
-    })?;
-    if value.eq_ignore_ascii_case("all") {
-        return Ok(Databases::All);
-    }
-    let names: Vec<String> = value.split(',').map(|s| s.trim().to_string()).collect();
-    if names.iter().any(|n| n.is_empty()) {
-        return Err(ConfigError::new(
-            "DB_NAME",
-            format!("{value:?} has an empty name; use one name, a comma-separated list, or all"),
-        ));
-    }
-    Ok(match names.len() {
-        1 => Databases::One(names.into_iter().next().unwrap_or_default()),
-        _ => Databases::List(names),
     })
 }
 
