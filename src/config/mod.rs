@@ -19,15 +19,15 @@ mod values;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::error::ConfigError;
-use crate::pipeline::{Compression, Encryption, Keys};
-use crate::retention::Policy;
 
 pub use connection::Connection;
 pub use destinations::Destinations;
-pub use logging::LogFormat;
+pub use engine_settings::{
+    CommandSettings, EngineSettings, MysqlSettings, PgSettings, SqliteSettings,
+};
+pub use logging::{LogFormat, Logging};
 pub use naming::Naming;
 pub use pipeline::Pipeline;
 pub use raw::KNOWN;
@@ -138,57 +138,44 @@ impl PgFormat {
     }
 }
 
-/// The validated configuration.
+/// The validated configuration, in parts. Each consumer is given only the parts it needs: an engine gets an
+/// [`EngineConfig`] (the connection, its own settings, the naming), never the keys of the pipeline, the
+/// destinations or the service.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub engine: EngineKind,
-    /// Why this engine was chosen, for the log.
-    pub engine_reason: String,
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: Option<Secret>,
-    pub databases: Databases,
-    /// The series base name used in file names (`DB_CONTAINER`).
-    pub container: String,
-    pub backup_dir: PathBuf,
-    pub retention: Policy,
-    pub prefix: String,
-    pub compression: Compression,
-    pub compression_level: i32,
-    pub pg_dump_args: Vec<String>,
-    /// Extra `pg_dumpall --globals-only` options (`PG_DUMPALL_ARGS`), e.g. `--no-role-passwords`.
-    pub pg_dumpall_args: Vec<String>,
-    pub pg_format: PgFormat,
-    pub pg_bin_dir: Option<PathBuf>,
-    pub mysqldump_args: Vec<String>,
-    /// A directory holding `mariadb-dump`/`mysqldump` and `mariadb`/`mysql`, instead of searching `PATH`.
-    pub mysql_bin_dir: Option<PathBuf>,
-    /// The SQLite database file (`DB_PATH`).
-    pub db_path: Option<PathBuf>,
-    /// The command engine's dump command (`BACKUP_CMD`), run with `sh -c`.
-    pub backup_cmd: Option<String>,
-    /// The command engine's restore command (`RESTORE_CMD`), fed the dump on stdin.
-    pub restore_cmd: Option<String>,
-    /// The file name extension of the command engine's dumps (`BACKUP_NAME`).
-    pub backup_kind: String,
-    /// The Unix user the command engine's commands run as (`BACKUP_USER`).
-    pub backup_user: Option<String>,
-    pub wait_timeout: Duration,
-    /// TLS for the network engines (`DB_SSLMODE` and the certificate files).
-    pub tls: TlsSettings,
-    pub tz: chrono_tz::Tz,
-    pub log_format: LogFormat,
-    pub log_level: String,
+    /// Which engine, the server, the login, TLS.
+    pub conn: Connection,
+    /// The chosen engine's own settings.
+    pub engine: EngineSettings,
+    /// Which databases, and how their series and files are named.
+    pub naming: Naming,
+    /// Compression and encryption.
+    pub pipeline: Pipeline,
+    /// `BACKUP_DIR`, retention, the local copy and the S3 destinations.
+    pub destinations: Destinations,
     /// The settings of `backup-service` (schedule, retries, stopping, metrics, notifications).
     pub service: ServiceSettings,
-    /// How new backups are encrypted (`None`: not encrypted).
-    pub encryption: Option<Encryption>,
-    /// What decrypts encrypted backups for `restore` and `verify`.
-    pub keys: Keys,
-    /// The local directory (unless `BACKUP_LOCAL=false`) and the S3 destinations.
-    pub destinations: Destinations,
+    pub log: Logging,
 }
+
+/// What an engine is given: how to reach the server, its own settings `S`, which databases and how their
+/// series are named, and the directory for its temporary files. No key of the pipeline, the destinations or
+/// the service is reachable from it.
+#[derive(Debug, Clone)]
+pub struct EngineConfig<S> {
+    pub conn: Connection,
+    pub naming: Naming,
+    /// `BACKUP_DIR`, where an engine may keep a temporary copy (SQLite's snapshot).
+    pub backup_dir: PathBuf,
+    pub settings: S,
+}
+
+/// What each engine is given.
+pub type PgConfig = EngineConfig<PgSettings>;
+pub type MysqlConfig = EngineConfig<MysqlSettings>;
+pub type RedisConfig = EngineConfig<()>;
+pub type SqliteConfig = EngineConfig<SqliteSettings>;
+pub type CommandConfig = EngineConfig<CommandSettings>;
 
 impl Config {
     /// Reads the configuration from the process environment. When nothing there says which engine to use
@@ -207,7 +194,7 @@ impl Config {
         vars.retain(|(k, _)| k != "DB_TYPE");
         vars.push(("DB_TYPE".to_string(), kind.name().to_string()));
         let mut cfg = Config::from_vars(&vars, &read_file)?;
-        cfg.engine_reason = reason;
+        cfg.conn.reason = reason;
         Ok(cfg)
     }
 
@@ -270,107 +257,78 @@ impl Config {
 
     /// The series name of a database's backups.
     pub fn series_for(&self, database: &str) -> String {
-        match self.databases {
-            Databases::One(_) | Databases::Server => self.container.clone(),
-            _ => format!(
-                "{}-{}",
-                self.container,
-                crate::naming::sanitize_series(database)
-            ),
-        }
+        self.naming.series_for(database)
     }
 
     /// The series of the server-wide globals (roles, tablespaces) when every database is backed up.
     pub fn globals_series(&self) -> String {
-        format!("{}-globals", self.container)
+        self.naming.globals_series()
     }
 
-    /// A printable description of the effective configuration, secrets redacted.
+    /// The part an engine is given, with its own `settings`.
+    pub fn for_engine<S>(&self, settings: S) -> EngineConfig<S> {
+        EngineConfig {
+            conn: self.conn.clone(),
+            naming: self.naming.clone(),
+            backup_dir: self.destinations.backup_dir.clone(),
+            settings,
+        }
+    }
+
+    /// A printable description of the effective configuration, secrets redacted: every part's settings, and
+    /// of the engine settings those of the chosen engine.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let databases = match &self.databases {
+        let (conn, naming, dest, pipeline) =
+            (&self.conn, &self.naming, &self.destinations, &self.pipeline);
+        let databases = match &naming.databases {
             Databases::One(name) => name.clone(),
             Databases::List(names) => names.join(","),
             Databases::All => "all".to_string(),
             Databases::Server => "(whole server)".to_string(),
         };
+        let password = match conn.password {
+            Some(_) => "[redacted]",
+            None => "(none)",
+        };
         vec![
-            (
-                "DB_TYPE",
-                format!("{} ({})", self.engine.name(), self.engine_reason),
-            ),
-            ("DB_HOST", self.host.clone()),
-            ("DB_PORT", self.port.to_string()),
-            ("DB_USER", self.user.clone()),
-            (
-                "DB_PASSWORD",
-                if self.password.is_some() {
-                    "[redacted]"
-                } else {
-                    "(none)"
-                }
-                .to_string(),
-            ),
+            ("DB_TYPE", format!("{} ({})", conn.kind.name(), conn.reason)),
+            ("DB_HOST", conn.host.clone()),
+            ("DB_PORT", conn.port.to_string()),
+            ("DB_USER", conn.user.clone()),
+            ("DB_PASSWORD", password.to_string()),
             ("DB_NAME", databases),
-            ("DB_CONTAINER", self.container.clone()),
-            ("BACKUP_DIR", self.backup_dir.display().to_string()),
+            ("DB_CONTAINER", naming.container.clone()),
+            ("BACKUP_DIR", dest.backup_dir.display().to_string()),
             (
                 "BACKUP_RETENTION_DAYS",
-                self.retention.max_age_days.to_string(),
+                dest.retention.max_age_days.to_string(),
             ),
-            ("DB_BACKUP_MAX_N", self.retention.max_count.to_string()),
-            ("DB_BACKUP_PREFIX", self.prefix.clone()),
-            ("BACKUP_COMPRESSION", self.compression.to_string()),
+            ("DB_BACKUP_MAX_N", dest.retention.max_count.to_string()),
+            ("DB_BACKUP_PREFIX", naming.prefix.clone()),
+            ("BACKUP_COMPRESSION", pipeline.compression.to_string()),
             (
                 "BACKUP_COMPRESSION_LEVEL",
-                self.compression_level.to_string(),
+                pipeline.compression_level.to_string(),
             ),
-            (
-                "PG_DUMP_FORMAT",
-                format!("{:?}", self.pg_format).to_lowercase(),
-            ),
-            ("PG_DUMP_ARGS", self.pg_dump_args.join(" ")),
-            ("PG_DUMPALL_ARGS", self.pg_dumpall_args.join(" ")),
-            (
-                "PG_BIN_DIR",
-                self.pg_bin_dir
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "(search /usr/lib/postgresql/*/bin, then PATH)".into()),
-            ),
-            ("MYSQLDUMP_ARGS", self.mysqldump_args.join(" ")),
-            (
-                "MYSQL_BIN_DIR",
-                self.mysql_bin_dir
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "(search PATH)".into()),
-            ),
-            (
-                "DB_PATH",
-                self.db_path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-            ),
-            ("BACKUP_CMD", self.backup_cmd.clone().unwrap_or_default()),
-            ("RESTORE_CMD", self.restore_cmd.clone().unwrap_or_default()),
-            ("BACKUP_NAME", self.backup_kind.clone()),
-            ("BACKUP_USER", self.backup_user.clone().unwrap_or_default()),
-            ("DB_WAIT_TIMEOUT", self.wait_timeout.as_secs().to_string()),
         ]
         .into_iter()
-        .chain(self.tls.describe())
+        .chain(self.engine.describe())
+        .chain([("DB_WAIT_TIMEOUT", conn.wait_timeout.as_secs().to_string())])
+        .chain(conn.tls.describe())
         .chain([
-            ("TZ", self.tz.name().to_string()),
+            ("TZ", naming.tz.name().to_string()),
             (
                 "LOG_FORMAT",
-                format!("{:?}", self.log_format).to_lowercase(),
+                format!("{:?}", self.log.format).to_lowercase(),
             ),
-            ("LOG_LEVEL", self.log_level.clone()),
+            ("LOG_LEVEL", self.log.level.clone()),
         ])
-        .chain(self.service.describe(self.tz))
-        .chain(encryption::describe(self.encryption.as_ref(), &self.keys))
-        .chain(destinations::describe_copies(&self.destinations))
+        .chain(self.service.describe(naming.tz))
+        .chain(encryption::describe(
+            pipeline.encryption.as_ref(),
+            &pipeline.keys,
+        ))
+        .chain(destinations::describe_copies(dest))
         .collect()
     }
 }
@@ -386,39 +344,13 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
     let log = logging::validate(&raw)?;
     let service = service::validate(&raw)?;
     Ok(Config {
-        engine: conn.kind,
-        engine_reason: conn.reason,
-        host: conn.host,
-        port: conn.port,
-        user: conn.user,
-        password: conn.password,
-        databases: naming.databases,
-        container: naming.container,
-        backup_dir: destinations.backup_dir.clone(),
-        retention: destinations.retention,
-        prefix: naming.prefix,
-        compression: pipeline.compression,
-        compression_level: pipeline.compression_level,
-        pg_dump_args: engine.pg_dump_args,
-        pg_dumpall_args: engine.pg_dumpall_args,
-        pg_format: engine.pg_format,
-        pg_bin_dir: engine.pg_bin_dir,
-        mysqldump_args: engine.mysqldump_args,
-        mysql_bin_dir: engine.mysql_bin_dir,
-        db_path: engine.db_path,
-        backup_cmd: engine.backup_cmd,
-        restore_cmd: engine.restore_cmd,
-        backup_kind: engine.backup_kind,
-        backup_user: engine.backup_user,
-        wait_timeout: conn.wait_timeout,
-        tls: conn.tls,
-        tz: naming.tz,
-        log_format: log.format,
-        log_level: log.level,
-        service,
-        encryption: pipeline.encryption,
-        keys: pipeline.keys,
+        conn,
+        engine,
+        naming,
+        pipeline,
         destinations,
+        service,
+        log,
     })
 }
 

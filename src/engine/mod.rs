@@ -19,7 +19,7 @@ use std::io::Read;
 use std::process::{ChildStdout, Command};
 
 use crate::cancel::Cancel;
-use crate::config::{Config, EngineKind};
+use crate::config::{Config, EngineKind, EngineSettings};
 use crate::error::{ConfigError, Result};
 use crate::process::Tool;
 
@@ -160,33 +160,45 @@ pub trait Engine: Send + Sync {
 /// waits, streams and tools.
 pub fn connect(cfg: &Config, database: Option<&str>, cancel: &Cancel) -> Result<Box<dyn Engine>> {
     check_settings(cfg)?;
-    match cfg.engine {
-        EngineKind::Postgres => Ok(Box::new(postgres::Postgres::connect(
-            cfg, database, cancel,
-        )?)),
-        EngineKind::Mysql => Ok(Box::new(mysql::Mysql::connect(cfg, database, cancel)?)),
-        EngineKind::Redis => Ok(Box::new(redis::Redis::connect(cfg, cancel)?)),
-        EngineKind::Sqlite => Ok(Box::new(sqlite::Sqlite::connect(cfg, cancel)?)),
-        EngineKind::Command => Ok(Box::new(command::CommandEngine::connect(cfg, cancel)?)),
-    }
+    // Each engine is given its part: the connection, the naming and its own settings.
+    Ok(match &cfg.engine {
+        EngineSettings::Postgres(pg) => Box::new(postgres::Postgres::connect(
+            &cfg.for_engine(pg.clone()),
+            database,
+            cancel,
+        )?),
+        EngineSettings::Mysql(my) => Box::new(mysql::Mysql::connect(
+            &cfg.for_engine(my.clone()),
+            database,
+            cancel,
+        )?),
+        EngineSettings::Redis => Box::new(redis::Redis::connect(&cfg.for_engine(()), cancel)?),
+        EngineSettings::Sqlite(s) => {
+            Box::new(sqlite::Sqlite::connect(&cfg.for_engine(s.clone()), cancel)?)
+        }
+        EngineSettings::Command(c) => Box::new(command::CommandEngine::connect(
+            &cfg.for_engine(c.clone()),
+            cancel,
+        )?),
+    })
 }
 
 /// The engine settings that only the machine can check: `PG_BIN_DIR` or `MYSQL_BIN_DIR` naming no directory,
 /// a `BACKUP_USER` that does not exist or cannot be switched to. Each is a bad setting (exit status 2), told
 /// before a lock is taken or a server contacted.
 pub fn check_settings(cfg: &Config) -> Result<()> {
-    if cfg.engine == EngineKind::Command {
-        command::run_as(cfg)?;
+    if let EngineSettings::Command(c) = &cfg.engine {
+        command::run_as(&cfg.for_engine(c.clone()))?;
     }
     if matches!(
-        cfg.engine,
+        cfg.conn.kind,
         EngineKind::Postgres | EngineKind::Mysql | EngineKind::Redis
     ) {
-        tls::check_files(&cfg.tls)?;
+        tls::check_files(&cfg.conn.tls)?;
     }
-    let set = match cfg.engine {
-        EngineKind::Postgres => cfg.pg_bin_dir.as_deref().map(|d| ("PG_BIN_DIR", d)),
-        EngineKind::Mysql => cfg.mysql_bin_dir.as_deref().map(|d| ("MYSQL_BIN_DIR", d)),
+    let set = match &cfg.engine {
+        EngineSettings::Postgres(pg) => pg.bin_dir.as_deref().map(|d| ("PG_BIN_DIR", d)),
+        EngineSettings::Mysql(my) => my.bin_dir.as_deref().map(|d| ("MYSQL_BIN_DIR", d)),
         _ => None,
     };
     match set {
@@ -205,24 +217,26 @@ pub fn check_settings(cfg: &Config) -> Result<()> {
 
 /// The file kinds (extensions) the configured engine writes and restores.
 pub fn kinds(cfg: &Config) -> Vec<&str> {
-    match cfg.engine {
-        EngineKind::Postgres => postgres::KINDS.to_vec(),
-        EngineKind::Mysql => mysql::KINDS.to_vec(),
-        EngineKind::Redis => redis::KINDS.to_vec(),
-        EngineKind::Sqlite => sqlite::KINDS.to_vec(),
+    match &cfg.engine {
+        EngineSettings::Postgres(_) => postgres::KINDS.to_vec(),
+        EngineSettings::Mysql(_) => mysql::KINDS.to_vec(),
+        EngineSettings::Redis => redis::KINDS.to_vec(),
+        EngineSettings::Sqlite(_) => sqlite::KINDS.to_vec(),
         // The command engine's kind is whatever BACKUP_NAME says.
-        EngineKind::Command => vec![cfg.backup_kind.as_str()],
+        EngineSettings::Command(c) => vec![c.kind.as_str()],
     }
 }
 
 /// How to check a stored backup of `kind` without a server, or `None` when the engine does not know the kind.
 pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
-    match cfg.engine {
-        EngineKind::Postgres => postgres::file_completeness(cfg, kind),
-        EngineKind::Mysql => mysql::file_completeness(kind),
-        EngineKind::Redis => redis::file_completeness(kind),
-        EngineKind::Sqlite => sqlite::file_completeness(kind),
-        EngineKind::Command => command::file_completeness(cfg, kind),
+    match &cfg.engine {
+        EngineSettings::Postgres(pg) => {
+            postgres::file_completeness(&cfg.for_engine(pg.clone()), kind)
+        }
+        EngineSettings::Mysql(_) => mysql::file_completeness(kind),
+        EngineSettings::Redis => redis::file_completeness(kind),
+        EngineSettings::Sqlite(_) => sqlite::file_completeness(kind),
+        EngineSettings::Command(c) => command::file_completeness(&cfg.for_engine(c.clone()), kind),
     }
 }
 

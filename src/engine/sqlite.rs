@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, StreamCheck};
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::SqliteConfig;
 use crate::error::{Error, Result};
 
 /// The kind of file this engine writes: the database file itself.
@@ -35,7 +35,7 @@ const MAX_RESTARTS: u32 = 4;
 
 /// The SQLite database at `DB_PATH`.
 pub struct Sqlite {
-    cfg: Config,
+    cfg: SqliteConfig,
     path: PathBuf,
     /// Stops the copy and the restore between steps.
     cancel: Cancel,
@@ -43,10 +43,8 @@ pub struct Sqlite {
 
 impl Sqlite {
     /// Nothing to reach: the file is opened when it is dumped or restored.
-    pub fn connect(cfg: &Config, cancel: &Cancel) -> Result<Sqlite> {
-        let path = cfg.db_path.clone().ok_or_else(|| {
-            crate::error::ConfigError::new("DB_PATH", "is required for DB_TYPE=sqlite")
-        })?;
+    pub fn connect(cfg: &SqliteConfig, cancel: &Cancel) -> Result<Sqlite> {
+        let path = cfg.settings.path.clone();
         Ok(Sqlite {
             cfg: cfg.clone(),
             path,
@@ -107,7 +105,7 @@ impl Sqlite {
             let mut pages = if wal { -1 } else { FIRST_STEP_PAGES };
             let mut restarts = 0u32;
             let mut done_before = 0i32;
-            let wait = self.cfg.wait_timeout.max(Duration::from_secs(5));
+            let wait = self.cfg.conn.wait_timeout.max(Duration::from_secs(5));
             let mut busy_since: Option<Instant> = None;
             loop {
                 if self.cancel.is_cancelled() {
@@ -172,7 +170,7 @@ impl Engine for Sqlite {
     fn targets(&self) -> Result<Vec<DumpTarget>> {
         Ok(vec![DumpTarget {
             database: Some(self.path.display().to_string()),
-            series: self.cfg.container.clone(),
+            series: self.cfg.naming.container.clone(),
             kind: KINDS[0].to_string(),
         }])
     }
@@ -291,7 +289,7 @@ impl Engine for Sqlite {
         {
             // One step: every page in one write transaction on the target, so its readers switch at once.
             let backup = Backup::new(&source, &mut dest).map_err(target_error)?;
-            let wait = self.cfg.wait_timeout.max(Duration::from_secs(5));
+            let wait = self.cfg.conn.wait_timeout.max(Duration::from_secs(5));
             let deadline = Instant::now() + wait;
             loop {
                 match backup.step(-1).map_err(target_error)? {
@@ -549,6 +547,7 @@ impl StreamCheck for ImageCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Config, EngineSettings};
 
     fn check(bytes: &[u8], chunk: usize) -> std::result::Result<(), String> {
         let mut c = Box::new(ImageCheck::default());
@@ -600,7 +599,10 @@ mod tests {
             ("BACKUP_DIR".to_string(), dir.display().to_string()),
         ];
         let cfg = Config::from_vars(&vars, &|_| Err(std::io::ErrorKind::NotFound.into())).unwrap();
-        Sqlite::connect(&cfg, &Cancel::new()).unwrap()
+        let EngineSettings::Sqlite(settings) = &cfg.engine else {
+            panic!("DB_PATH chooses SQLite");
+        };
+        Sqlite::connect(&cfg.for_engine(settings.clone()), &Cancel::new()).unwrap()
     }
 
     fn dump_bytes(engine: &Sqlite) -> Vec<u8> {

@@ -12,7 +12,7 @@ use crate::storage::{self, LocalDir, RunLock, Storage};
 /// The `prune` command over every destination: takes the run lock, so it never races a backup. Each decision
 /// comes with the destination it is about.
 pub fn run(cfg: &Config, dry_run: bool) -> Result<Vec<(String, Decision)>> {
-    let dir = LocalDir::new(&cfg.backup_dir);
+    let dir = LocalDir::new(&cfg.destinations.backup_dir);
     let _lock = if dry_run {
         None
     } else {
@@ -57,7 +57,7 @@ pub fn apply(
             complete: f.has_checksum,
         })
         .collect();
-    let decisions = retention::plan(&candidates, cfg.retention, Utc::now());
+    let decisions = retention::plan(&candidates, cfg.destinations.retention, Utc::now());
     for d in &decisions {
         match (d.action, dry_run) {
             (Action::Keep, _) => {

@@ -6,7 +6,7 @@ use std::io::Read;
 use super::series::{self, Found};
 use super::verify::{check_digest, expected_checksum};
 use crate::cancel::Cancel;
-use crate::config::{Config, Databases, EngineKind};
+use crate::config::{Config, Databases, EngineKind, EngineSettings};
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::pipeline::{open_plain, read_through};
@@ -64,7 +64,7 @@ fn run_blocking(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<Str
                 format!(
                     "is a .{} backup, which the {} engine cannot restore; set DB_TYPE to the engine that made it",
                     found.name.kind,
-                    cfg.engine.name()
+                    cfg.conn.kind.name()
                 ),
             ));
         }
@@ -103,7 +103,7 @@ fn run_blocking(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<Str
         }
         let path = plan.dir.location(&plan.found.file_name);
         let file = std::fs::File::open(&plan.source).map_err(|e| Error::io(&plan.source, e))?;
-        let keys = plan.found.name.encrypted.then_some(&cfg.keys);
+        let keys = plan.found.name.encrypted.then_some(&cfg.pipeline.keys);
         let (actual, _) = read_through(std::io::BufReader::with_capacity(1 << 20, file), keys)
             .map_err(|e| Error::file(&path, e.to_string()))?;
         if let Some(expected) = expected {
@@ -117,7 +117,7 @@ fn run_blocking(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<Str
             continue;
         }
         let head = plain_head(&plan.source, plan, cfg)?;
-        if cfg.engine == EngineKind::Mysql
+        if cfg.conn.kind == EngineKind::Mysql
             && let Some(database) = &plan.database
             && engine::mysql::names_no_database(&head)
         {
@@ -130,7 +130,7 @@ fn run_blocking(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<Str
                 ),
             ));
         }
-        let other = match (cfg.engine, sql_producer(&head)) {
+        let other = match (cfg.conn.kind, sql_producer(&head)) {
             (EngineKind::Postgres, Some(EngineKind::Mysql)) => "a MySQL/MariaDB dump",
             (EngineKind::Mysql, Some(EngineKind::Postgres)) => "a PostgreSQL dump",
             _ => continue,
@@ -139,14 +139,14 @@ fn run_blocking(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<Str
             plan.dir.location(&plan.found.file_name),
             format!(
                 "is {other}, which the {} engine cannot restore; set DB_TYPE to the engine that made it",
-                cfg.engine.name()
+                cfg.conn.kind.name()
             ),
         ));
     }
     // PostgreSQL's server-wide data (roles) first: the databases' objects may be owned by them. MySQL's users
     // last: their table, column and routine grants need those objects to exist (a missing definer is only a
     // warning).
-    let server_wide_last = cfg.engine == EngineKind::Mysql;
+    let server_wide_last = cfg.conn.kind == EngineKind::Mysql;
     plans.sort_by_key(|p| p.database.is_some() != server_wide_last);
 
     let first_db = plans.iter().find_map(|p| p.database.clone());
@@ -174,19 +174,19 @@ fn restore_all(
         let what = match &plan.database {
             Some(db) => format!("database {db} ({})", engine.prepare_restore(db)?),
             None if plan.found.name.kind == "rdb" => "the Redis server".to_string(),
-            None if cfg.engine == EngineKind::Sqlite => match &cfg.db_path {
-                Some(path) => format!("the SQLite database {}", path.display()),
-                None => "the SQLite database".to_string(),
+            None if cfg.conn.kind == EngineKind::Sqlite => match &cfg.engine {
+                EngineSettings::Sqlite(s) => format!("the SQLite database {}", s.path.display()),
+                _ => "the SQLite database".to_string(),
             },
-            None if cfg.engine == EngineKind::Command => "RESTORE_CMD".to_string(),
-            None if cfg.engine == EngineKind::Mysql => "the users and grants".to_string(),
+            None if cfg.conn.kind == EngineKind::Command => "RESTORE_CMD".to_string(),
+            None if cfg.conn.kind == EngineKind::Mysql => "the users and grants".to_string(),
             None => "server-wide data (roles, tablespaces, databases)".to_string(),
         };
         tracing::info!(file = %plan.found.file_name, from = plan.dir.name(), target = %what, "restore started");
         let started = std::time::Instant::now();
         let path = plan.source.clone();
         let compression = plan.found.name.compression;
-        let keys = plan.found.name.encrypted.then_some(&cfg.keys);
+        let keys = plan.found.name.encrypted.then_some(&cfg.pipeline.keys);
         let open = || -> Result<Box<dyn Read + Send>> {
             let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
             open_plain(
@@ -220,8 +220,8 @@ fn restore_all(
 fn spool(cfg: &Config, dir: &dyn Storage, found: &Found) -> Result<tempfile::TempPath> {
     let temp = tempfile::Builder::new()
         .prefix(series::SPOOL_PREFIX)
-        .tempfile_in(&cfg.backup_dir)
-        .map_err(|e| Error::io(&cfg.backup_dir, e))?;
+        .tempfile_in(&cfg.destinations.backup_dir)
+        .map_err(|e| Error::io(&cfg.destinations.backup_dir, e))?;
     tracing::info!(file = %found.file_name, from = dir.name(), size = found.size, "downloading the backup before restoring it");
     let mut input = dir.get(&found.file_name)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, temp.as_file());
@@ -244,16 +244,16 @@ fn target_database(cfg: &Config, found: &Found, explicit: Option<&str>) -> Optio
     }
     let series = &found.name.series;
     // A MySQL users backup (`<container>-globals`) holds no database, whatever DB_NAME says.
-    if cfg.engine == EngineKind::Mysql && *series == cfg.globals_series() {
+    if cfg.conn.kind == EngineKind::Mysql && *series == cfg.globals_series() {
         return None;
     }
     let from_series = || {
         series
-            .strip_prefix(&format!("{}-", cfg.container))
+            .strip_prefix(&format!("{}-", cfg.naming.container))
             .map(str::to_string)
             .or_else(|| Some(series.clone()))
     };
-    match &cfg.databases {
+    match &cfg.naming.databases {
         Databases::One(name) => Some(name.clone()),
         Databases::Server => None,
         Databases::List(names) => names
@@ -269,7 +269,7 @@ fn target_database(cfg: &Config, found: &Found, explicit: Option<&str>) -> Optio
 /// The first few KiB of a backup's plain (decrypted, decompressed) content.
 fn plain_head(source: &std::path::Path, plan: &Plan, cfg: &Config) -> Result<Vec<u8>> {
     let file = std::fs::File::open(source).map_err(|e| Error::io(source, e))?;
-    let keys = plan.found.name.encrypted.then_some(&cfg.keys);
+    let keys = plan.found.name.encrypted.then_some(&cfg.pipeline.keys);
     let location = plan.dir.location(&plan.found.file_name);
     let plain = open_plain(
         std::io::BufReader::new(file),

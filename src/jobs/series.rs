@@ -27,11 +27,11 @@ pub struct Found {
 /// Whether `series` belongs to this configuration. With `DB_NAME=all` the database list is only known to the
 /// server, so every `<container>-*` series counts.
 pub fn is_ours(cfg: &Config, series: &str) -> bool {
-    match &cfg.databases {
-        Databases::One(_) | Databases::Server => series == cfg.container,
+    match &cfg.naming.databases {
+        Databases::One(_) | Databases::Server => series == cfg.naming.container,
         Databases::List(names) => names.iter().any(|n| cfg.series_for(n) == series),
         Databases::All => series
-            .strip_prefix(&cfg.container)
+            .strip_prefix(&cfg.naming.container)
             .is_some_and(|rest| rest.starts_with('-')),
     }
 }
@@ -41,10 +41,10 @@ pub fn backups(cfg: &Config, entries: &[Entry]) -> Vec<Found> {
     let mut found: Vec<Found> = entries
         .iter()
         .filter_map(|e| {
-            let name = BackupName::parse(&e.name, &cfg.prefix)?;
+            let name = BackupName::parse(&e.name, &cfg.naming.prefix)?;
             let checksum = name.checksum_file_name();
             Some(Found {
-                taken_at: name.taken_at(cfg.tz),
+                taken_at: name.taken_at(cfg.naming.tz),
                 has_checksum: entries.iter().any(|x| x.name == checksum),
                 file_name: e.name.clone(),
                 size: e.size,
@@ -72,9 +72,9 @@ pub fn sweep(cfg: &Config, dir: &LocalDir) -> Result<usize> {
             .and_then(|n| n.strip_suffix(PARTIAL_SUFFIX))
         {
             let inner = naming::checksummed_file(inner).unwrap_or(inner);
-            BackupName::parse(inner, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
+            BackupName::parse(inner, &cfg.naming.prefix).is_some_and(|n| is_ours(cfg, &n.series))
         } else if let Some(data) = naming::checksummed_file(&entry.name) {
-            BackupName::parse(data, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
+            BackupName::parse(data, &cfg.naming.prefix).is_some_and(|n| is_ours(cfg, &n.series))
                 && !entries.iter().any(|x| x.name == data)
         } else if let Some(pid) = entry.name.strip_prefix(storage::PROBE_PREFIX) {
             // The writability probe of a process killed between creating and removing it (a live process's
@@ -106,7 +106,7 @@ pub fn sweep(cfg: &Config, dir: &LocalDir) -> Result<usize> {
 pub fn sweep_remote(cfg: &Config, dest: &dyn Storage) -> Result<usize> {
     let ours = |name: &str| {
         let data = naming::checksummed_file(name).unwrap_or(name);
-        BackupName::parse(data, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
+        BackupName::parse(data, &cfg.naming.prefix).is_some_and(|n| is_ours(cfg, &n.series))
     };
     let mut removed = dest.sweep_uploads(&ours)?;
     let entries = dest.list()?;
@@ -132,7 +132,7 @@ pub fn sources(cfg: &Config, from: Option<&str>) -> Result<Vec<Arc<dyn Storage>>
     let names: Vec<String> = all.iter().map(|d| d.name().to_string()).collect();
     match all.into_iter().find(|d| d.name() == from) {
         Some(d) => Ok(vec![d]),
-        None if from == "local" => Ok(vec![Arc::new(LocalDir::new(&cfg.backup_dir))]),
+        None if from == "local" => Ok(vec![Arc::new(LocalDir::new(&cfg.destinations.backup_dir))]),
         None => Err(crate::error::Error::Usage(format!(
             "--from {from}: no such destination; the configured ones are {}",
             names.join(", ")
@@ -183,8 +183,8 @@ pub fn resolve(
             };
             let mut message = format!(
                 "{place} holds no complete backup of series {}{}; run `list` to see what is there",
-                cfg.container,
-                if matches!(cfg.databases, Databases::One(_) | Databases::Server) {
+                cfg.naming.container,
+                if matches!(cfg.naming.databases, Databases::One(_) | Databases::Server) {
                     ""
                 } else {
                     "-*"
@@ -193,7 +193,7 @@ pub fn resolve(
             if !unreachable.is_empty() {
                 message.push_str(&format!(" (not reachable: {})", unreachable.join("; ")));
             }
-            return Err(Error::file(&cfg.backup_dir, message));
+            return Err(Error::file(&cfg.destinations.backup_dir, message));
         }
         chosen.sort_by(|a, b| a.1.name.series.cmp(&b.1.name.series));
         return Ok(chosen);
@@ -205,7 +205,7 @@ pub fn resolve(
             }
         }
         return Err(Error::file(
-            LocalDir::new(&cfg.backup_dir).file_path(spec),
+            LocalDir::new(&cfg.destinations.backup_dir).file_path(spec),
             "does not exist in any destination; run `list` to see the backups, or give `latest`",
         ));
     }
@@ -232,7 +232,7 @@ fn find_in(cfg: &Config, dest: &dyn Storage, file_name: &str) -> Result<Option<F
     let Some(entry) = entries.iter().find(|e| e.name == file_name) else {
         return Ok(None);
     };
-    let name = BackupName::parse(file_name, &cfg.prefix)
+    let name = BackupName::parse(file_name, &cfg.naming.prefix)
         .or_else(|| BackupName::parse(file_name, ""))
         .ok_or_else(|| {
             Error::file(
@@ -242,7 +242,7 @@ fn find_in(cfg: &Config, dest: &dyn Storage, file_name: &str) -> Result<Option<F
         })?;
     let checksum = name.checksum_file_name();
     Ok(Some(Found {
-        taken_at: name.taken_at(cfg.tz),
+        taken_at: name.taken_at(cfg.naming.tz),
         has_checksum: entries.iter().any(|e| e.name == checksum),
         file_name: file_name.to_string(),
         size: entry.size,

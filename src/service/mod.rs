@@ -57,9 +57,9 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
     let cfg = Arc::new(cfg.clone());
     let settings = &cfg.service;
     let schedule = &settings.schedule;
-    let tz = cfg.tz;
+    let tz = cfg.naming.tz;
     crate::engine::check_settings(&cfg)?;
-    LocalDir::new(&cfg.backup_dir).check_writable()?;
+    LocalDir::new(&cfg.destinations.backup_dir).check_writable()?;
 
     let state_path = state::path(&cfg);
     let previous = state::load(&state_path).unwrap_or_else(|e| {

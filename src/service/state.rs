@@ -161,12 +161,15 @@ impl State {
 
 /// The state file's name for this configuration.
 pub fn file_name(cfg: &Config) -> String {
-    format!(".db-backup-state-{}{}.json", cfg.prefix, cfg.container)
+    format!(
+        ".db-backup-state-{}{}.json",
+        cfg.naming.prefix, cfg.naming.container
+    )
 }
 
 /// The state file's path for this configuration.
 pub fn path(cfg: &Config) -> PathBuf {
-    cfg.backup_dir.join(file_name(cfg))
+    cfg.destinations.backup_dir.join(file_name(cfg))
 }
 
 /// Reads a state file; `Ok(None)` when there is none.
