@@ -62,11 +62,13 @@ fn healthcheck_says_unhealthy_with_1_never_2_for_a_bad_configuration_or_option()
     let run = healthcheck(&DbBackup::offline(dir.path()).env("BACKUP_SCHEDULE", "61 * * * *"));
     run.expect_code(1);
     assert!(
-        run.stdout.starts_with("unhealthy: configuration error") && run.stdout.contains("BACKUP_SCHEDULE"),
+        run.stdout.starts_with("unhealthy: configuration error")
+            && run.stdout.contains("BACKUP_SCHEDULE"),
         "{run}"
     );
     let run = DbBackup::offline(dir.path()).run(&["healthcheck", "--no-such-option"]);
-    run.expect_code(1).expect_stderr_mentions(&["--no-such-option"]);
+    run.expect_code(1)
+        .expect_stderr_mentions(&["--no-such-option"]);
     // Other commands keep 2 for a usage error.
     DbBackup::offline(dir.path())
         .run(&["list", "--no-such-option"])
