@@ -150,7 +150,7 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             return e_code(&Error::Config(e));
         }
     };
-    logging::init(cfg.log_format, &cfg.log_level);
+    logging::init(cfg.log.format, &cfg.log.level);
     block_on(run(cli.command, &cfg))
 }
 
@@ -236,7 +236,7 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
         }
         Command::Verify { file, from } => {
             let cfg = cfg.clone();
-            let container = cfg.container.clone();
+            let container = cfg.naming.container.clone();
             let report = jobs::blocking("verify task", move || {
                 jobs::verify::run(&cfg, &file, from.as_deref(), &cancel)
             })

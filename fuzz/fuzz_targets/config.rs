@@ -93,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 assert!(!debug.contains(SENTINEL), "Debug shows a secret: {debug}");
             }
-            if let db_backup::config::Databases::List(names) = &cfg.databases {
+            if let db_backup::config::Databases::List(names) = &cfg.naming.databases {
                 for name in names {
                     let _ = cfg.series_for(name);
                 }

@@ -3,8 +3,14 @@
 //! runs when nothing names the engine, see `probe`); only `_FILE` secrets are read, through a callback. What is
 //! known about each engine (names, default port and user) is the engine registry's (`engine::facts`).
 
+mod connection;
+mod destinations;
 mod encryption;
+mod engine_settings;
+mod logging;
+mod naming;
 mod pg_args;
+mod pipeline;
 pub mod probe;
 mod raw;
 mod retention;
@@ -15,20 +21,23 @@ mod values;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::engine::{facts, probe as engine_probe};
 use crate::error::ConfigError;
-use crate::naming;
-use crate::pipeline::{Compression, Encryption, Keys};
-use crate::retention::Policy;
 
 pub use crate::engine::EngineKind;
+pub use connection::Connection;
+pub use destinations::Destinations;
+pub use engine_settings::{
+    CommandSettings, EngineSettings, MysqlSettings, PgSettings, SqliteSettings,
+};
+pub use logging::{LogFormat, Logging};
+pub use naming::Naming;
+pub use pipeline::Pipeline;
 pub use raw::KNOWN;
-pub use s3::{Destinations, S3Settings};
+pub use s3::S3Settings;
 pub use service::{NotifyOn, ServiceSettings, redact_url};
 pub use tls::{SslMode, TlsSettings, Verify};
-use values::{number, one_of};
 
 /// A secret value: printed as `[redacted]` by `Debug` and `Display`, so that it cannot leak into a log line.
 #[derive(Clone, PartialEq, Eq)]
@@ -86,63 +95,44 @@ impl PgFormat {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// The validated configuration.
+/// The validated configuration, in parts. Each consumer is given only the parts it needs: an engine gets an
+/// [`EngineConfig`] (the connection, its own settings, the naming), never the keys of the pipeline, the
+/// destinations or the service.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub engine: EngineKind,
-    /// Why this engine was chosen, for the log.
-    pub engine_reason: String,
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: Option<Secret>,
-    pub databases: Databases,
-    /// The series base name used in file names (`DB_CONTAINER`).
-    pub container: String,
-    pub backup_dir: PathBuf,
-    pub retention: Policy,
-    pub prefix: String,
-    pub compression: Compression,
-    pub compression_level: i32,
-    pub pg_dump_args: Vec<String>,
-    /// Extra `pg_dumpall --globals-only` options (`PG_DUMPALL_ARGS`), e.g. `--no-role-passwords`.
-    pub pg_dumpall_args: Vec<String>,
-    pub pg_format: PgFormat,
-    pub pg_bin_dir: Option<PathBuf>,
-    pub mysqldump_args: Vec<String>,
-    /// A directory holding `mariadb-dump`/`mysqldump` and `mariadb`/`mysql`, instead of searching `PATH`.
-    pub mysql_bin_dir: Option<PathBuf>,
-    /// The SQLite database file (`DB_PATH`).
-    pub db_path: Option<PathBuf>,
-    /// The command engine's dump command (`BACKUP_CMD`), run with `sh -c`.
-    pub backup_cmd: Option<String>,
-    /// The command engine's restore command (`RESTORE_CMD`), fed the dump on stdin.
-    pub restore_cmd: Option<String>,
-    /// The file name extension of the command engine's dumps (`BACKUP_NAME`).
-    pub backup_kind: String,
-    /// The Unix user the command engine's commands run as (`BACKUP_USER`).
-    pub backup_user: Option<String>,
-    pub wait_timeout: Duration,
-    /// TLS for the network engines (`DB_SSLMODE` and the certificate files).
-    pub tls: TlsSettings,
-    pub tz: chrono_tz::Tz,
-    pub log_format: LogFormat,
-    pub log_level: String,
+    /// Which engine, the server, the login, TLS.
+    pub conn: Connection,
+    /// The chosen engine's own settings.
+    pub engine: EngineSettings,
+    /// Which databases, and how their series and files are named.
+    pub naming: Naming,
+    /// Compression and encryption.
+    pub pipeline: Pipeline,
+    /// `BACKUP_DIR`, retention, the local copy and the S3 destinations.
+    pub destinations: Destinations,
     /// The settings of `backup-service` (schedule, retries, stopping, metrics, notifications).
     pub service: ServiceSettings,
-    /// How new backups are encrypted (`None`: not encrypted).
-    pub encryption: Option<Encryption>,
-    /// What decrypts encrypted backups for `restore` and `verify`.
-    pub keys: Keys,
-    /// The local directory (unless `BACKUP_LOCAL=false`) and the S3 destinations.
-    pub destinations: Destinations,
+    pub log: Logging,
 }
+
+/// What an engine is given: how to reach the server, its own settings `S`, which databases and how their
+/// series are named, and the directory for its temporary files. No key of the pipeline, the destinations or
+/// the service is reachable from it.
+#[derive(Debug, Clone)]
+pub struct EngineConfig<S> {
+    pub conn: Connection,
+    pub naming: Naming,
+    /// `BACKUP_DIR`, where an engine may keep a temporary copy (SQLite's snapshot).
+    pub backup_dir: PathBuf,
+    pub settings: S,
+}
+
+/// What each engine is given.
+pub type PgConfig = EngineConfig<PgSettings>;
+pub type MysqlConfig = EngineConfig<MysqlSettings>;
+pub type RedisConfig = EngineConfig<()>;
+pub type SqliteConfig = EngineConfig<SqliteSettings>;
+pub type CommandConfig = EngineConfig<CommandSettings>;
 
 impl Config {
     /// Reads the configuration from the process environment. When nothing there says which engine to use
@@ -161,7 +151,7 @@ impl Config {
         vars.retain(|(k, _)| k != "DB_TYPE");
         vars.push(("DB_TYPE".to_string(), kind.name().to_string()));
         let mut cfg = Config::from_vars(&vars, &read_file)?;
-        cfg.engine_reason = reason;
+        cfg.conn.reason = reason;
         Ok(cfg)
     }
 
@@ -224,366 +214,101 @@ impl Config {
 
     /// The series name of a database's backups.
     pub fn series_for(&self, database: &str) -> String {
-        match self.databases {
-            Databases::One(_) | Databases::Server => self.container.clone(),
-            _ => format!("{}-{}", self.container, naming::sanitize_series(database)),
-        }
+        self.naming.series_for(database)
     }
 
     /// The series of the server-wide globals (roles, tablespaces) when every database is backed up.
     pub fn globals_series(&self) -> String {
-        format!("{}-globals", self.container)
+        self.naming.globals_series()
     }
 
-    /// A printable description of the effective configuration, secrets redacted.
+    /// The part an engine is given, with its own `settings`.
+    pub fn for_engine<S>(&self, settings: S) -> EngineConfig<S> {
+        EngineConfig {
+            conn: self.conn.clone(),
+            naming: self.naming.clone(),
+            backup_dir: self.destinations.backup_dir.clone(),
+            settings,
+        }
+    }
+
+    /// A printable description of the effective configuration, secrets redacted: every part's settings, and
+    /// of the engine settings those of the chosen engine.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let databases = match &self.databases {
+        let (conn, naming, dest, pipeline) =
+            (&self.conn, &self.naming, &self.destinations, &self.pipeline);
+        let databases = match &naming.databases {
             Databases::One(name) => name.clone(),
             Databases::List(names) => names.join(","),
             Databases::All => "all".to_string(),
             Databases::Server => "(whole server)".to_string(),
         };
+        let password = match conn.password {
+            Some(_) => "[redacted]",
+            None => "(none)",
+        };
         vec![
-            (
-                "DB_TYPE",
-                format!("{} ({})", self.engine.name(), self.engine_reason),
-            ),
-            ("DB_HOST", self.host.clone()),
-            ("DB_PORT", self.port.to_string()),
-            ("DB_USER", self.user.clone()),
-            (
-                "DB_PASSWORD",
-                if self.password.is_some() {
-                    "[redacted]"
-                } else {
-                    "(none)"
-                }
-                .to_string(),
-            ),
+            ("DB_TYPE", format!("{} ({})", conn.kind.name(), conn.reason)),
+            ("DB_HOST", conn.host.clone()),
+            ("DB_PORT", conn.port.to_string()),
+            ("DB_USER", conn.user.clone()),
+            ("DB_PASSWORD", password.to_string()),
             ("DB_NAME", databases),
-            ("DB_CONTAINER", self.container.clone()),
-            ("BACKUP_DIR", self.backup_dir.display().to_string()),
+            ("DB_CONTAINER", naming.container.clone()),
+            ("BACKUP_DIR", dest.backup_dir.display().to_string()),
             (
                 "BACKUP_RETENTION_DAYS",
-                self.retention.max_age_days.to_string(),
+                dest.retention.max_age_days.to_string(),
             ),
-            ("DB_BACKUP_MAX_N", self.retention.max_count.to_string()),
-            ("DB_BACKUP_PREFIX", self.prefix.clone()),
-            ("BACKUP_COMPRESSION", self.compression.to_string()),
+            ("DB_BACKUP_MAX_N", dest.retention.max_count.to_string()),
+            ("DB_BACKUP_PREFIX", naming.prefix.clone()),
+            ("BACKUP_COMPRESSION", pipeline.compression.to_string()),
             (
                 "BACKUP_COMPRESSION_LEVEL",
-                self.compression_level.to_string(),
+                pipeline.compression_level.to_string(),
             ),
-            (
-                "PG_DUMP_FORMAT",
-                format!("{:?}", self.pg_format).to_lowercase(),
-            ),
-            ("PG_DUMP_ARGS", self.pg_dump_args.join(" ")),
-            ("PG_DUMPALL_ARGS", self.pg_dumpall_args.join(" ")),
-            (
-                "PG_BIN_DIR",
-                self.pg_bin_dir
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "(search /usr/lib/postgresql/*/bin, then PATH)".into()),
-            ),
-            ("MYSQLDUMP_ARGS", self.mysqldump_args.join(" ")),
-            (
-                "MYSQL_BIN_DIR",
-                self.mysql_bin_dir
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "(search PATH)".into()),
-            ),
-            (
-                "DB_PATH",
-                self.db_path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-            ),
-            ("BACKUP_CMD", self.backup_cmd.clone().unwrap_or_default()),
-            ("RESTORE_CMD", self.restore_cmd.clone().unwrap_or_default()),
-            ("BACKUP_NAME", self.backup_kind.clone()),
-            ("BACKUP_USER", self.backup_user.clone().unwrap_or_default()),
-            ("DB_WAIT_TIMEOUT", self.wait_timeout.as_secs().to_string()),
         ]
         .into_iter()
-        .chain(self.tls.describe())
+        .chain(self.engine.describe())
+        .chain([("DB_WAIT_TIMEOUT", conn.wait_timeout.as_secs().to_string())])
+        .chain(conn.tls.describe())
         .chain([
-            ("TZ", self.tz.name().to_string()),
+            ("TZ", naming.tz.name().to_string()),
             (
                 "LOG_FORMAT",
-                format!("{:?}", self.log_format).to_lowercase(),
+                format!("{:?}", self.log.format).to_lowercase(),
             ),
-            ("LOG_LEVEL", self.log_level.clone()),
+            ("LOG_LEVEL", self.log.level.clone()),
         ])
-        .chain(retention::describe(&self.retention))
-        .chain(self.service.describe(self.tz))
-        .chain(encryption::describe(self.encryption.as_ref(), &self.keys))
-        .chain(s3::describe(&self.destinations))
+        .chain(retention::describe(&dest.retention))
+        .chain(self.service.describe(naming.tz))
+        .chain(encryption::describe(
+            pipeline.encryption.as_ref(),
+            &pipeline.keys,
+        ))
+        .chain(destinations::describe_copies(dest))
         .collect()
     }
 }
 
+/// Validates each part in turn: the connection (and with it the engine), the naming, the engine's settings,
+/// the destinations, the pipeline, the logs and the service.
 fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
-    let port_raw = raw.db_port.as_deref().or(raw.pgport.as_deref());
-    let port_var = if raw.db_port.is_some() {
-        "DB_PORT"
-    } else {
-        "PGPORT"
-    };
-    let port: Option<u16> = port_raw
-        .map(|p| number::<u16>(port_var, p, "a port number from 1 to 65535"))
-        .transpose()?;
-    if port == Some(0) {
-        return Err(ConfigError::new(
-            port_var,
-            "must be a port number from 1 to 65535",
-        ));
-    }
-    let (engine, engine_reason) = engine(&raw, port)?;
-
-    let host_set = raw.db_host.clone().or(raw.pghost.clone());
-    let host = host_set.clone().unwrap_or_else(|| "localhost".to_string());
-    let user = raw
-        .db_user
-        .clone()
-        .or(raw.pguser.clone())
-        .unwrap_or_else(|| engine.default_user().to_string());
-
-    let databases = if engine.has_databases() {
-        databases(raw.db_name.as_deref())?
-    } else {
-        Databases::Server
-    };
-    let db_path = raw.db_path.as_ref().map(PathBuf::from);
-    if engine == EngineKind::Sqlite && db_path.is_none() {
-        return Err(ConfigError::new(
-            "DB_PATH",
-            "is required for DB_TYPE=sqlite: the path of the SQLite database file",
-        ));
-    }
-    if engine == EngineKind::Command && raw.backup_cmd.is_none() {
-        return Err(ConfigError::new(
-            "BACKUP_CMD",
-            "is required for DB_TYPE=command: a shell command that writes the dump to stdout",
-        ));
-    }
-    let backup_kind = raw
-        .backup_name
-        .clone()
-        .unwrap_or_else(|| "dump".to_string());
-    naming::check_kind(&backup_kind).map_err(|m| ConfigError::new("BACKUP_NAME", m))?;
-
-    let container = match &raw.db_container {
-        Some(c) => {
-            naming::check_series(c).map_err(|m| ConfigError::new("DB_CONTAINER", m))?;
-            c.clone()
-        }
-        None => naming::sanitize_series(host_set.as_deref().unwrap_or(engine.name())),
-    };
-    let prefix = raw.db_backup_prefix.clone().unwrap_or_default();
-    naming::check_prefix(&prefix).map_err(|m| ConfigError::new("DB_BACKUP_PREFIX", m))?;
-
-    let backup_dir = PathBuf::from(
-        raw.backup_dir
-            .clone()
-            .or(raw.db_backup_dir.clone())
-            .unwrap_or_else(|| "/backups".to_string()),
-    );
-    if !backup_dir.is_absolute() {
-        let var = if raw.backup_dir.is_some() {
-            "BACKUP_DIR"
-        } else {
-            "DB_BACKUP_DIR"
-        };
-        return Err(ConfigError::new(
-            var,
-            "must be an absolute path such as /backups",
-        ));
-    }
-
-    let retention = retention::validate(&raw)?;
-
-    let compression = match raw.backup_compression.as_deref() {
-        None => Compression::Gzip,
-        Some(v) => one_of(
-            "BACKUP_COMPRESSION",
-            v,
-            &[
-                ("gzip", Compression::Gzip),
-                ("gz", Compression::Gzip),
-                ("zstd", Compression::Zstd),
-                ("none", Compression::None),
-            ],
-        )?,
-    };
-    let compression_level = match raw.backup_compression_level.as_deref() {
-        None => compression.default_level(),
-        Some(v) => {
-            let (lo, hi) = compression.level_range();
-            let expected = format!("a whole number from {lo} to {hi} for {compression}");
-            let level: i32 = number("BACKUP_COMPRESSION_LEVEL", v, &expected)?;
-            if level < lo || level > hi {
-                return Err(ConfigError::new(
-                    "BACKUP_COMPRESSION_LEVEL",
-                    format!("{level} is out of range: must be {expected}"),
-                ));
-            }
-            level
-        }
-    };
-
-    let pg_format = match raw.pg_dump_format.as_deref() {
-        None => PgFormat::Plain,
-        Some(v) => one_of(
-            "PG_DUMP_FORMAT",
-            v,
-            &[("plain", PgFormat::Plain), ("custom", PgFormat::Custom)],
-        )?,
-    };
-    let pg_dump_args = values::dump_args("PG_DUMP_ARGS", raw.pg_dump_args.as_deref())?;
-    let pg_dumpall_args = values::dump_args("PG_DUMPALL_ARGS", raw.pg_dumpall_args.as_deref())?;
-    let mysqldump_args = values::dump_args("MYSQLDUMP_ARGS", raw.mysqldump_args.as_deref())?;
-    let pg_bin_dir = raw.pg_bin_dir.as_ref().map(PathBuf::from);
-    let mysql_bin_dir = raw.mysql_bin_dir.as_ref().map(PathBuf::from);
-
-    let wait_timeout = Duration::from_secs(
-        raw.db_wait_timeout
-            .as_deref()
-            .map(|v| number::<u64>("DB_WAIT_TIMEOUT", v, "a whole number of seconds"))
-            .transpose()?
-            .unwrap_or(30),
-    );
-
-    let tz = match raw.tz.as_deref() {
-        None => chrono_tz::UTC,
-        Some(v) => v
-            .trim_start_matches(':')
-            .parse::<chrono_tz::Tz>()
-            .map_err(|_| {
-                ConfigError::new(
-                    "TZ",
-                    format!(
-                        "{v:?} is not a time zone name; use a name such as UTC or Europe/Berlin"
-                    ),
-                )
-            })?,
-    };
-    let log_format = match raw.log_format.as_deref() {
-        None => LogFormat::Text,
-        Some(v) => one_of(
-            "LOG_FORMAT",
-            v,
-            &[("text", LogFormat::Text), ("json", LogFormat::Json)],
-        )?,
-    };
-    let log_level = match raw.log_level.as_deref() {
-        None => "info".to_string(),
-        Some(v) => one_of(
-            "LOG_LEVEL",
-            v,
-            &[
-                ("error", "error"),
-                ("warn", "warn"),
-                ("info", "info"),
-                ("debug", "debug"),
-                ("trace", "trace"),
-            ],
-        )?
-        .to_string(),
-    };
-
-    let tls = tls::validate(&raw)?;
+    let conn = connection::validate(&raw)?;
+    let naming = naming::validate(&raw, conn.kind)?;
+    let engine = engine_settings::validate(&raw, conn.kind)?;
+    let destinations = destinations::validate(&raw)?;
+    let pipeline = pipeline::validate(&raw)?;
+    let log = logging::validate(&raw)?;
     let service = service::validate(&raw)?;
-    let (encryption, keys) = encryption::validate(&raw)?;
-    let destinations = s3::validate(&raw.s3, raw.backup_local.as_deref())?;
-
     Ok(Config {
+        conn,
         engine,
-        engine_reason,
-        host,
-        port: port.unwrap_or(engine.default_port()),
-        user,
-        password: raw.password.map(Secret),
-        databases,
-        container,
-        backup_dir,
-        retention,
-        prefix,
-        compression,
-        compression_level,
-        pg_dump_args,
-        pg_dumpall_args,
-        pg_format,
-        pg_bin_dir,
-        mysqldump_args,
-        mysql_bin_dir,
-        db_path,
-        backup_cmd: raw.backup_cmd.clone(),
-        restore_cmd: raw.restore_cmd.clone(),
-        backup_kind,
-        backup_user: raw.backup_user.clone(),
-        wait_timeout,
-        tls,
-        tz,
-        log_format,
-        log_level,
-        service,
-        encryption,
-        keys,
+        naming,
+        pipeline,
         destinations,
-    })
-}
-
-/// The engine from `DB_TYPE`, or detected: `DB_PATH` means SQLite, `BACKUP_CMD` the command engine, then the
-/// port. With nothing to go on, PostgreSQL (the reason says so); `from_env` probes the server before that.
-fn engine(raw: &raw::Raw, port: Option<u16>) -> Result<(EngineKind, String), ConfigError> {
-    if let Some(v) = raw.db_type.as_deref() {
-        return Ok((facts::from_db_type(v)?, "DB_TYPE".into()));
-    }
-    if raw.db_path.is_some() {
-        return Ok((EngineKind::Sqlite, "detected: DB_PATH is set".into()));
-    }
-    if raw.backup_cmd.is_some() {
-        return Ok((EngineKind::Command, "detected: BACKUP_CMD is set".into()));
-    }
-    let Some(p) = port else {
-        return Ok((
-            EngineKind::Postgres,
-            "assumed: DB_TYPE, DB_PORT, DB_PATH and BACKUP_CMD are unset".into(),
-        ));
-    };
-    match facts::by_port(p) {
-        Some(kind) => Ok((kind, format!("detected: port {p}"))),
-        None => Err(ConfigError::new(
-            "DB_TYPE",
-            format!("is not set and port {p} does not say which engine to use; set DB_TYPE"),
-        )),
-    }
-}
-
-fn databases(value: Option<&str>) -> Result<Databases, ConfigError> {
-    let value = value.ok_or_else(|| {
-        ConfigError::new(
-            "DB_NAME",
-            "is required: the database to back up, a comma-separated list, or all",
-        )
-    })?;
-    if value.eq_ignore_ascii_case("all") {
-        return Ok(Databases::All);
-    }
-    let names: Vec<String> = value.split(',').map(|s| s.trim().to_string()).collect();
-    if names.iter().any(|n| n.is_empty()) {
-        return Err(ConfigError::new(
-            "DB_NAME",
-            format!("{value:?} has an empty name; use one name, a comma-separated list, or all"),
-        ));
-    }
-    Ok(match names.len() {
-        1 => Databases::One(names.into_iter().next().unwrap_or_default()),
-        _ => Databases::List(names),
+        service,
+        log,
     })
 }
 

@@ -1,12 +1,12 @@
 //! Off-site destinations: S3-compatible object stores. The primary one is configured by the `S3_*` names (with
 //! the standard `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_REGION` as fallbacks); further ones by
-//! numbered groups with the same names, `S3_2_*` to `S3_9_*`. `BACKUP_LOCAL=false` turns the local copy off.
+//! numbered groups with the same names, `S3_2_*` to `S3_9_*`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::Secret;
-use super::values::{number, yes_no};
+use super::values::{boolean, number};
 use crate::error::ConfigError;
 
 /// The names inside a group (after `S3_` or `S3_<N>_`).
@@ -53,14 +53,6 @@ pub struct S3Settings {
     pub part_size: usize,
     /// How long one request is retried on transient errors before it counts as failed.
     pub retry_seconds: u64,
-}
-
-/// Where backups go.
-#[derive(Debug, Clone)]
-pub struct Destinations {
-    /// Keep a copy in `BACKUP_DIR` (`BACKUP_LOCAL`, default true).
-    pub local: bool,
-    pub remotes: Vec<S3Settings>,
 }
 
 /// Collects the `S3_*` and `AWS_*` variables, `_FILE` secrets read, and refuses unknown `S3_*` names.
@@ -137,11 +129,8 @@ fn is_known(name: &str) -> bool {
     }
 }
 
-/// Validates every group and `BACKUP_LOCAL`.
-pub fn validate(
-    vars: &BTreeMap<String, String>,
-    backup_local: Option<&str>,
-) -> Result<Destinations, ConfigError> {
+/// Validates every group.
+pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, ConfigError> {
     let part_size = match vars.get("S3_PART_SIZE") {
         None => DEFAULT_PART_SIZE,
         Some(v) => {
@@ -207,7 +196,7 @@ pub fn validate(
         let key_prefix = key_prefix(&format!("{prefix}PREFIX"), get("PREFIX").unwrap_or(""))?;
         let path_style = match get("FORCE_PATH_STYLE") {
             None => false,
-            Some(v) => yes_no(&format!("{prefix}FORCE_PATH_STYLE"), v)?,
+            Some(v) => boolean(&format!("{prefix}FORCE_PATH_STYLE"), v)?,
         };
         if !path_style && host_is_ip(&endpoint) {
             return Err(ConfigError::new(
@@ -254,32 +243,7 @@ pub fn validate(
             retry_seconds,
         });
     }
-    let local = match backup_local {
-        None => true,
-        Some(v) => yes_no("BACKUP_LOCAL", v)?,
-    };
-    if !local && remotes.is_empty() {
-        return Err(ConfigError::new(
-            "BACKUP_LOCAL",
-            "is false but no S3 destination is configured (S3_BACKUP_BUCKET): backups would go nowhere",
-        ));
-    }
-    Ok(Destinations { local, remotes })
-}
-
-/// The lines `config` prints; the keys are never shown.
-pub fn describe(d: &Destinations) -> Vec<(&'static str, String)> {
-    let mut out = vec![("BACKUP_LOCAL", d.local.to_string())];
-    for r in &d.remotes {
-        out.push((
-            "S3",
-            format!(
-                "{}: {}/{}/{} region={} path_style={} part_size={} access_key=[redacted] secret_key=[redacted]",
-                r.name, r.endpoint, r.bucket, r.prefix, r.region, r.path_style, r.part_size
-            ),
-        ));
-    }
-    out
+    Ok(remotes)
 }
 
 /// `16MiB`, `16M`, `16777216`...
@@ -396,6 +360,22 @@ fn key_prefix(var: &str, value: &str) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug)]
+    struct Copies {
+        local: bool,
+        remotes: Vec<S3Settings>,
+    }
+
+    /// The remotes and `BACKUP_LOCAL`, as the destinations part reads them.
+    fn validate(
+        vars: &BTreeMap<String, String>,
+        local: Option<&str>,
+    ) -> Result<Copies, ConfigError> {
+        let remotes = super::validate(vars)?;
+        let local = super::super::destinations::local(local, &remotes)?;
+        Ok(Copies { local, remotes })
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

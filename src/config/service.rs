@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::Secret;
 use super::raw::Raw;
-use super::values::{number, one_of};
+use super::values::{boolean, number, one_of};
 use crate::error::ConfigError;
 use crate::scheduler::{INTERVAL_VAR, SCHEDULE_VAR, Schedule};
 
@@ -194,24 +194,6 @@ pub(super) fn validate(raw: &Raw) -> Result<ServiceSettings, ConfigError> {
         webhook_url,
         notify_on,
     })
-}
-
-/// `true`/`false` and the usual spellings of them.
-fn boolean(var: &str, value: &str) -> Result<bool, ConfigError> {
-    one_of(
-        var,
-        value,
-        &[
-            ("true", true),
-            ("false", false),
-            ("1", true),
-            ("0", false),
-            ("yes", true),
-            ("no", false),
-            ("on", true),
-            ("off", false),
-        ],
-    )
 }
 
 /// An `http://` or `https://` URL with a host. The value is never repeated in the error: it may hold a token.

@@ -1,6 +1,23 @@
 //! Tests of configuration: defaults, aliases and every kind of bad value.
 
 use super::*;
+use crate::pipeline::Compression;
+use crate::retention::Policy;
+use std::path::PathBuf;
+
+fn pg(c: &Config) -> &PgSettings {
+    match &c.engine {
+        EngineSettings::Postgres(pg) => pg,
+        other => panic!("expected PostgreSQL settings, got {other:?}"),
+    }
+}
+
+fn command(c: &Config) -> &CommandSettings {
+    match &c.engine {
+        EngineSettings::Command(cmd) => cmd,
+        other => panic!("expected the command engine's settings, got {other:?}"),
+    }
+}
 
 fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let vars: Vec<(String, String)> = pairs
@@ -20,7 +37,7 @@ fn err(pairs: &[(&str, &str)]) -> ConfigError {
     match cfg(pairs) {
         Ok(c) => panic!(
             "expected an error, got a configuration for {}",
-            c.engine.name()
+            c.conn.kind.name()
         ),
         Err(e) => e,
     }
@@ -29,25 +46,25 @@ fn err(pairs: &[(&str, &str)]) -> ConfigError {
 #[test]
 fn defaults() {
     let c = cfg(&[("DB_NAME", "app")]).unwrap();
-    assert_eq!(c.engine, EngineKind::Postgres);
-    assert_eq!(c.host, "localhost");
-    assert_eq!(c.port, 5432);
-    assert_eq!(c.user, "postgres");
-    assert_eq!(c.container, "postgres");
-    assert_eq!(c.backup_dir, PathBuf::from("/backups"));
+    assert_eq!(c.conn.kind, EngineKind::Postgres);
+    assert_eq!(c.conn.host, "localhost");
+    assert_eq!(c.conn.port, 5432);
+    assert_eq!(c.conn.user, "postgres");
+    assert_eq!(c.naming.container, "postgres");
+    assert_eq!(c.destinations.backup_dir, PathBuf::from("/backups"));
     assert_eq!(
-        c.retention,
+        c.destinations.retention,
         Policy {
             max_age_days: 7,
             max_count: 10,
             keep: crate::retention::Keep::default()
         }
     );
-    assert_eq!(c.compression, Compression::Gzip);
-    assert_eq!(c.compression_level, 4);
-    assert_eq!(c.pg_format, PgFormat::Plain);
-    assert_eq!(c.tz, chrono_tz::UTC);
-    assert_eq!(c.databases, Databases::One("app".into()));
+    assert_eq!(c.pipeline.compression, Compression::Gzip);
+    assert_eq!(c.pipeline.compression_level, 4);
+    assert_eq!(pg(&c).format, PgFormat::Plain);
+    assert_eq!(c.naming.tz, chrono_tz::UTC);
+    assert_eq!(c.naming.databases, Databases::One("app".into()));
     assert_eq!(c.series_for("app"), "postgres");
 }
 
@@ -64,25 +81,28 @@ fn seed_aliases_work() {
     ])
     .unwrap();
     assert_eq!(
-        (c.host.as_str(), c.port, c.user.as_str()),
+        (c.conn.host.as_str(), c.conn.port, c.conn.user.as_str()),
         ("db", 5433, "u")
     );
-    assert_eq!(c.password.as_ref().map(Secret::expose), Some("p"));
-    assert_eq!(c.container, "db");
-    assert_eq!(c.backup_dir, PathBuf::from("/data"));
+    assert_eq!(c.conn.password.as_ref().map(Secret::expose), Some("p"));
+    assert_eq!(c.naming.container, "db");
+    assert_eq!(c.destinations.backup_dir, PathBuf::from("/data"));
     assert_eq!(c.series_for("b"), "db-b");
 }
 
 #[test]
 fn ours_win_over_the_seed_names() {
     let c = cfg(&[("DB_HOST", "a"), ("PGHOST", "b"), ("DB_NAME", "x")]).unwrap();
-    assert_eq!(c.host, "a");
+    assert_eq!(c.conn.host, "a");
 }
 
 #[test]
 fn password_file_is_read_and_never_printed() {
     let c = cfg(&[("DB_PASSWORD_FILE", "/run/secrets/pw"), ("DB_NAME", "x")]).unwrap();
-    assert_eq!(c.password.as_ref().map(Secret::expose), Some("from-file"));
+    assert_eq!(
+        c.conn.password.as_ref().map(Secret::expose),
+        Some("from-file")
+    );
     let shown = format!("{c:?} {:?}", c.describe());
     assert!(!shown.contains("from-file"), "{shown}");
 }
@@ -134,7 +154,7 @@ fn db_name_is_required_and_checked() {
     assert_eq!(err(&[]).variable, "DB_NAME");
     assert_eq!(err(&[("DB_NAME", "a,,b")]).variable, "DB_NAME");
     assert_eq!(
-        cfg(&[("DB_NAME", "ALL")]).unwrap().databases,
+        cfg(&[("DB_NAME", "ALL")]).unwrap().naming.databases,
         Databases::All
     );
 }
@@ -142,23 +162,26 @@ fn db_name_is_required_and_checked() {
 #[test]
 fn engine_is_detected_from_the_port() {
     let c = cfg(&[("DB_NAME", "x"), ("DB_PORT", "5432")]).unwrap();
-    assert_eq!(c.engine, EngineKind::Postgres);
-    assert!(c.engine_reason.contains("detected"));
+    assert_eq!(c.conn.kind, EngineKind::Postgres);
+    assert!(c.conn.reason.contains("detected"));
     let c = cfg(&[("DB_NAME", "x"), ("DB_PORT", "3306")]).unwrap();
-    assert_eq!((c.engine, c.user.as_str()), (EngineKind::Mysql, "root"));
+    assert_eq!(
+        (c.conn.kind, c.conn.user.as_str()),
+        (EngineKind::Mysql, "root")
+    );
     let c = cfg(&[("DB_PORT", "6379")]).unwrap();
     assert_eq!(
-        (c.engine, &c.databases),
+        (c.conn.kind, &c.naming.databases),
         (EngineKind::Redis, &Databases::Server)
     );
     let c = cfg(&[("DB_PATH", "/data/app.db")]).unwrap();
     assert_eq!(
-        (c.engine, c.container.as_str()),
+        (c.conn.kind, c.naming.container.as_str()),
         (EngineKind::Sqlite, "sqlite")
     );
     let c = cfg(&[("BACKUP_CMD", "pg_dumpall"), ("BACKUP_NAME", "sql")]).unwrap();
     assert_eq!(
-        (c.engine, c.backup_kind.as_str()),
+        (c.conn.kind, command(&c).kind.as_str()),
         (EngineKind::Command, "sql")
     );
 }
@@ -166,14 +189,17 @@ fn engine_is_detected_from_the_port() {
 #[test]
 fn compression_level_follows_the_compression() {
     let c = cfg(&[("DB_NAME", "x"), ("BACKUP_COMPRESSION", "zstd")]).unwrap();
-    assert_eq!((c.compression, c.compression_level), (Compression::Zstd, 3));
+    assert_eq!(
+        (c.pipeline.compression, c.pipeline.compression_level),
+        (Compression::Zstd, 3)
+    );
     let c = cfg(&[
         ("DB_NAME", "x"),
         ("BACKUP_COMPRESSION", "zstd"),
         ("BACKUP_COMPRESSION_LEVEL", "15"),
     ])
     .unwrap();
-    assert_eq!(c.compression_level, 15);
+    assert_eq!(c.pipeline.compression_level, 15);
 }
 
 #[test]
@@ -184,12 +210,43 @@ fn empty_values_count_as_unset() {
         ("BACKUP_COMPRESSION", ""),
     ])
     .unwrap();
-    assert_eq!(c.host, "localhost");
-    assert_eq!(c.compression, Compression::Gzip);
+    assert_eq!(c.conn.host, "localhost");
+    assert_eq!(c.pipeline.compression, Compression::Gzip);
 }
 
 #[test]
 fn time_zone_names_parse() {
     let c = cfg(&[("DB_NAME", "x"), ("TZ", "Europe/Berlin")]).unwrap();
-    assert_eq!(c.tz, chrono_tz::Europe::Berlin);
+    assert_eq!(c.naming.tz, chrono_tz::Europe::Berlin);
+}
+
+#[test]
+fn every_boolean_variable_accepts_the_same_words() {
+    let s3 = [
+        ("DB_NAME", "app"),
+        ("S3_BACKUP_BUCKET", "bucket"),
+        ("S3_ACCESS_KEY", "a"),
+        ("S3_SECRET_KEY", "s"),
+    ];
+    let with = |var: &'static str, value: &'static str| {
+        let mut pairs = s3.to_vec();
+        pairs.push((var, value));
+        cfg(&pairs)
+    };
+    for (value, want) in [("on", true), ("OFF", false), ("Yes", true), ("0", false)] {
+        let c = with("BACKUP_LOCAL", value).unwrap();
+        assert_eq!(c.destinations.local, want, "BACKUP_LOCAL={value}");
+        let c = with("BACKUP_ON_START", value).unwrap();
+        assert_eq!(c.service.on_start, want, "BACKUP_ON_START={value}");
+        let c = with("S3_FORCE_PATH_STYLE", value).unwrap();
+        assert_eq!(
+            c.destinations.remotes[0].path_style, want,
+            "S3_FORCE_PATH_STYLE={value}"
+        );
+    }
+    for var in ["BACKUP_LOCAL", "BACKUP_ON_START", "S3_FORCE_PATH_STYLE"] {
+        let e = with(var, "maybe").unwrap_err();
+        assert_eq!(e.variable, var);
+        assert!(e.message.contains("yes, no, on, off"), "{e}");
+    }
 }

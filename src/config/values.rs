@@ -31,20 +31,23 @@ pub fn one_of<T: Copy>(var: &str, value: &str, choices: &[(&str, T)]) -> Result<
         })
 }
 
-/// A yes/no setting: `true`/`false`, `1`/`0` or `yes`/`no`.
-pub fn yes_no(var: &str, value: &str) -> Result<bool, ConfigError> {
-    one_of(
-        var,
-        value,
-        &[
-            ("true", true),
-            ("false", false),
-            ("1", true),
-            ("0", false),
-            ("yes", true),
-            ("no", false),
-        ],
-    )
+/// The spellings every yes/no setting accepts (`BACKUP_ON_START`, `BACKUP_LOCAL`, `S3_FORCE_PATH_STYLE`...),
+/// case-insensitive.
+const BOOLEANS: &[(&str, bool)] = &[
+    ("true", true),
+    ("false", false),
+    ("1", true),
+    ("0", false),
+    ("yes", true),
+    ("no", false),
+    ("on", true),
+    ("off", false),
+];
+
+/// A yes/no setting: `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`, in any case. The one parser of every
+/// boolean variable, so that each accepts the same words.
+pub fn boolean(var: &str, value: &str) -> Result<bool, ConfigError> {
+    one_of(var, value, BOOLEANS)
 }
 
 /// Extra dump tool arguments (`PG_DUMP_ARGS`, `PG_DUMPALL_ARGS`, `MYSQLDUMP_ARGS`), split like a shell would. Options that would
@@ -198,6 +201,29 @@ mod tests {
             assert_eq!(err.variable, "MYSQLDUMP_ARGS");
             assert!(err.message.contains(why), "{bad}: {}", err.message);
         }
+    }
+
+    #[test]
+    fn every_boolean_spelling_in_any_case() {
+        for (value, want) in [
+            ("true", true),
+            ("FALSE", false),
+            ("1", true),
+            ("0", false),
+            ("Yes", true),
+            ("no", false),
+            ("on", true),
+            ("OFF", false),
+            (" on ", true),
+        ] {
+            assert_eq!(boolean("BACKUP_LOCAL", value).unwrap(), want, "{value:?}");
+        }
+        let err = boolean("BACKUP_LOCAL", "maybe").unwrap_err();
+        assert_eq!(err.variable, "BACKUP_LOCAL");
+        assert!(
+            err.message.contains("true, false, 1, 0, yes, no, on, off"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::probe::{self, Answer};
 use super::{EngineKind, facts};
 use crate::cancel::Cancel;
-use crate::config::{Config, SslMode};
+use crate::config::{Connection, SslMode};
 use crate::error::{Error, Result};
 
 /// How often a blocking step's waiter looks at the cancel token.
@@ -40,7 +40,7 @@ pub async fn bounded<T>(
 /// Runs one step of the connection to `server` (connect, a query) within what is left of `DB_WAIT_TIMEOUT` since
 /// `start`; a silent server and a stop signal become their errors.
 pub async fn within<T>(
-    cfg: &Config,
+    cfg: &Connection,
     server: String,
     cancel: &Cancel,
     start: Instant,
@@ -84,14 +84,14 @@ pub fn bounded_blocking<T: Send + 'static>(
 
 /// The time left for the connect step that started at `start`: what `DB_WAIT_TIMEOUT` leaves, at least one
 /// second (a zero wait timeout still allows one try).
-pub fn left(cfg: &Config, start: Instant) -> Duration {
+pub fn left(cfg: &Connection, start: Instant) -> Duration {
     (start + cfg.wait_timeout)
         .saturating_duration_since(Instant::now())
         .max(Duration::from_secs(1))
 }
 
 /// The error for a server that accepted the connection and said nothing (or not enough) in time.
-pub fn silent(cfg: &Config, server: String, waited: Duration) -> Error {
+pub fn silent(cfg: &Connection, server: String, waited: Duration) -> Error {
     let mut message = format!(
         "the server accepted the connection but never answered within {} s (DB_WAIT_TIMEOUT={})",
         waited.as_secs().max(1),
@@ -120,10 +120,10 @@ fn engine_words(kind: EngineKind) -> (&'static str, &'static str) {
 
 /// What answers on the configured port when it is not the configured engine: another engine's protocol, or
 /// TLS where the configuration asked for a plain connection. `None` when nothing else is recognised.
-pub fn identify(cfg: &Config) -> Option<String> {
-    let (ours, _) = engine_words(cfg.engine);
+pub fn identify(cfg: &Connection) -> Option<String> {
+    let (ours, _) = engine_words(cfg.kind);
     for other in facts::probed() {
-        if other == cfg.engine {
+        if other == cfg.kind {
             continue;
         }
         if probe::probe(&cfg.host, cfg.port, other, probe::TIMEOUT) == Answer::Speaks {
@@ -135,7 +135,7 @@ pub fn identify(cfg: &Config) -> Option<String> {
         }
     }
     // A plain Redis port reached with TLS: its server waits for the end of a command line that never comes.
-    if cfg.engine == EngineKind::Redis
+    if cfg.kind == EngineKind::Redis
         && !plain(cfg)
         && probe::probe(&cfg.host, cfg.port, EngineKind::Redis, probe::TIMEOUT) == Answer::Speaks
     {
@@ -147,9 +147,9 @@ pub fn identify(cfg: &Config) -> Option<String> {
     }
     // A port that speaks TLS from the first byte (a Redis TLS port): the right one for Redis with TLS, whose own
     // errors then say what went wrong.
-    let redis_tls = cfg.engine == EngineKind::Redis && !plain(cfg);
+    let redis_tls = cfg.kind == EngineKind::Redis && !plain(cfg);
     if !redis_tls && super::tls::speaks_tls(&cfg.host, cfg.port, probe::TIMEOUT) {
-        if cfg.engine == EngineKind::Redis {
+        if cfg.kind == EngineKind::Redis {
             return Some(tls_only(cfg));
         }
         return Some(format!(
@@ -162,14 +162,14 @@ pub fn identify(cfg: &Config) -> Option<String> {
 
 /// Whether the connection is made without TLS: `disable`, and for Redis also `prefer` (a Redis server has no
 /// way to offer TLS on a port: a port speaks TLS or it does not).
-pub fn plain(cfg: &Config) -> bool {
+pub fn plain(cfg: &Connection) -> bool {
     cfg.tls.mode == SslMode::Disable
-        || (cfg.engine == EngineKind::Redis && cfg.tls.mode == SslMode::Prefer)
+        || (cfg.kind == EngineKind::Redis && cfg.tls.mode == SslMode::Prefer)
 }
 
 /// The message for a server that accepts only TLS connections.
-pub fn tls_only(cfg: &Config) -> String {
-    let (ours, _) = engine_words(cfg.engine);
+pub fn tls_only(cfg: &Connection) -> String {
+    let (ours, _) = engine_words(cfg.kind);
     format!(
         "the {ours} server accepts only TLS connections and DB_SSLMODE={} makes a plain one; set \
          DB_SSLMODE=require (or verify-full with DB_SSL_CA_FILE)",

@@ -169,6 +169,14 @@ pub fn producer(kind: &str, head: &[u8]) -> Option<EngineKind> {
         })
 }
 
+/// The error of an engine's facts given a configuration whose settings are another engine's (the connection
+/// and the engine settings are chosen together, so only a hand-built configuration gets here).
+pub fn settings_missing(engine: &str) -> crate::error::Error {
+    crate::error::Error::Other(format!(
+        "the configuration holds no {engine} settings although its engine is {engine}"
+    ))
+}
+
 /// Whether `name` in the backup directory `dir` is a file some engine left behind in a crash.
 pub fn is_leftover(dir: &Path, name: &str) -> bool {
     all().any(|(_, f)| f.leftover.is_some_and(|left| left(dir, name)))

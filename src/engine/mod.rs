@@ -5,7 +5,8 @@
 //!
 //! Adding an engine: a folder `src/engine/<name>/` with its `mod.rs` (the [`Engine`] implementation) and its
 //! `facts.rs` (a `pub const FACTS: Facts`), and one line in `engines!` below. Settings of its own (a
-//! variable such as `DB_PATH`) are configuration's: `config/raw.rs` and the `Config` field that holds them.
+//! variable such as `DB_PATH`) are configuration's: `config/raw.rs` and its variant of `EngineSettings`
+//! (`config/engine_settings.rs`), which its facts hand to it through `Config::for_engine`.
 //!
 //! Engines are driven from a blocking thread (the byte path is synchronous); those whose client library is
 //! async use the runtime's handle to wait for it.
@@ -202,14 +203,14 @@ pub trait Engine: Send + Sync {
 /// waits, streams and tools.
 pub fn connect(cfg: &Config, database: Option<&str>, cancel: &Cancel) -> Result<Box<dyn Engine>> {
     check_settings(cfg)?;
-    (cfg.engine.facts().connect)(cfg, database, cancel)
+    (cfg.conn.kind.facts().connect)(cfg, database, cancel)
 }
 
 /// The engine settings that only the machine can check: `PG_BIN_DIR` or `MYSQL_BIN_DIR` naming no directory,
 /// a `BACKUP_USER` that does not exist or cannot be switched to, TLS files that cannot be read. Each is a bad
 /// setting (exit status 2), told before a lock is taken or a server contacted.
 pub fn check_settings(cfg: &Config) -> Result<()> {
-    (cfg.engine.facts().check_settings)(cfg)
+    (cfg.conn.kind.facts().check_settings)(cfg)
 }
 
 /// For an engine's [`Facts::check_settings`]: `dir` (from the variable `var`) must be a directory of client
@@ -231,10 +232,10 @@ pub fn check_bin_dir(var: &str, dir: Option<&std::path::Path>) -> Result<()> {
 
 /// The file kinds (extensions) the configured engine writes and restores.
 pub fn kinds(cfg: &Config) -> Vec<&str> {
-    (cfg.engine.facts().kinds)(cfg)
+    (cfg.conn.kind.facts().kinds)(cfg)
 }
 
 /// How to check a stored backup of `kind` without a server, or `None` when the engine does not know the kind.
 pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
-    (cfg.engine.facts().file_completeness)(cfg, kind)
+    (cfg.conn.kind.facts().file_completeness)(cfg, kind)
 }

@@ -41,7 +41,7 @@ pub fn run(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
         left_out,
     } = usable_destinations(cfg)?;
 
-    tracing::info!(engine = cfg.engine.name(), reason = %cfg.engine_reason, "engine chosen");
+    tracing::info!(engine = cfg.conn.kind.name(), reason = %cfg.conn.reason, "engine chosen");
     let engine = engine::connect(cfg, None, cancel)?;
     let targets = engine.targets()?;
 
@@ -160,9 +160,9 @@ fn backup_one(
     let streamed = pipeline::store(
         &mut dump,
         &mut tee,
-        cfg.compression,
-        cfg.compression_level,
-        cfg.encryption.as_ref(),
+        cfg.pipeline.compression,
+        cfg.pipeline.compression_level,
+        cfg.pipeline.encryption.as_ref(),
         &mut |chunk| checker.feed(chunk),
         cancel,
     );
@@ -236,17 +236,17 @@ fn backup_one(
 /// A name for a new backup that no existing file has (two runs within one second get different names).
 fn fresh_name(cfg: &Config, dir: &LocalDir, target: &DumpTarget) -> BackupName {
     let mut time = Utc::now()
-        .with_timezone(&cfg.tz)
+        .with_timezone(&cfg.naming.tz)
         .naive_local()
         .trunc_subsecs(0);
     loop {
         let name = BackupName {
-            prefix: cfg.prefix.clone(),
+            prefix: cfg.naming.prefix.clone(),
             series: target.series.clone(),
             time,
             kind: target.kind.clone(),
-            compression: cfg.compression,
-            encrypted: cfg.encryption.is_some(),
+            compression: cfg.pipeline.compression,
+            encrypted: cfg.pipeline.encryption.is_some(),
         };
         if !dir.exists(&name.file_name()) && !dir.exists(&name.checksum_file_name()) {
             return name;

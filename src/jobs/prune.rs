@@ -57,7 +57,12 @@ pub fn apply(cfg: &Config, dir: &dyn Storage, only: Option<&[String]>) -> Result
             complete: f.has_checksum,
         })
         .collect();
-    let decisions = retention::plan(&candidates, cfg.retention, cfg.tz, Utc::now());
+    let decisions = retention::plan(
+        &candidates,
+        cfg.destinations.retention,
+        cfg.naming.tz,
+        Utc::now(),
+    );
     for d in &decisions {
         if d.action == Action::Keep {
             tracing::debug!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "keep");

@@ -57,7 +57,7 @@ pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>>
                 format!(
                     "is a .{} backup, which the {} engine cannot restore; set DB_TYPE to the engine that made it",
                     found.name.kind,
-                    cfg.engine.name()
+                    cfg.conn.kind.name()
                 ),
             ));
         }
@@ -96,7 +96,7 @@ pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>>
         }
         let path = plan.dir.location(&plan.found.file_name);
         let file = std::fs::File::open(&plan.source).map_err(|e| Error::io(&plan.source, e))?;
-        let keys = plan.found.name.encrypted.then_some(&cfg.keys);
+        let keys = plan.found.name.encrypted.then_some(&cfg.pipeline.keys);
         let (actual, _) = read_through(std::io::BufReader::with_capacity(1 << 20, file), keys)
             .map_err(|e| Error::file(&path, e.to_string()))?;
         if let Some(expected) = expected {
@@ -106,13 +106,13 @@ pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>>
     // A SQL dump of the other SQL engine has the same `.sql` name, and a dump may hold what cannot go where it
     // is sent: its first lines tell, before a database is created or a server asked.
     for plan in &plans {
-        if !engine::facts::reads_head(cfg.engine, &plan.found.name.kind) {
+        if !engine::facts::reads_head(cfg.conn.kind, &plan.found.name.kind) {
             continue;
         }
         let head = plain_head(&plan.source, plan, cfg)?;
         let database = plan.database.as_deref();
         if let Some(refusal) =
-            engine::facts::refuse_head(cfg.engine, &plan.found.name.kind, &head, database)
+            engine::facts::refuse_head(cfg.conn.kind, &plan.found.name.kind, &head, database)
         {
             return Err(Error::file(
                 plan.dir.location(&plan.found.file_name),
@@ -122,7 +122,7 @@ pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>>
     }
     // Server-wide data first (PostgreSQL's roles: the databases' objects may be owned by them), unless the
     // engine says last (MySQL's users: their table, column and routine grants need those objects to exist).
-    let server_wide_last = cfg.engine.facts().server_wide_last;
+    let server_wide_last = cfg.conn.kind.facts().server_wide_last;
     plans.sort_by_key(|p| p.database.is_some() != server_wide_last);
 
     let first_db = plans.iter().find_map(|p| p.database.clone());
@@ -149,13 +149,13 @@ fn restore_all(
     for plan in plans {
         let what = match &plan.database {
             Some(db) => format!("database {db} ({})", engine.prepare_restore(db)?),
-            None => (cfg.engine.facts().server_wide_label)(cfg),
+            None => (cfg.conn.kind.facts().server_wide_label)(cfg),
         };
         tracing::info!(file = %plan.found.file_name, from = plan.dir.name(), target = %what, "restore started");
         let started = std::time::Instant::now();
         let path = plan.source.clone();
         let compression = plan.found.name.compression;
-        let keys = plan.found.name.encrypted.then_some(&cfg.keys);
+        let keys = plan.found.name.encrypted.then_some(&cfg.pipeline.keys);
         let open = || -> Result<Box<dyn Read + Send>> {
             let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
             open_plain(
@@ -210,16 +210,16 @@ fn target_database(cfg: &Config, found: &Found, explicit: Option<&str>) -> Optio
     }
     let series = &found.name.series;
     // A users backup (MySQL's `<container>-globals`) holds no database, whatever DB_NAME says.
-    if cfg.engine.facts().globals_hold_no_database && *series == cfg.globals_series() {
+    if cfg.conn.kind.facts().globals_hold_no_database && *series == cfg.globals_series() {
         return None;
     }
     let from_series = || {
         series
-            .strip_prefix(&format!("{}-", cfg.container))
+            .strip_prefix(&format!("{}-", cfg.naming.container))
             .map(str::to_string)
             .or_else(|| Some(series.clone()))
     };
-    match &cfg.databases {
+    match &cfg.naming.databases {
         Databases::One(name) => Some(name.clone()),
         Databases::Server => None,
         Databases::List(names) => names
@@ -235,7 +235,7 @@ fn target_database(cfg: &Config, found: &Found, explicit: Option<&str>) -> Optio
 /// The first few KiB of a backup's plain (decrypted, decompressed) content.
 fn plain_head(source: &std::path::Path, plan: &Plan, cfg: &Config) -> Result<Vec<u8>> {
     let file = std::fs::File::open(source).map_err(|e| Error::io(source, e))?;
-    let keys = plan.found.name.encrypted.then_some(&cfg.keys);
+    let keys = plan.found.name.encrypted.then_some(&cfg.pipeline.keys);
     let location = plan.dir.location(&plan.found.file_name);
     let plain = open_plain(
         std::io::BufReader::new(file),

@@ -45,7 +45,7 @@ pub fn run(
         dir.get(&found.file_name)?,
         &mut out,
         found.name.compression,
-        found.name.encrypted.then_some(&cfg.keys),
+        found.name.encrypted.then_some(&cfg.pipeline.keys),
         &mut |chunk| match checker.as_mut() {
             Some(checker) => checker.feed(chunk),
             None => Ok(()),

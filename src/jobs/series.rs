@@ -24,11 +24,11 @@ pub struct Found {
 /// Whether `series` belongs to this configuration. With `DB_NAME=all` the database list is only known to the
 /// server, so every `<container>-*` series counts.
 pub fn is_ours(cfg: &Config, series: &str) -> bool {
-    match &cfg.databases {
-        Databases::One(_) | Databases::Server => series == cfg.container,
+    match &cfg.naming.databases {
+        Databases::One(_) | Databases::Server => series == cfg.naming.container,
         Databases::List(names) => names.iter().any(|n| cfg.series_for(n) == series),
         Databases::All => series
-            .strip_prefix(&cfg.container)
+            .strip_prefix(&cfg.naming.container)
             .is_some_and(|rest| rest.starts_with('-')),
     }
 }
@@ -38,10 +38,10 @@ pub fn backups(cfg: &Config, entries: &[Entry]) -> Vec<Found> {
     let mut found: Vec<Found> = entries
         .iter()
         .filter_map(|e| {
-            let name = BackupName::parse(&e.name, &cfg.prefix)?;
+            let name = BackupName::parse(&e.name, &cfg.naming.prefix)?;
             let checksum = name.checksum_file_name();
             Some(Found {
-                taken_at: name.taken_at(cfg.tz),
+                taken_at: name.taken_at(cfg.naming.tz),
                 has_checksum: entries.iter().any(|x| x.name == checksum),
                 file_name: e.name.clone(),
                 size: e.size,
@@ -59,7 +59,9 @@ pub fn backups(cfg: &Config, entries: &[Entry]) -> Vec<Found> {
 
 /// Whether `file_name` is a backup of this configuration: for the sweeps, which remove only leftovers of ours.
 pub fn ours(cfg: &Config) -> impl Fn(&str) -> bool + '_ {
-    |file_name| BackupName::parse(file_name, &cfg.prefix).is_some_and(|n| is_ours(cfg, &n.series))
+    |file_name| {
+        BackupName::parse(file_name, &cfg.naming.prefix).is_some_and(|n| is_ours(cfg, &n.series))
+    }
 }
 
 /// The destinations a command looks in: all of them (the local directory first), or the one `--from` names.
@@ -71,7 +73,7 @@ pub fn sources(cfg: &Config, from: Option<&str>) -> Result<Vec<Arc<dyn Storage>>
     let names: Vec<String> = all.iter().map(|d| d.name().to_string()).collect();
     match all.into_iter().find(|d| d.name() == from) {
         Some(d) => Ok(vec![d]),
-        None if from == "local" => Ok(vec![Arc::new(LocalDir::new(&cfg.backup_dir))]),
+        None if from == "local" => Ok(vec![Arc::new(LocalDir::new(&cfg.destinations.backup_dir))]),
         None => Err(crate::error::Error::Usage(format!(
             "--from {from}: no such destination; the configured ones are {}",
             names.join(", ")
@@ -122,8 +124,8 @@ pub fn resolve(
             };
             let mut message = format!(
                 "{place} holds no complete backup of series {}{}; run `list` to see what is there",
-                cfg.container,
-                if matches!(cfg.databases, Databases::One(_) | Databases::Server) {
+                cfg.naming.container,
+                if matches!(cfg.naming.databases, Databases::One(_) | Databases::Server) {
                     ""
                 } else {
                     "-*"
@@ -132,7 +134,7 @@ pub fn resolve(
             if !unreachable.is_empty() {
                 message.push_str(&format!(" (not reachable: {})", unreachable.join("; ")));
             }
-            return Err(Error::file(&cfg.backup_dir, message));
+            return Err(Error::file(&cfg.destinations.backup_dir, message));
         }
         chosen.sort_by(|a, b| a.1.name.series.cmp(&b.1.name.series));
         return Ok(chosen);
@@ -144,7 +146,7 @@ pub fn resolve(
             }
         }
         return Err(Error::file(
-            LocalDir::new(&cfg.backup_dir).file_path(spec),
+            LocalDir::new(&cfg.destinations.backup_dir).file_path(spec),
             "does not exist in any destination; run `list` to see the backups, or give `latest`",
         ));
     }
@@ -171,7 +173,7 @@ fn find_in(cfg: &Config, dest: &dyn Storage, file_name: &str) -> Result<Option<F
     let Some(entry) = entries.iter().find(|e| e.name == file_name) else {
         return Ok(None);
     };
-    let name = BackupName::parse(file_name, &cfg.prefix)
+    let name = BackupName::parse(file_name, &cfg.naming.prefix)
         .or_else(|| BackupName::parse(file_name, ""))
         .ok_or_else(|| {
             Error::file(
@@ -181,7 +183,7 @@ fn find_in(cfg: &Config, dest: &dyn Storage, file_name: &str) -> Result<Option<F
         })?;
     let checksum = name.checksum_file_name();
     Ok(Some(Found {
-        taken_at: name.taken_at(cfg.tz),
+        taken_at: name.taken_at(cfg.naming.tz),
         has_checksum: entries.iter().any(|e| e.name == checksum),
         file_name: file_name.to_string(),
         size: entry.size,

@@ -40,10 +40,10 @@ pub fn run(cfg: &Config, spec: &str, from: Option<&str>, cancel: &Cancel) -> Res
                 ),
             };
             return Err(Error::file(
-                &cfg.backup_dir,
+                &cfg.destinations.backup_dir,
                 format!(
                     "holds no backups of series {} to verify (nor does any other destination){others}",
-                    cfg.container
+                    cfg.naming.container
                 ),
             ));
         }
@@ -114,7 +114,7 @@ fn verify_one(cfg: &Config, dir: &dyn Storage, found: &Found, cancel: &Cancel) -
         file,
         std::io::sink(),
         found.name.compression,
-        found.name.encrypted.then_some(&cfg.keys),
+        found.name.encrypted.then_some(&cfg.pipeline.keys),
         &mut |chunk| checker.feed(chunk),
         cancel,
     )

@@ -31,7 +31,7 @@ pub async fn run(host: String) -> Result<()> {
                     tracing::info!(
                         host = %host,
                         waited_s = started.elapsed().as_secs(),
-                        reason = %cfg.engine_reason,
+                        reason = %cfg.conn.reason,
                         "the database answers: engine detected"
                     );
                 }

@@ -152,7 +152,7 @@ pub fn command_any(configs: &[Config]) -> u8 {
 pub fn command(cfg: &Config) -> u8 {
     let path = ScratchDir::of(cfg).state_file(cfg);
     let verdict = match super::state::load(&path) {
-        Ok(Some(state)) => evaluate(&state, &cfg.service.schedule, cfg.tz, Utc::now()),
+        Ok(Some(state)) => evaluate(&state, &cfg.service.schedule, cfg.naming.tz, Utc::now()),
         Ok(None) => Verdict::unhealthy(format!(
             "{} does not exist: backup-service is not running with this BACKUP_DIR and DB_CONTAINER (or has \
              not started yet, or is still waiting for its database to answer: see its log)",

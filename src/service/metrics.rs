@@ -75,7 +75,7 @@ async fn respond(mut stream: TcpStream, state: &Mutex<State>, cfg: &Config) -> s
     } else {
         let now = Utc::now();
         let snapshot = state.lock().map(|s| s.clone()).unwrap_or_default();
-        let verdict = health::evaluate(&snapshot, &cfg.service.schedule, cfg.tz, now);
+        let verdict = health::evaluate(&snapshot, &cfg.service.schedule, cfg.naming.tz, now);
         match path {
             "/metrics" => (
                 "200 OK",

@@ -57,7 +57,7 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
     let cfg = Arc::new(cfg.clone());
     let settings = &cfg.service;
     let schedule = &settings.schedule;
-    let tz = cfg.tz;
+    let tz = cfg.naming.tz;
     crate::engine::check_settings(&cfg)?;
     let scratch = ScratchDir::of(&cfg);
     scratch.check()?;

@@ -58,7 +58,7 @@ impl Notifier {
             ping_url: settings.ping_url.clone(),
             webhook_url: settings.webhook_url.clone(),
             notify_on: settings.notify_on,
-            engine: cfg.engine.name().to_string(),
+            engine: cfg.conn.kind.name().to_string(),
             series: configured_series(cfg),
             tx: None,
             done: None,
@@ -189,14 +189,14 @@ pub fn ping_url(url: &str, suffix: &str) -> String {
 
 /// The series this configuration backs up, for the webhook when a run failed before it found its targets.
 fn configured_series(cfg: &Config) -> String {
-    match &cfg.databases {
+    match &cfg.naming.databases {
         Databases::List(names) => names
             .iter()
             .map(|n| cfg.series_for(n))
             .collect::<Vec<_>>()
             .join(","),
-        Databases::All => format!("{}-*", cfg.container),
-        _ => cfg.container.clone(),
+        Databases::All => format!("{}-*", cfg.naming.container),
+        _ => cfg.naming.container.clone(),
     }
 }
 

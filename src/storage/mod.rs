@@ -112,7 +112,7 @@ pub trait Upload: Write + Send {
 pub fn destinations(cfg: &Config) -> Vec<Arc<dyn Storage>> {
     let mut out: Vec<Arc<dyn Storage>> = Vec::new();
     if cfg.destinations.local {
-        out.push(Arc::new(LocalDir::new(&cfg.backup_dir)));
+        out.push(Arc::new(LocalDir::new(&cfg.destinations.backup_dir)));
     }
     for remote in &cfg.destinations.remotes {
         out.push(Arc::new(s3::S3Store::new(remote.clone())));

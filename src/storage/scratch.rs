@@ -36,7 +36,7 @@ impl ScratchDir {
 
     /// This configuration's `BACKUP_DIR`.
     pub fn of(cfg: &Config) -> ScratchDir {
-        ScratchDir::new(&cfg.backup_dir)
+        ScratchDir::new(&cfg.destinations.backup_dir)
     }
 
     pub fn path(&self) -> &Path {
@@ -93,7 +93,7 @@ impl ScratchDir {
     pub fn state_file(&self, cfg: &Config) -> PathBuf {
         self.dir.join(format!(
             ".db-backup-state-{}{}.json",
-            cfg.prefix, cfg.container
+            cfg.naming.prefix, cfg.naming.container
         ))
     }
 

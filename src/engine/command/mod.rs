@@ -11,13 +11,13 @@ use std::process::{Command, Stdio};
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::CommandConfig;
 use crate::error::{ConfigError, Error, Result};
 use crate::process::Tool;
 
 /// The command engine.
 pub struct CommandEngine {
-    cfg: Config,
+    cfg: CommandConfig,
     backup_cmd: String,
     /// The user the commands run as; `None`: this process's own.
     run_as: Option<User>,
@@ -36,13 +36,8 @@ pub struct User {
 
 impl CommandEngine {
     /// Looks up `BACKUP_USER` and checks that this process may switch to it.
-    pub fn connect(cfg: &Config, cancel: &Cancel) -> Result<CommandEngine> {
-        let backup_cmd = cfg.backup_cmd.clone().ok_or_else(|| {
-            ConfigError::new(
-                "BACKUP_CMD",
-                "is required for DB_TYPE=command: a shell command that writes the dump to stdout",
-            )
-        })?;
+    pub fn connect(cfg: &CommandConfig, cancel: &Cancel) -> Result<CommandEngine> {
+        let backup_cmd = cfg.settings.backup_cmd.clone();
         let run_as = run_as(cfg)?;
         Ok(CommandEngine {
             cfg: cfg.clone(),
@@ -78,8 +73,8 @@ impl Engine for CommandEngine {
         Ok(vec![DumpTarget {
             // The command's output is no database: DB_CONTAINER names its series only.
             database: None,
-            series: self.cfg.container.clone(),
-            kind: self.cfg.backup_kind.clone(),
+            series: self.cfg.naming.container.clone(),
+            kind: self.cfg.settings.kind.clone(),
         }])
     }
 
@@ -107,7 +102,7 @@ impl Engine for CommandEngine {
     }
 
     fn restore(&self, _database: Option<&str>, _kind: &str, open: Opener) -> Result<()> {
-        let script = self.cfg.restore_cmd.as_deref().ok_or_else(|| {
+        let script = self.cfg.settings.restore_cmd.as_deref().ok_or_else(|| {
             ConfigError::new(
                 "RESTORE_CMD",
                 "is not set, so DB_TYPE=command cannot restore: set RESTORE_CMD to a shell command that \
@@ -156,13 +151,13 @@ impl Engine for CommandEngine {
 
 /// How to check a stored backup of `kind`: only the kind `BACKUP_NAME` names is this engine's, and nothing
 /// in it can be checked beyond the checksum and the decompression.
-pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
-    (kind == cfg.backup_kind).then_some(Completeness::ExitStatus)
+pub fn file_completeness(cfg: &CommandConfig, kind: &str) -> Option<Completeness> {
+    (kind == cfg.settings.kind).then_some(Completeness::ExitStatus)
 }
 
 /// The user the commands run as: `BACKUP_USER` looked up, `None` when no switch is needed.
-pub fn run_as(cfg: &Config) -> std::result::Result<Option<User>, ConfigError> {
-    match &cfg.backup_user {
+pub fn run_as(cfg: &CommandConfig) -> std::result::Result<Option<User>, ConfigError> {
+    match &cfg.settings.user {
         None => Ok(None),
         Some(spec) => {
             let user = lookup_user(spec).map_err(|m| ConfigError::new("BACKUP_USER", m))?;

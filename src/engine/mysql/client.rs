@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::config::{Config, SslMode, TlsSettings, Verify};
+use crate::config::{MysqlConfig, SslMode, TlsSettings, Verify};
 use crate::error::{Error, Result};
 
 /// Where Debian (and the image) keeps the system trust store as one file, for the verifying modes without
@@ -148,7 +148,7 @@ pub fn restore_command(tool: &Path, option_file: &Path, database: &str) -> Comma
 /// Writes the option file that every tool reads first: host, port and user, the password when there is
 /// one, and TCP (a client told `localhost` would otherwise look for a local socket). Readable only by
 /// this user (0600), removed when dropped.
-pub fn write_option_file(cfg: &Config) -> Result<tempfile::NamedTempFile> {
+pub fn write_option_file(cfg: &MysqlConfig) -> Result<tempfile::NamedTempFile> {
     let mut file = tempfile::Builder::new()
         .prefix("db-backup-my-")
         .suffix(".cnf")
@@ -156,14 +156,14 @@ pub fn write_option_file(cfg: &Config) -> Result<tempfile::NamedTempFile> {
         .map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let mut text = format!(
         "[client]\nhost={}\nport={}\nuser={}\nprotocol=TCP\n",
-        quote_option(&cfg.host),
-        cfg.port,
-        quote_option(&cfg.user)
+        quote_option(&cfg.conn.host),
+        cfg.conn.port,
+        quote_option(&cfg.conn.user)
     );
-    if let Some(password) = &cfg.password {
+    if let Some(password) = &cfg.conn.password {
         text.push_str(&format!("password={}\n", quote_option(password.expose())));
     }
-    text.push_str(&tls_lines(&cfg.tls));
+    text.push_str(&tls_lines(&cfg.conn.tls));
     file.write_all(text.as_bytes())
         .and_then(|_| file.flush())
         .map_err(|e| Error::io(file.path(), e))?;

@@ -1,7 +1,8 @@
 //! What is known about MySQL and MariaDB without a server: their names, port and user, the kind of file, how
 //! their dumps and their wire protocol are recognised, and that the users are restored last.
 
-use crate::engine::facts::{DumpHeader, Facts};
+use crate::config::EngineSettings;
+use crate::engine::facts::{DumpHeader, Facts, settings_missing};
 use crate::engine::probe::Probe;
 use crate::engine::{check_bin_dir, tls};
 
@@ -29,10 +30,21 @@ pub const FACTS: Facts = Facts {
     kinds: |_| super::KINDS.to_vec(),
     file_completeness: |_, kind| super::file_completeness(kind),
     check_settings: |cfg| {
-        tls::check_files(&cfg.tls)?;
-        check_bin_dir("MYSQL_BIN_DIR", cfg.mysql_bin_dir.as_deref())
+        tls::check_files(&cfg.conn.tls)?;
+        let bin_dir = match &cfg.engine {
+            EngineSettings::Mysql(my) => my.bin_dir.as_deref(),
+            _ => None,
+        };
+        check_bin_dir("MYSQL_BIN_DIR", bin_dir)
     },
-    connect: |cfg, database, cancel| Ok(Box::new(super::Mysql::connect(cfg, database, cancel)?)),
+    // The engine is given its part only: the connection, the naming and its own settings.
+    connect: |cfg, database, cancel| {
+        let EngineSettings::Mysql(my) = &cfg.engine else {
+            return Err(settings_missing("mysql"));
+        };
+        let my = cfg.for_engine(my.clone());
+        Ok(Box::new(super::Mysql::connect(&my, database, cancel)?))
+    },
     dump_header: Some(DumpHeader {
         kinds: &["sql"],
         // `mariadb-dump` and `mysqldump` name themselves in a comment, after MariaDB's "sandbox mode" line.

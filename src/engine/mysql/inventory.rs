@@ -27,7 +27,7 @@ use super::dump_check::Inventory;
 use super::grants::Grants;
 use super::scope::{Kind, Scope};
 use super::server::{self, quote_ident};
-use crate::config::Config;
+use crate::config::MysqlConfig;
 use crate::error::{Error, Result};
 
 /// The connecting user as the server sees it, and what it may see.
@@ -47,7 +47,7 @@ const NOT_READABLE: &[u16] = &[1142, 1044, 1146];
 
 impl Access {
     /// Reads the user's grants, and whether it may read `mysql.proc`.
-    pub async fn read(conn: &mut Conn, cfg: &Config, version: &str) -> Result<Access> {
+    pub async fn read(conn: &mut Conn, cfg: &MysqlConfig, version: &str) -> Result<Access> {
         let fail = |e: mysql_async::Error| server::error(cfg, "", &e);
         let account: String = conn
             .query_first("SELECT CURRENT_USER()")
@@ -83,7 +83,7 @@ impl Access {
     }
 
     /// Fails unless the user may see every database (`DB_NAME=all`).
-    pub fn check_all_databases(&self, cfg: &Config) -> Result<()> {
+    pub fn check_all_databases(&self, cfg: &MysqlConfig) -> Result<()> {
         if self.grants.sees_every_database() {
             return Ok(());
         }
@@ -101,7 +101,7 @@ impl Access {
 
     /// Fails, naming each missing grant, unless the user may see everything of `database` that a dump with
     /// `scope` holds.
-    pub fn check_database(&self, cfg: &Config, database: &str, scope: &Scope) -> Result<()> {
+    pub fn check_database(&self, cfg: &MysqlConfig, database: &str, scope: &Scope) -> Result<()> {
         let on_db = |p: &str| self.grants.on_database(database, p);
         let db = quote_ident(database);
         let to = self.grantee();
@@ -156,7 +156,7 @@ impl Access {
 /// [`Access::check_database`], that is all of them).
 pub async fn inventory(
     conn: &mut Conn,
-    cfg: &Config,
+    cfg: &MysqlConfig,
     database: &str,
     scope: &Scope,
 ) -> Result<Inventory> {

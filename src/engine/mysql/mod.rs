@@ -26,7 +26,7 @@ use tokio::runtime::Handle;
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
 use crate::cancel::Cancel;
-use crate::config::{Config, Databases};
+use crate::config::{Databases, MysqlConfig};
 use crate::error::{Error, Result};
 use client::Tools;
 use dump_check::{DumpCheck, Inventory, Refused};
@@ -41,7 +41,7 @@ pub const KINDS: &[&str] = &["sql"];
 
 /// A reachable MySQL or MariaDB server and the client tools to use with it.
 pub struct Mysql {
-    cfg: Config,
+    cfg: MysqlConfig,
     runtime: Handle,
     conn: Arc<Mutex<Conn>>,
     tools: Tools,
@@ -57,9 +57,9 @@ impl Mysql {
     /// (`database` is `None`) the first configured database is opened, so that a wrong name fails here;
     /// a restore connects without one, since its target may not exist yet. Must be called from a blocking
     /// thread of the runtime.
-    pub fn connect(cfg: &Config, database: Option<&str>, cancel: &Cancel) -> Result<Mysql> {
+    pub fn connect(cfg: &MysqlConfig, database: Option<&str>, cancel: &Cancel) -> Result<Mysql> {
         let runtime = Handle::current();
-        let first = match (database, &cfg.databases) {
+        let first = match (database, &cfg.naming.databases) {
             (Some(_), _) => None,
             (None, Databases::One(name)) => Some(name.as_str()),
             (None, Databases::List(names)) => names.first().map(String::as_str),
@@ -72,7 +72,7 @@ impl Mysql {
             cfg: cfg.clone(),
             runtime,
             conn: Arc::new(Mutex::new(conn)),
-            tools: Tools::new(cfg.mysql_bin_dir.as_deref()),
+            tools: Tools::new(cfg.settings.bin_dir.as_deref()),
             option_file: client::write_option_file(cfg)?,
             version,
             cancel: cancel.clone(),
@@ -97,7 +97,7 @@ impl Engine for Mysql {
         let access = self
             .runtime
             .block_on(Access::read(&mut *self.conn()?, cfg, &self.version))?;
-        let names = match &cfg.databases {
+        let names = match &cfg.naming.databases {
             Databases::One(name) => vec![name.clone()],
             Databases::List(names) => names.clone(),
             Databases::All => {
@@ -119,13 +119,13 @@ impl Engine for Mysql {
         }
         // Every database is checked before the first dump, so that a missing grant fails the run at once.
         for name in &names {
-            access.check_database(cfg, name, &Scope::from_args(&cfg.mysqldump_args, name))?;
+            access.check_database(cfg, name, &Scope::from_args(&cfg.settings.dump_args, name))?;
         }
         let mut targets = Vec::new();
-        if cfg.databases == Databases::All {
+        if cfg.naming.databases == Databases::All {
             if let Some(name) = names
                 .iter()
-                .find(|n| cfg.series_for(n) == cfg.globals_series())
+                .find(|n| cfg.naming.series_for(n) == cfg.naming.globals_series())
             {
                 return Err(Error::Server {
                     server: server::label(cfg),
@@ -133,18 +133,18 @@ impl Engine for Mysql {
                         "database {name} would be backed up as series {}, the series of the users and grants; \
                          rename the database, or list the databases in DB_NAME (the users are then not backed \
                          up)",
-                        cfg.globals_series()
+                        cfg.naming.globals_series()
                     ),
                 });
             }
             targets.push(DumpTarget {
                 database: None,
-                series: cfg.globals_series(),
+                series: cfg.naming.globals_series(),
                 kind: "sql".to_string(),
             });
         }
         targets.extend(names.into_iter().map(|name| DumpTarget {
-            series: cfg.series_for(&name),
+            series: cfg.naming.series_for(&name),
             database: Some(name),
             kind: "sql".to_string(),
         }));
@@ -165,7 +165,7 @@ impl Engine for Mysql {
             &path,
             self.option_file.path(),
             database,
-            &self.cfg.mysqldump_args,
+            &self.cfg.settings.dump_args,
         );
         let sessions = sessions::DumpSessions::before_start(
             self.conn.clone(),
@@ -199,7 +199,7 @@ impl Engine for Mysql {
                     Box::new(users::UsersCheck::new(accounts)) as Box<dyn super::StreamCheck>
                 );
             };
-            let scope = Scope::from_args(&cfg.mysqldump_args, database);
+            let scope = Scope::from_args(&cfg.settings.dump_args, database);
             let inventory = self
                 .runtime
                 .block_on(inventory::inventory(&mut conn, cfg, database, &scope))?;

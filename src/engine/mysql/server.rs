@@ -7,7 +7,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts};
 
 use crate::cancel::Cancel;
-use crate::config::{Config, SslMode, TlsSettings, Verify};
+use crate::config::{MysqlConfig, SslMode, TlsSettings, Verify};
 use crate::engine::connect;
 use crate::engine::{ServerWait, tls};
 use crate::error::{Error, Result};
@@ -20,8 +20,8 @@ pub const SYSTEM_DATABASES: &[&str] = &["mysql", "sys", "information_schema", "p
 const TRANSIENT_CODES: &[u16] = &[1040, 1053, 1203, 1927];
 
 /// How the server is named in messages.
-pub fn label(cfg: &Config) -> String {
-    format!("MySQL at {}:{}", cfg.host, cfg.port)
+pub fn label(cfg: &MysqlConfig) -> String {
+    format!("MySQL at {}:{}", cfg.conn.host, cfg.conn.port)
 }
 
 /// The TLS options of the connection for `DB_SSLMODE` (`None`: a plain connection).
@@ -55,15 +55,15 @@ fn ssl_opts(settings: &TlsSettings) -> Result<Option<SslOpts>> {
 }
 
 async fn connect_with(
-    cfg: &Config,
+    cfg: &MysqlConfig,
     database: Option<&str>,
     ssl: Option<SslOpts>,
 ) -> std::result::Result<Conn, mysql_async::Error> {
     let opts = OptsBuilder::default()
-        .ip_or_hostname(cfg.host.clone())
-        .tcp_port(cfg.port)
-        .user(Some(cfg.user.clone()))
-        .pass(cfg.password.as_ref().map(|p| p.expose().to_string()))
+        .ip_or_hostname(cfg.conn.host.clone())
+        .tcp_port(cfg.conn.port)
+        .user(Some(cfg.conn.user.clone()))
+        .pass(cfg.conn.password.as_ref().map(|p| p.expose().to_string()))
         .db_name(database.map(str::to_string))
         // The dump and restore tools connect over TCP (`protocol=TCP` in their option file); so does this
         // check, rather than switching to the server's socket as mysql_async otherwise does on loopback.
@@ -76,19 +76,19 @@ async fn connect_with(
 /// One connection attempt in the TLS mode `DB_SSLMODE` asks for. As libpq does, `prefer` falls back to a
 /// plain connection when the server offers no TLS or the TLS handshake fails.
 async fn connect_once(
-    cfg: &Config,
+    cfg: &MysqlConfig,
     database: Option<&str>,
     ssl: Option<SslOpts>,
 ) -> std::result::Result<Conn, mysql_async::Error> {
     let tried_tls = ssl.is_some();
     match connect_with(cfg, database, ssl.clone()).await {
-        Err(e) if cfg.tls.mode == SslMode::Prefer && tried_tls && tls_failed(&e) => {
+        Err(e) if cfg.conn.tls.mode == SslMode::Prefer && tried_tls && tls_failed(&e) => {
             tracing::debug!(error = %e, "TLS connection failed; trying a plain one (DB_SSLMODE=prefer)");
             connect_with(cfg, database, None).await
         }
         // verify-ca: the chain was good (rustls checks the name last) but the certificate does not name DB_HOST.
         // Checked again under a name it does hold: the chain must still lead to the CA.
-        Err(e) if cfg.tls.verify() == Verify::Chain => match (presented_name(&e), ssl) {
+        Err(e) if cfg.conn.tls.verify() == Verify::Chain => match (presented_name(&e), ssl) {
             (Some(name), Some(ssl)) => {
                 let ssl = ssl.with_danger_tls_hostname_override(Some(name));
                 connect_with(cfg, database, Some(ssl)).await
@@ -136,11 +136,11 @@ fn tls_failed(e: &mysql_async::Error) -> bool {
 /// Connects (to `database`, or to none), retrying while the server is not up yet, until `DB_WAIT_TIMEOUT`
 /// runs out. Each attempt, TLS and authentication included, is bounded by what is left of it, and a stop
 /// signal ends the wait at once.
-pub async fn wait_for(cfg: &Config, cancel: &Cancel, database: Option<&str>) -> Result<Conn> {
+pub async fn wait_for(cfg: &MysqlConfig, cancel: &Cancel, database: Option<&str>) -> Result<Conn> {
     tls::provider();
-    let ssl = ssl_opts(&cfg.tls)?;
+    let ssl = ssl_opts(&cfg.conn.tls)?;
     let start = Instant::now();
-    let mut wait = ServerWait::new(label(cfg), "MySQL", cfg.wait_timeout);
+    let mut wait = ServerWait::new(label(cfg), "MySQL", cfg.conn.wait_timeout);
     let mut identified = false;
     loop {
         let attempt = connect_once(cfg, database, ssl.clone());
@@ -164,7 +164,7 @@ pub async fn wait_for(cfg: &Config, cancel: &Cancel, database: Option<&str>) -> 
         // Something that is not MySQL may have answered: say what, once, rather than wait for it.
         if !identified && !matches!(e, mysql_async::Error::Server(_)) {
             identified = true;
-            if let Some(what) = connect::identify(cfg) {
+            if let Some(what) = connect::identify(&cfg.conn) {
                 return Err(Error::Server {
                     server: label(cfg),
                     message: format!("cannot connect: {what}"),
@@ -181,7 +181,7 @@ pub async fn wait_for(cfg: &Config, cancel: &Cancel, database: Option<&str>) -> 
             None if refused_for_want_of_tls(cfg, cancel, start, database, &e).await => {
                 return Err(Error::Server {
                     server: label(cfg),
-                    message: format!("{} (the server said: {e})", connect::tls_only(cfg)),
+                    message: format!("{} (the server said: {e})", connect::tls_only(&cfg.conn)),
                 });
             }
             None => return Err(error(cfg, database.unwrap_or(""), &e)),
@@ -205,7 +205,7 @@ enum Answered<T> {
 /// and ends with what answered there if that is recognised as something else. Otherwise the attempt goes on
 /// (a slow MySQL server, or one slow to log in, answers none of the other protocols).
 async fn or_what_answered<T>(
-    cfg: &Config,
+    cfg: &MysqlConfig,
     attempt: impl std::future::Future<Output = T>,
     probe: bool,
 ) -> Answered<T> {
@@ -217,7 +217,7 @@ async fn or_what_answered<T>(
         out = &mut attempt => return Answered::Attempt(out),
         _ = tokio::time::sleep(GREETING_WAIT) => {}
     }
-    let probed = cfg.clone();
+    let probed = cfg.conn.clone();
     let mut identify = tokio::task::spawn_blocking(move || connect::identify(&probed));
     tokio::select! {
         out = &mut attempt => Answered::Attempt(out),
@@ -233,14 +233,14 @@ async fn or_what_answered<T>(
 /// login is tried once over TLS. The user asked for a plain connection, so this one is made only to tell the two
 /// causes apart, and closed at once.
 async fn refused_for_want_of_tls(
-    cfg: &Config,
+    cfg: &MysqlConfig,
     cancel: &Cancel,
     start: Instant,
     database: Option<&str>,
     e: &mysql_async::Error,
 ) -> bool {
     let denied = matches!(e, mysql_async::Error::Server(s) if s.code == 1045);
-    if !denied || cfg.tls.mode != SslMode::Disable {
+    if !denied || cfg.conn.tls.mode != SslMode::Disable {
         return false;
     }
     tls::provider();
@@ -258,12 +258,12 @@ async fn refused_for_want_of_tls(
 
 /// Runs one step of the connection (connect, a query) within what is left of `DB_WAIT_TIMEOUT` since `start`.
 pub async fn bounded<T>(
-    cfg: &Config,
+    cfg: &MysqlConfig,
     cancel: &Cancel,
     start: Instant,
     step: impl std::future::Future<Output = T>,
 ) -> Result<T> {
-    connect::within(cfg, label(cfg), cancel, start, step).await
+    connect::within(&cfg.conn, label(cfg), cancel, start, step).await
 }
 
 fn is_transient(e: &mysql_async::Error) -> bool {
@@ -279,7 +279,7 @@ fn is_transient(e: &mysql_async::Error) -> bool {
 }
 
 /// The server's version string, such as `10.11.6-MariaDB-0+deb12u1` or `8.0.36`.
-pub async fn version(conn: &mut Conn, cfg: &Config, cancel: &Cancel) -> Result<String> {
+pub async fn version(conn: &mut Conn, cfg: &MysqlConfig, cancel: &Cancel) -> Result<String> {
     bounded(
         cfg,
         cancel,
@@ -295,7 +295,7 @@ pub async fn version(conn: &mut Conn, cfg: &Config, cancel: &Cancel) -> Result<S
 }
 
 /// Every database but the server's own ([`SYSTEM_DATABASES`]), by name.
-pub async fn list_databases(conn: &mut Conn, cfg: &Config) -> Result<Vec<String>> {
+pub async fn list_databases(conn: &mut Conn, cfg: &MysqlConfig) -> Result<Vec<String>> {
     let names: Vec<String> = conn
         .query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
         .await
@@ -307,7 +307,7 @@ pub async fn list_databases(conn: &mut Conn, cfg: &Config) -> Result<Vec<String>
 }
 
 /// Creates `database` when it does not exist; returns whether it was created.
-pub async fn ensure_database(conn: &mut Conn, cfg: &Config, database: &str) -> Result<bool> {
+pub async fn ensure_database(conn: &mut Conn, cfg: &MysqlConfig, database: &str) -> Result<bool> {
     if database_exists(conn, cfg, database).await? {
         return Ok(false);
     }
@@ -318,7 +318,7 @@ pub async fn ensure_database(conn: &mut Conn, cfg: &Config, database: &str) -> R
 }
 
 /// Whether `database` exists.
-pub async fn database_exists(conn: &mut Conn, cfg: &Config, database: &str) -> Result<bool> {
+pub async fn database_exists(conn: &mut Conn, cfg: &MysqlConfig, database: &str) -> Result<bool> {
     let exists: Option<u8> = conn
         .exec_first(
             "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
@@ -330,7 +330,7 @@ pub async fn database_exists(conn: &mut Conn, cfg: &Config, database: &str) -> R
 }
 
 /// The number of tables, views, routines, triggers and events in `database` (0 for a fresh database).
-pub async fn object_count(conn: &mut Conn, cfg: &Config, database: &str) -> Result<u64> {
+pub async fn object_count(conn: &mut Conn, cfg: &MysqlConfig, database: &str) -> Result<u64> {
     let count: Option<u64> = conn
         .exec_first(
             "SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?) \
@@ -345,13 +345,14 @@ pub async fn object_count(conn: &mut Conn, cfg: &Config, database: &str) -> Resu
 }
 
 /// A server or connection error turned into a message that says what to check.
-pub fn error(cfg: &Config, database: &str, e: &mysql_async::Error) -> Error {
+pub fn error(cfg: &MysqlConfig, database: &str, e: &mysql_async::Error) -> Error {
     let message = match e {
         mysql_async::Error::Server(s) => match s.code {
             // ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR
             1045 | 1698 => {
                 // MariaDB words a missing client certificate (REQUIRE X509) like a wrong password.
-                let certificate = if cfg.tls.mode != SslMode::Disable && cfg.tls.cert_file.is_none()
+                let certificate = if cfg.conn.tls.mode != SslMode::Disable
+                    && cfg.conn.tls.cert_file.is_none()
                 {
                     "; if the user must present a client certificate (REQUIRE X509/SSL/SUBJECT), set \
                      DB_SSL_CERT_FILE and DB_SSL_KEY_FILE"
@@ -363,14 +364,14 @@ pub fn error(cfg: &Config, database: &str, e: &mysql_async::Error) -> Error {
                     message: format!(
                         "authentication failed for user {}: {}; check DB_USER and DB_PASSWORD (or \
                          DB_PASSWORD_FILE){certificate}",
-                        cfg.user, s.message
+                        cfg.conn.user, s.message
                     ),
                 };
             }
             // ER_DBACCESS_DENIED_ERROR
             1044 => format!(
                 "user {} may not use database {database}: {}; grant it access or check DB_NAME",
-                cfg.user, s.message
+                cfg.conn.user, s.message
             ),
             // ER_BAD_DB_ERROR
             1049 => format!(
@@ -378,7 +379,7 @@ pub fn error(cfg: &Config, database: &str, e: &mysql_async::Error) -> Error {
                 s.message
             ),
             // ER_SECURE_TRANSPORT_REQUIRED (MySQL 5.7+), and MariaDB's equivalent
-            3159 | 4151 => format!("{} ({})", connect::tls_only(cfg), s.message),
+            3159 | 4151 => format!("{} ({})", connect::tls_only(&cfg.conn), s.message),
             _ => format!("{} (error {}, SQLSTATE {})", s.message, s.code, s.state),
         },
         mysql_async::Error::Driver(mysql_async::DriverError::UnknownAuthPlugin { name }) => {
@@ -391,10 +392,10 @@ pub fn error(cfg: &Config, database: &str, e: &mysql_async::Error) -> Error {
         mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer) => format!(
             "the server does not offer TLS and DB_SSLMODE={} requires it; enable TLS on the server (ssl_cert, \
              ssl_key), or set DB_SSLMODE=prefer to allow a plain connection",
-            cfg.tls.mode.name()
+            cfg.conn.tls.mode.name()
         ),
         other if tls::find_rustls(other).is_some() => tls::find_rustls(other)
-            .map(|r| tls::explain(r, &cfg.host))
+            .map(|r| tls::explain(r, &cfg.conn.host))
             .unwrap_or_default(),
         mysql_async::Error::Io(io) => format!(
             "cannot connect: {io}; check that the server is running and DB_HOST/DB_PORT point at it"

@@ -16,7 +16,7 @@ use mysql_async::prelude::Queryable;
 use super::DUMP_TRAILERS;
 use super::lines::LineHeads;
 use super::server;
-use crate::config::Config;
+use crate::config::MysqlConfig;
 use crate::engine::{Dump, StreamCheck, ToolDump, check_trailer};
 use crate::error::{Error, Result};
 
@@ -29,7 +29,7 @@ const CREATE_ROLE: &[&str] = &[
 
 /// The accounts (users and roles) the server has, as `name@host` (a MariaDB role has no host): what the users
 /// dump must create.
-pub async fn accounts(conn: &mut Conn, cfg: &Config) -> Result<Vec<String>> {
+pub async fn accounts(conn: &mut Conn, cfg: &MysqlConfig) -> Result<Vec<String>> {
     let rows: Vec<(String, String)> = conn
         .query("SELECT User, Host FROM mysql.user")
         .await

@@ -26,7 +26,7 @@ impl Postgres {
         let prefix = format!("{}\n", globals::HEADER);
         Ok(PgDump::start(
             "pg_dumpall",
-            &self.cfg.user,
+            &self.cfg.conn.user,
             command,
             self.sessions("pg_dumpall"),
             &self.cancel,
@@ -60,15 +60,16 @@ impl Postgres {
             ]
             .contains(&a.as_str())
         };
-        cmd.args(self.cfg.pg_dump_args.iter().filter(leave_out));
+        cmd.args(self.cfg.settings.dump_args.iter().filter(leave_out));
         cmd.args(
             self.cfg
-                .pg_dumpall_args
+                .settings
+                .dumpall_args
                 .iter()
                 .filter(|a| a.as_str() == "--no-tablespaces"),
         );
         self.set_env(&mut cmd, database);
-        let out = dump::capture("pg_dump", &self.cfg.user, cmd, &self.cancel)?;
+        let out = dump::capture("pg_dump", &self.cfg.conn.user, cmd, &self.cancel)?;
         if let Err(message) = crate::engine::check_trailer(&[DUMP_TRAILER], out.as_bytes()) {
             return Err(Error::Incomplete {
                 database: format!("the properties of database {database}"),

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::facts::{DumpHeader, Facts};
+use crate::config::EngineSettings;
+use crate::engine::facts::{DumpHeader, Facts, settings_missing};
 use crate::engine::probe::Probe;
 use crate::engine::{check_bin_dir, tls};
 
@@ -26,12 +27,26 @@ pub const FACTS: Facts = Facts {
         socket: Some(socket),
     }),
     kinds: |_| super::KINDS.to_vec(),
-    file_completeness: super::file_completeness,
-    check_settings: |cfg| {
-        tls::check_files(&cfg.tls)?;
-        check_bin_dir("PG_BIN_DIR", cfg.pg_bin_dir.as_deref())
+    file_completeness: |cfg, kind| match &cfg.engine {
+        EngineSettings::Postgres(pg) => super::file_completeness(&cfg.for_engine(pg.clone()), kind),
+        _ => None,
     },
-    connect: |cfg, database, cancel| Ok(Box::new(super::Postgres::connect(cfg, database, cancel)?)),
+    check_settings: |cfg| {
+        tls::check_files(&cfg.conn.tls)?;
+        let bin_dir = match &cfg.engine {
+            EngineSettings::Postgres(pg) => pg.bin_dir.as_deref(),
+            _ => None,
+        };
+        check_bin_dir("PG_BIN_DIR", bin_dir)
+    },
+    // The engine is given its part only: the connection, the naming and its own settings.
+    connect: |cfg, database, cancel| {
+        let EngineSettings::Postgres(pg) = &cfg.engine else {
+            return Err(settings_missing("postgres"));
+        };
+        let pg = cfg.for_engine(pg.clone());
+        Ok(Box::new(super::Postgres::connect(&pg, database, cancel)?))
+    },
     dump_header: Some(DumpHeader {
         kinds: &["sql"],
         // `pg_dump` and `pg_dumpall` name themselves in a comment.

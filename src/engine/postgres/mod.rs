@@ -23,7 +23,7 @@ use tokio_postgres::Client;
 
 use super::{Checker, Completeness, Dump, DumpTarget, Engine, Opener};
 use crate::cancel::Cancel;
-use crate::config::{Config, Databases, PgFormat};
+use crate::config::{Databases, PgConfig, PgFormat};
 use crate::error::{Error, Result};
 use crate::process::Tool;
 use dump::PgDump;
@@ -38,7 +38,7 @@ pub const KINDS: &[&str] = &["sql", "dump"];
 
 /// A reachable PostgreSQL server and the client tools that fit it.
 pub struct Postgres {
-    cfg: Config,
+    cfg: PgConfig,
     runtime: Handle,
     client: Arc<Client>,
     server_major: u32,
@@ -55,7 +55,7 @@ pub struct Postgres {
 impl Postgres {
     /// Waits for the server (bounded by `DB_WAIT_TIMEOUT`), reads its version and finds the client tools.
     /// Must be called from a blocking thread of the runtime.
-    pub fn connect(cfg: &Config, database: Option<&str>, cancel: &Cancel) -> Result<Postgres> {
+    pub fn connect(cfg: &PgConfig, database: Option<&str>, cancel: &Cancel) -> Result<Postgres> {
         let runtime = Handle::current();
         let first = database
             .map(str::to_string)
@@ -69,7 +69,7 @@ impl Postgres {
                 Err(e)
                     if database.is_some()
                         && first != "postgres"
-                        && start.elapsed() < cfg.wait_timeout =>
+                        && start.elapsed() < cfg.conn.wait_timeout =>
                 {
                     server::wait_for(cfg, cancel, "postgres", start)
                         .await
@@ -79,13 +79,13 @@ impl Postgres {
             }
         })?;
         let server_major = runtime.block_on(server::major_version(&client, cfg, cancel, start))?;
-        let tools = PgTools::find(server_major, cfg.pg_bin_dir.as_deref())?;
+        let tools = PgTools::find(server_major, cfg.settings.bin_dir.as_deref())?;
         tracing::debug!(
             server_major,
             client_major = tools.major,
             "PostgreSQL client chosen"
         );
-        let passfile = write_passfile(cfg.password.as_ref().map(|p| p.expose()))?;
+        let passfile = write_passfile(cfg.conn.password.as_ref().map(|p| p.expose()))?;
         Ok(Postgres {
             cfg: cfg.clone(),
             runtime,
@@ -103,17 +103,17 @@ impl Postgres {
             None => {
                 let mut cmd = self.tools.command("pg_dumpall");
                 cmd.arg("--globals-only");
-                cmd.args(&self.cfg.pg_dumpall_args);
+                cmd.args(&self.cfg.settings.dumpall_args);
                 self.set_env(&mut cmd, "postgres");
                 cmd
             }
             Some(db) => {
                 let mut cmd = self.tools.command("pg_dump");
-                if self.cfg.pg_format == PgFormat::Custom {
+                if self.cfg.settings.format == PgFormat::Custom {
                     // db-backup compresses the stream itself; compressing twice only costs time.
                     cmd.args(["--format=custom", "--compress=0"]);
                 }
-                cmd.args(&self.cfg.pg_dump_args);
+                cmd.args(&self.cfg.settings.dump_args);
                 self.set_env(&mut cmd, db);
                 cmd
             }
@@ -190,13 +190,13 @@ impl Postgres {
         ] {
             cmd.env_remove(var);
         }
-        cmd.env("PGHOST", &self.cfg.host)
-            .env("PGPORT", self.cfg.port.to_string())
-            .env("PGUSER", &self.cfg.user)
+        cmd.env("PGHOST", &self.cfg.conn.host)
+            .env("PGPORT", self.cfg.conn.port.to_string())
+            .env("PGUSER", &self.cfg.conn.user)
             .env("PGDATABASE", database)
             .env("PGCONNECT_TIMEOUT", "30");
         cmd.env("PGPASSFILE", self.passfile.path());
-        tools::set_tls_env(&self.cfg.tls, cmd);
+        tools::set_tls_env(&self.cfg.conn.tls, cmd);
     }
 }
 
@@ -206,8 +206,8 @@ impl Engine for Postgres {
     }
 
     fn targets(&self) -> Result<Vec<DumpTarget>> {
-        let kind = self.cfg.pg_format.kind().to_string();
-        let names = match &self.cfg.databases {
+        let kind = self.cfg.settings.format.kind().to_string();
+        let names = match &self.cfg.naming.databases {
             Databases::One(name) => vec![name.clone()],
             Databases::Server => Vec::new(),
             Databases::List(names) => names.clone(),
@@ -216,16 +216,16 @@ impl Engine for Postgres {
                 .block_on(server::list_databases(&self.client, &self.cfg))?,
         };
         let mut targets = Vec::new();
-        if self.cfg.databases == Databases::All {
+        if self.cfg.naming.databases == Databases::All {
             targets.push(DumpTarget {
                 database: None,
-                series: self.cfg.globals_series(),
+                series: self.cfg.naming.globals_series(),
                 kind: "sql".to_string(),
             });
         }
         for name in names {
             targets.push(DumpTarget {
-                series: self.cfg.series_for(&name),
+                series: self.cfg.naming.series_for(&name),
                 database: Some(name),
                 kind: kind.clone(),
             });
@@ -238,7 +238,7 @@ impl Engine for Postgres {
         if target.database.is_some() {
             return Ok(Box::new(PgDump::start(
                 "pg_dump",
-                &self.cfg.user,
+                &self.cfg.conn.user,
                 command,
                 self.sessions("pg_dump"),
                 &self.cancel,
@@ -364,8 +364,8 @@ impl Engine for Postgres {
 }
 
 /// The database the connection check uses: the first configured database, or `postgres` for `all`.
-fn check_database(cfg: &Config) -> String {
-    match &cfg.databases {
+fn check_database(cfg: &PgConfig) -> String {
+    match &cfg.naming.databases {
         Databases::One(name) => name.clone(),
         Databases::List(names) => names.first().cloned().unwrap_or_default(),
         Databases::All | Databases::Server => "postgres".to_string(),
@@ -374,7 +374,7 @@ fn check_database(cfg: &Config) -> String {
 
 /// How to check a stored backup of `kind`: plain dumps by their trailer (of `pg_dump` or of `pg_dumpall`),
 /// custom archives by reading them through `pg_restore`.
-pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
+pub fn file_completeness(cfg: &PgConfig, kind: &str) -> Option<Completeness> {
     match kind {
         "sql" => Some(Completeness::Trailer(&[
             DUMP_TRAILER,
@@ -384,7 +384,8 @@ pub fn file_completeness(cfg: &Config, kind: &str) -> Option<Completeness> {
         "dump" => {
             // A custom-format archive has no trailer: reading it through to the end with pg_restore is what
             // proves every data block is there.
-            let mut command = PgTools::newest(cfg.pg_bin_dir.as_deref()).command("pg_restore");
+            let mut command =
+                PgTools::newest(cfg.settings.bin_dir.as_deref()).command("pg_restore");
             command.arg("--file=/dev/null");
             Some(Completeness::Reader {
                 tool: "pg_restore".into(),

@@ -9,32 +9,32 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::cancel::Cancel;
-use crate::config::{Config, SslMode};
+use crate::config::{PgConfig, SslMode};
 use crate::engine::connect;
 use crate::engine::{ServerWait, tls};
 use crate::error::{Error, Result};
 
 /// How the server is named in messages.
-pub fn label(cfg: &Config) -> String {
-    format!("PostgreSQL at {}:{}", cfg.host, cfg.port)
+pub fn label(cfg: &PgConfig) -> String {
+    format!("PostgreSQL at {}:{}", cfg.conn.host, cfg.conn.port)
 }
 
 /// One connection attempt in the TLS mode `DB_SSLMODE` asks for. As libpq does, `prefer` falls back to a plain
 /// connection when the TLS one fails.
-async fn connect_once(cfg: &Config, database: &str) -> std::result::Result<Client, Failure> {
-    let verify = cfg.tls.verify();
-    let mode = match cfg.tls.mode {
+async fn connect_once(cfg: &PgConfig, database: &str) -> std::result::Result<Client, Failure> {
+    let verify = cfg.conn.tls.verify();
+    let mode = match cfg.conn.tls.mode {
         SslMode::Disable => PgSslMode::Disable,
         SslMode::Prefer => PgSslMode::Prefer,
         SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
     };
     let connector =
-        MakeRustlsConnect::new(tls::client_config(&cfg.tls, verify).map_err(Failure::Setup)?);
+        MakeRustlsConnect::new(tls::client_config(&cfg.conn.tls, verify).map_err(Failure::Setup)?);
     match connect_with(cfg, database, mode, connector).await {
         Err(e) if mode == PgSslMode::Prefer && (is_tls(&e) || refused_over_tls(&e)) => {
             tracing::debug!(error = %e, "TLS connection failed; trying a plain one (DB_SSLMODE=prefer)");
             let plain = MakeRustlsConnect::new(
-                tls::client_config(&cfg.tls, verify).map_err(Failure::Setup)?,
+                tls::client_config(&cfg.conn.tls, verify).map_err(Failure::Setup)?,
             );
             connect_with(cfg, database, PgSslMode::Disable, plain)
                 .await
@@ -65,20 +65,20 @@ fn is_tls(e: &tokio_postgres::Error) -> bool {
 }
 
 async fn connect_with(
-    cfg: &Config,
+    cfg: &PgConfig,
     database: &str,
     mode: PgSslMode,
     connector: MakeRustlsConnect,
 ) -> std::result::Result<Client, tokio_postgres::Error> {
     let mut pg = tokio_postgres::Config::new();
-    pg.host(&cfg.host)
-        .port(cfg.port)
-        .user(&cfg.user)
+    pg.host(&cfg.conn.host)
+        .port(cfg.conn.port)
+        .user(&cfg.conn.user)
         .dbname(database)
         .application_name("db-backup")
         .ssl_mode(mode)
         .connect_timeout(Duration::from_secs(10));
-    if let Some(password) = &cfg.password {
+    if let Some(password) = &cfg.conn.password {
         pg.password(password.expose());
     }
     let (client, connection) = pg.connect(connector).await?;
@@ -94,12 +94,12 @@ async fn connect_with(
 /// attempt, TLS and authentication included, is bounded by what is left of it, and a stop signal ends the wait
 /// at once.
 pub async fn wait_for(
-    cfg: &Config,
+    cfg: &PgConfig,
     cancel: &Cancel,
     database: &str,
     start: Instant,
 ) -> Result<Client> {
-    let mut wait = ServerWait::since(label(cfg), "PostgreSQL", cfg.wait_timeout, start);
+    let mut wait = ServerWait::since(label(cfg), "PostgreSQL", cfg.conn.wait_timeout, start);
     let mut identified = false;
     loop {
         let e = match bounded(cfg, cancel, start, connect_once(cfg, database)).await? {
@@ -111,7 +111,7 @@ pub async fn wait_for(
         // what, once, rather than wait for it to become PostgreSQL.
         if e.as_db_error().is_none() && !identified && !password_missing(&e) {
             identified = true;
-            if let Some(what) = connect::identify(cfg) {
+            if let Some(what) = connect::identify(&cfg.conn) {
                 return Err(Error::Server {
                     server: label(cfg),
                     message: format!("cannot connect: {what}"),
@@ -132,12 +132,12 @@ pub async fn wait_for(
 
 /// Runs one step of the connection (connect, a query) within what is left of `DB_WAIT_TIMEOUT` since `start`.
 pub async fn bounded<T>(
-    cfg: &Config,
+    cfg: &PgConfig,
     cancel: &Cancel,
     start: Instant,
     step: impl std::future::Future<Output = T>,
 ) -> Result<T> {
-    connect::within(cfg, label(cfg), cancel, start, step).await
+    connect::within(&cfg.conn, label(cfg), cancel, start, step).await
 }
 
 fn is_transient(e: &tokio_postgres::Error) -> bool {
@@ -156,7 +156,7 @@ fn is_transient(e: &tokio_postgres::Error) -> bool {
 /// The query is bounded by what is left of `DB_WAIT_TIMEOUT` since `start`.
 pub async fn major_version(
     client: &Client,
-    cfg: &Config,
+    cfg: &PgConfig,
     cancel: &Cancel,
     start: Instant,
 ) -> Result<u32> {
@@ -181,7 +181,7 @@ pub async fn major_version(
 }
 
 /// Every database that accepts connections and is not a template.
-pub async fn list_databases(client: &Client, cfg: &Config) -> Result<Vec<String>> {
+pub async fn list_databases(client: &Client, cfg: &PgConfig) -> Result<Vec<String>> {
     Ok(client
         .query(
             "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname",
@@ -195,7 +195,7 @@ pub async fn list_databases(client: &Client, cfg: &Config) -> Result<Vec<String>
 }
 
 /// Creates `database` when it does not exist; returns whether it was created.
-pub async fn ensure_database(client: &Client, cfg: &Config, database: &str) -> Result<bool> {
+pub async fn ensure_database(client: &Client, cfg: &PgConfig, database: &str) -> Result<bool> {
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
         .await
@@ -212,7 +212,7 @@ pub async fn ensure_database(client: &Client, cfg: &Config, database: &str) -> R
 }
 
 /// The number of user relations and functions in `database` (0 for a fresh database).
-pub async fn object_count(cfg: &Config, cancel: &Cancel, database: &str) -> Result<i64> {
+pub async fn object_count(cfg: &PgConfig, cancel: &Cancel, database: &str) -> Result<i64> {
     let start = Instant::now();
     let client = match bounded(cfg, cancel, start, connect_once(cfg, database)).await? {
         Ok(client) => client,
@@ -241,7 +241,7 @@ fn password_missing(e: &tokio_postgres::Error) -> bool {
 }
 
 /// A server error turned into a message that says what to check.
-pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
+pub fn error(cfg: &PgConfig, database: &str, e: &tokio_postgres::Error) -> Error {
     let message = match e.as_db_error() {
         // pg_hba.conf has only `hostssl` lines for this client: "... no encryption".
         Some(db)
@@ -251,7 +251,7 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
             format!(
                 "the server accepts only TLS connections and DB_SSLMODE={} makes a plain one ({}); set \
                  DB_SSLMODE=require (or verify-full with DB_SSL_CA_FILE)",
-                cfg.tls.mode.name(),
+                cfg.conn.tls.mode.name(),
                 db.message()
             )
         }
@@ -259,7 +259,7 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
         Some(_) if refused_over_tls(e) => format!(
             "the server accepts no TLS connection from here and DB_SSLMODE={} requires one ({}); add a hostssl \
              line to pg_hba.conf, or set DB_SSLMODE=prefer to allow a plain connection",
-            cfg.tls.mode.name(),
+            cfg.conn.tls.mode.name(),
             e.as_db_error().map(|db| db.message()).unwrap_or_default()
         ),
         // `hostssl ... cert` or `clientcert=verify-*` without a (trusted) client certificate.
@@ -271,7 +271,7 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
                 "the server wants a client certificate for user {}: {}; set DB_SSL_CERT_FILE and DB_SSL_KEY_FILE \
                  to a certificate signed by a CA the server trusts (for `cert` authentication its common name \
                  must be the user name)",
-                cfg.user,
+                cfg.conn.user,
                 db.message()
             )
         }
@@ -284,7 +284,7 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
                 message: format!(
                     "authentication failed for user {}: {}; check DB_USER and DB_PASSWORD (or \
                      DB_PASSWORD_FILE)",
-                    cfg.user,
+                    cfg.conn.user,
                     db.message()
                 ),
             };
@@ -302,12 +302,12 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
                 message: format!(
                     "authentication failed for user {}: the server asks for a password and none is set; \
                      set DB_PASSWORD (or DB_PASSWORD_FILE)",
-                    cfg.user
+                    cfg.conn.user
                 ),
             };
         }
         None if tls::find_rustls(e).is_some() => {
-            let cause = tls::find_rustls(e).map(|r| tls::explain(r, &cfg.host));
+            let cause = tls::find_rustls(e).map(|r| tls::explain(r, &cfg.conn.host));
             cause.unwrap_or_default()
         }
         None if std::error::Error::source(e)
@@ -316,7 +316,7 @@ pub fn error(cfg: &Config, database: &str, e: &tokio_postgres::Error) -> Error {
             format!(
                 "the server does not offer TLS and DB_SSLMODE={} requires it; enable ssl on the server, or \
                  set DB_SSLMODE=prefer to allow a plain connection",
-                cfg.tls.mode.name()
+                cfg.conn.tls.mode.name()
             )
         }
         None => {

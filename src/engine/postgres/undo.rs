@@ -9,7 +9,7 @@ use tokio_postgres::Client;
 use super::globals::Existing;
 use super::server::{self, quote_ident};
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::PgConfig;
 use crate::error::Result;
 
 /// The roles and databases that existed before a restore wrote anything, and those it asked the server to
@@ -24,7 +24,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub async fn take(client: &Client, cfg: &Config) -> Result<Snapshot> {
+    pub async fn take(client: &Client, cfg: &PgConfig) -> Result<Snapshot> {
         let found = existing(client, cfg).await?;
         Ok(Snapshot {
             roles: found.roles,
@@ -46,7 +46,7 @@ impl Snapshot {
 }
 
 /// The connecting role and the roles, databases and tablespaces the server has.
-pub async fn existing(client: &Client, cfg: &Config) -> Result<Existing> {
+pub async fn existing(client: &Client, cfg: &PgConfig) -> Result<Existing> {
     let row = client
         .query_one(
             "SELECT current_user::text, \
@@ -68,7 +68,7 @@ pub async fn existing(client: &Client, cfg: &Config) -> Result<Existing> {
 
 /// Drops the databases and roles the restore created (see [`Snapshot`]); says what it did (and what it could
 /// not do), or `None` when the restore had created nothing.
-pub async fn remove_created(cfg: &Config, cancel: &Cancel, before: &Snapshot) -> Option<String> {
+pub async fn remove_created(cfg: &PgConfig, cancel: &Cancel, before: &Snapshot) -> Option<String> {
     // A connection of its own: the engine's may be to a database about to be dropped.
     let client = match server::wait_for(cfg, cancel, "postgres", Instant::now()).await {
         Ok(client) => client,

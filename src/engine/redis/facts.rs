@@ -34,8 +34,9 @@ pub const FACTS: Facts = Facts {
     }),
     kinds: |_| super::KINDS.to_vec(),
     file_completeness: |_, kind| super::file_completeness(kind),
-    check_settings: |cfg| Ok(tls::check_files(&cfg.tls)?),
-    connect: |cfg, _, cancel| Ok(Box::new(super::Redis::connect(cfg, cancel)?)),
+    check_settings: |cfg| Ok(tls::check_files(&cfg.conn.tls)?),
+    // The engine is given its part only: the connection and the naming (it has no settings of its own).
+    connect: |cfg, _, cancel| Ok(Box::new(super::Redis::connect(&cfg.for_engine(()), cancel)?)),
     dump_header: None,
     server_wide_label: |_| "the Redis server".to_string(),
     server_wide_last: false,

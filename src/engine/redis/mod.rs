@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener};
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::RedisConfig;
 use crate::error::{Error, Result};
 
 pub use check::{RdbCheck, Summary, check};
@@ -26,7 +26,7 @@ pub const KINDS: &[&str] = &["rdb"];
 
 /// A reachable Redis server.
 pub struct Redis {
-    cfg: Config,
+    cfg: RedisConfig,
     conn: Mutex<redis::Connection>,
     /// Stops the connect step, the transfer and the restore.
     cancel: Cancel,
@@ -35,7 +35,7 @@ pub struct Redis {
 impl Redis {
     /// Waits for the server (bounded by `DB_WAIT_TIMEOUT`) and reads its version. The database argument of
     /// [`super::connect`] has no meaning here: a backup holds every logical database.
-    pub fn connect(cfg: &Config, cancel: &Cancel) -> Result<Redis> {
+    pub fn connect(cfg: &RedisConfig, cancel: &Cancel) -> Result<Redis> {
         let mut conn = server::wait_for(cfg, cancel)?;
         let info = server::info(&mut conn, cfg)?;
         tracing::debug!(server = %server::label(cfg), version = %info.version, "Redis reached");
@@ -55,7 +55,7 @@ impl Engine for Redis {
     fn targets(&self) -> Result<Vec<DumpTarget>> {
         Ok(vec![DumpTarget {
             database: None,
-            series: self.cfg.container.clone(),
+            series: self.cfg.naming.container.clone(),
             kind: "rdb".to_string(),
         }])
     }

@@ -15,7 +15,7 @@ use super::crc64::crc64;
 use super::rdb::{self, Entry, ErrorKind, Item, Reader};
 use super::server::{self, ServerInfo};
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::RedisConfig;
 use crate::engine::Opener;
 use crate::error::{Error, Result};
 
@@ -36,7 +36,7 @@ struct Plan {
 /// Restores the RDB that `open` streams into the server behind `conn`.
 pub fn run(
     conn: &mut redis::Connection,
-    cfg: &Config,
+    cfg: &RedisConfig,
     open: Opener,
     cancel: &Cancel,
 ) -> Result<()> {
@@ -71,7 +71,7 @@ pub fn run(
             .query::<()>(conn)
             .map_err(|e| {
                 // Each cause its own advice: a refused permission is not a missing database.
-                let advice = if let Some(rule) = acl::missing_rule(&e, &cfg.user) {
+                let advice = if let Some(rule) = acl::missing_rule(&e, &cfg.conn.user) {
                     format!("allow it with {rule}")
                 } else if acl::is_database_out_of_range(&e) {
                     "the server has fewer logical databases than the backup uses: raise `databases` in its \
@@ -233,7 +233,7 @@ fn payload(mut serialized: Vec<u8>, version: u16) -> Vec<u8> {
 
 fn replay(
     conn: &mut redis::Connection,
-    cfg: &Config,
+    cfg: &RedisConfig,
     input: Box<dyn Read + Send>,
     version: u16,
     cancel: &Cancel,
@@ -312,7 +312,7 @@ fn push_restore(batch: &mut Batch, entry: Entry, version: u16) {
 }
 
 /// Sends a batch; fails naming the first command the server refused. Returns how many keys it carried.
-fn send(conn: &mut redis::Connection, cfg: &Config, batch: Batch, sent: u64) -> Result<u64> {
+fn send(conn: &mut redis::Connection, cfg: &RedisConfig, batch: Batch, sent: u64) -> Result<u64> {
     if batch.labels.is_empty() {
         return Ok(0);
     }
@@ -339,7 +339,7 @@ fn send(conn: &mut redis::Connection, cfg: &Config, batch: Batch, sent: u64) -> 
             return Err(partial(
                 Error::Server {
                     server: server::label(cfg),
-                    message: match acl::missing_rule(&e, &cfg.user) {
+                    message: match acl::missing_rule(&e, &cfg.conn.user) {
                         Some(rule) => format!(
                             "{label} failed: {}; allow it with {rule}",
                             server::describe(cfg, &e)

@@ -10,7 +10,7 @@ use redis::{
 };
 
 use crate::cancel::Cancel;
-use crate::config::{Config, Verify};
+use crate::config::{RedisConfig, Verify};
 use crate::engine::connect::{self, Bounded};
 use crate::engine::{ServerWait, tls};
 use crate::error::{ConfigError, Error, Result};
@@ -19,36 +19,36 @@ use crate::error::{ConfigError, Error, Result};
 const FIRST_TLS_ATTEMPT: Duration = Duration::from_secs(3);
 
 /// How the server is named in messages.
-pub fn label(cfg: &Config) -> String {
-    format!("Redis at {}:{}", cfg.host, cfg.port)
+pub fn label(cfg: &RedisConfig) -> String {
+    format!("Redis at {}:{}", cfg.conn.host, cfg.conn.port)
 }
 
 /// A client preset with the configured address, user and password, and TLS unless the connection is plain
 /// (`DB_SSLMODE=disable` or `prefer`: a Redis port speaks TLS or not, it cannot offer it).
-fn client(cfg: &Config) -> Result<Client> {
+fn client(cfg: &RedisConfig) -> Result<Client> {
     let mut settings = RedisConnectionInfo::default().set_skip_set_lib_name();
-    if !cfg.user.is_empty() {
-        settings = settings.set_username(&cfg.user);
+    if !cfg.conn.user.is_empty() {
+        settings = settings.set_username(&cfg.conn.user);
     }
-    if let Some(password) = &cfg.password {
+    if let Some(password) = &cfg.conn.password {
         settings = settings.set_password(password.expose());
     }
     let setup = |e: RedisError| Error::Server {
         server: label(cfg),
         message: format!("the connection cannot be set up: {e}"),
     };
-    if connect::plain(cfg) {
-        let info = ConnectionAddr::Tcp(cfg.host.clone(), cfg.port)
+    if connect::plain(&cfg.conn) {
+        let info = ConnectionAddr::Tcp(cfg.conn.host.clone(), cfg.conn.port)
             .into_connection_info()
             .map_err(setup)?
             .set_redis_settings(settings);
         return Client::open(info).map_err(setup);
     }
     tls::provider();
-    let verify = cfg.tls.verify();
+    let verify = cfg.conn.tls.verify();
     let info = ConnectionAddr::TcpTls {
-        host: cfg.host.clone(),
-        port: cfg.port,
+        host: cfg.conn.host.clone(),
+        port: cfg.conn.port,
         insecure: verify == Verify::Nothing,
         tls_params: None,
     }
@@ -63,14 +63,14 @@ fn client(cfg: &Config) -> Result<Client> {
             ))
         })
     };
-    let client_tls = match (&cfg.tls.cert_file, &cfg.tls.key_file) {
+    let client_tls = match (&cfg.conn.tls.cert_file, &cfg.conn.tls.key_file) {
         (Some(cert), Some(key)) => Some(ClientTlsConfig {
             client_cert: read("DB_SSL_CERT_FILE", cert)?,
             client_key: read("DB_SSL_KEY_FILE", key)?,
         }),
         _ => None,
     };
-    let root_cert = match &cfg.tls.ca_file {
+    let root_cert = match &cfg.conn.tls.ca_file {
         Some(ca) => Some(read("DB_SSL_CA_FILE", ca)?),
         None => None,
     };
@@ -109,15 +109,15 @@ fn connect_once(
 /// Connects, retrying while the server is not up (or still loading its data) until `DB_WAIT_TIMEOUT` runs
 /// out. Each attempt, TLS and authentication included, is bounded by what is left of it, and a stop signal ends
 /// the wait at once.
-pub fn wait_for(cfg: &Config, cancel: &Cancel) -> Result<redis::Connection> {
+pub fn wait_for(cfg: &RedisConfig, cancel: &Cancel) -> Result<redis::Connection> {
     let client = client(cfg)?;
     let start = Instant::now();
-    let mut wait = ServerWait::new(label(cfg), "Redis", cfg.wait_timeout);
+    let mut wait = ServerWait::new(label(cfg), "Redis", cfg.conn.wait_timeout);
     let mut identified = false;
     loop {
-        let mut limit = connect::left(cfg, start);
+        let mut limit = connect::left(&cfg.conn, start);
         // A plain Redis port says nothing to a TLS hello: the first attempt finds out soon, not at the deadline.
-        let first_tls = !identified && !connect::plain(cfg);
+        let first_tls = !identified && !connect::plain(&cfg.conn);
         if first_tls {
             limit = limit.min(FIRST_TLS_ATTEMPT);
         }
@@ -128,7 +128,7 @@ pub fn wait_for(cfg: &Config, cancel: &Cancel) -> Result<redis::Connection> {
                 Bounded::Done(Err(e)) => e,
                 Bounded::TimedOut if first_tls => {
                     identified = true;
-                    if let Some(what) = connect::identify(cfg) {
+                    if let Some(what) = connect::identify(&cfg.conn) {
                         return Err(Error::Server {
                             server: label(cfg),
                             message: format!("cannot connect: {what}"),
@@ -136,7 +136,7 @@ pub fn wait_for(cfg: &Config, cancel: &Cancel) -> Result<redis::Connection> {
                     }
                     continue;
                 }
-                Bounded::TimedOut => return Err(connect::silent(cfg, label(cfg), limit)),
+                Bounded::TimedOut => return Err(connect::silent(&cfg.conn, label(cfg), limit)),
                 Bounded::Stopped => return Err(connect::stopped(label(cfg))),
             };
         // Something that is not Redis (or a TLS-only port reached without TLS) may have answered: say what,
@@ -146,7 +146,7 @@ pub fn wait_for(cfg: &Config, cancel: &Cancel) -> Result<redis::Connection> {
             || tls::find_rustls(&e).is_some();
         if !from_redis && !identified {
             identified = true;
-            if let Some(what) = connect::identify(cfg) {
+            if let Some(what) = connect::identify(&cfg.conn) {
                 return Err(Error::Server {
                     server: label(cfg),
                     message: format!("cannot connect: {what}"),
@@ -191,7 +191,7 @@ impl ServerInfo {
 }
 
 /// Reads INFO (server, cluster, keyspace).
-pub fn info(conn: &mut redis::Connection, cfg: &Config) -> Result<ServerInfo> {
+pub fn info(conn: &mut redis::Connection, cfg: &RedisConfig) -> Result<ServerInfo> {
     let mut fields = BTreeMap::new();
     for section in ["server", "cluster", "keyspace"] {
         let text: String = redis::cmd("INFO")
@@ -242,7 +242,7 @@ pub fn rdb_version_for(version: &str) -> Option<u16> {
 }
 
 /// A server error turned into a message that says what to check.
-pub fn error(cfg: &Config, e: &RedisError) -> Error {
+pub fn error(cfg: &RedisConfig, e: &RedisError) -> Error {
     let (server, message) = (label(cfg), describe(cfg, e));
     if login_refused(e) {
         return Error::AuthRefused { server, message };
@@ -256,12 +256,12 @@ fn login_refused(e: &RedisError) -> bool {
 }
 
 /// The message for a server error.
-pub fn describe(cfg: &Config, e: &RedisError) -> String {
+pub fn describe(cfg: &RedisConfig, e: &RedisError) -> String {
     let detail = e.detail().unwrap_or_default();
-    let user = if cfg.user.is_empty() {
+    let user = if cfg.conn.user.is_empty() {
         "the default user".to_string()
     } else {
-        format!("user {}", cfg.user)
+        format!("user {}", cfg.conn.user)
     };
     match e.code() {
         _ if e.kind() == ErrorKind::AuthenticationFailed => format!(
@@ -275,7 +275,7 @@ pub fn describe(cfg: &Config, e: &RedisError) -> String {
                 .to_string()
         }
         _ if tls::find_rustls(e).is_some() => tls::find_rustls(e)
-            .map(|r| tls::explain(r, &cfg.host))
+            .map(|r| tls::explain(r, &cfg.conn.host))
             .unwrap_or_default(),
         Some("NOPERM") => format!(
             "{user} lacks a permission: {detail}; grant it with ACL SETUSER or use another DB_USER"
@@ -283,7 +283,7 @@ pub fn describe(cfg: &Config, e: &RedisError) -> String {
         _ if e.is_io_error() => format!(
             "cannot connect: {e}; check that the server is running and DB_HOST/DB_PORT point at it (waited up to \
              DB_WAIT_TIMEOUT={}s)",
-            cfg.wait_timeout.as_secs()
+            cfg.conn.wait_timeout.as_secs()
         ),
         Some(code) => format!("{code} {detail}"),
         None => e.to_string(),

@@ -11,7 +11,7 @@ use rustls::pki_types::ServerName;
 
 use super::server;
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::RedisConfig;
 use crate::engine::{Dump, connect as step, tls};
 use crate::error::{Error, Result};
 
@@ -47,7 +47,7 @@ enum Body {
 
 impl RdbDump {
     /// Connects and asks for the RDB; returns once the server has said how the payload comes.
-    pub fn start(cfg: &Config, cancel: &Cancel) -> Result<RdbDump> {
+    pub fn start(cfg: &RedisConfig, cancel: &Cancel) -> Result<RdbDump> {
         let server = server::label(cfg);
         let stream = connect(cfg).map_err(|e| Error::Server {
             server: server.clone(),
@@ -64,14 +64,14 @@ impl RdbDump {
             message,
         };
         let io_fail = |e: io::Error| match tls::find_rustls(&e) {
-            Some(r) => fail(tls::explain(r, &cfg.host)),
+            Some(r) => fail(tls::explain(r, &cfg.conn.host)),
             None => fail(format!("the replication handshake failed: {e}")),
         };
 
-        if let Some(password) = &cfg.password {
+        if let Some(password) = &cfg.conn.password {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
-            if !cfg.user.is_empty() {
-                args.push(cfg.user.as_bytes());
+            if !cfg.conn.user.is_empty() {
+                args.push(cfg.conn.user.as_bytes());
             }
             args.push(password.expose().as_bytes());
             let reply = link.command(&args).map_err(io_fail)?;
@@ -115,7 +115,7 @@ impl RdbDump {
                 continue; // keep-alive newlines while the snapshot is prepared
             }
             if let Some(error) = line.strip_prefix('-') {
-                return Err(fail(sync_refused(error, &cfg.user)));
+                return Err(fail(sync_refused(error, &cfg.conn.user)));
             }
             if let Some(mark) = line.strip_prefix("$EOF:")
                 && mark.len() >= MARK
@@ -279,12 +279,12 @@ fn sync_refused(error: &str, user: &str) -> String {
     )
 }
 
-fn connect(cfg: &Config) -> io::Result<TcpStream> {
+fn connect(cfg: &RedisConfig) -> io::Result<TcpStream> {
     let mut last = io::Error::new(
         io::ErrorKind::NotFound,
         "the host name resolves to no address",
     );
-    for addr in (cfg.host.as_str(), cfg.port).to_socket_addrs()? {
+    for addr in (cfg.conn.host.as_str(), cfg.conn.port).to_socket_addrs()? {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
             Ok(stream) => {
                 // Short waits, so that a stop signal is seen while the server is silent (see `Stream::read`).
@@ -373,20 +373,20 @@ impl Write for Stream {
 
 /// TLS over the connection unless it is plain, with the same checks as the `redis` client's connection. The
 /// handshake happens with the first command.
-fn secure(cfg: &Config, tcp: TcpStream, cancel: &Cancel) -> Result<Stream> {
+fn secure(cfg: &RedisConfig, tcp: TcpStream, cancel: &Cancel) -> Result<Stream> {
     let stream = |transport| Stream {
         transport,
         cancel: cancel.clone(),
     };
-    if step::plain(cfg) {
+    if step::plain(&cfg.conn) {
         return Ok(stream(Transport::Plain(tcp)));
     }
-    let config = tls::client_config(&cfg.tls, cfg.tls.verify())?;
-    let name = ServerName::try_from(cfg.host.clone()).map_err(|e| Error::Server {
+    let config = tls::client_config(&cfg.conn.tls, cfg.conn.tls.verify())?;
+    let name = ServerName::try_from(cfg.conn.host.clone()).map_err(|e| Error::Server {
         server: server::label(cfg),
         message: format!(
             "DB_HOST {} cannot be used as a TLS server name: {e}",
-            cfg.host
+            cfg.conn.host
         ),
     })?;
     let conn =

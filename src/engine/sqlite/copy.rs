@@ -71,7 +71,7 @@ impl Sqlite {
             let mut pages = if wal { -1 } else { FIRST_STEP_PAGES };
             let mut restarts = 0u32;
             let mut done_before = 0i32;
-            let wait = self.cfg.wait_timeout.max(Duration::from_secs(5));
+            let wait = self.cfg.conn.wait_timeout.max(Duration::from_secs(5));
             let mut busy_since: Option<Instant> = None;
             loop {
                 if self.cancel.is_cancelled() {

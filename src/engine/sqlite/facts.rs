@@ -2,7 +2,8 @@
 //! checked, and which temporary copies a crash left behind.
 
 use crate::engine::Completeness;
-use crate::engine::facts::Facts;
+use crate::config::EngineSettings;
+use crate::engine::facts::{Facts, settings_missing};
 
 pub const FACTS: Facts = Facts {
     name: "sqlite",
@@ -18,11 +19,19 @@ pub const FACTS: Facts = Facts {
     kinds: |_| super::KINDS.to_vec(),
     file_completeness: |_, kind| file_completeness(kind),
     check_settings: |_| Ok(()),
-    connect: |cfg, _, cancel| Ok(Box::new(super::Sqlite::connect(cfg, cancel)?)),
+    connect: |cfg, _, cancel| {
+        let EngineSettings::Sqlite(s) = &cfg.engine else {
+            return Err(settings_missing("sqlite"));
+        };
+        Ok(Box::new(super::Sqlite::connect(
+            &cfg.for_engine(s.clone()),
+            cancel,
+        )?))
+    },
     dump_header: None,
-    server_wide_label: |cfg| match &cfg.db_path {
-        Some(path) => format!("the SQLite database {}", path.display()),
-        None => "the SQLite database".to_string(),
+    server_wide_label: |cfg| match &cfg.engine {
+        EngineSettings::Sqlite(s) => format!("the SQLite database {}", s.path.display()),
+        _ => "the SQLite database".to_string(),
     },
     server_wide_last: false,
     globals_hold_no_database: false,

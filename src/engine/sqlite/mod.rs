@@ -25,7 +25,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener};
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::SqliteConfig;
 use crate::error::{Error, Result};
 
 use image::ImageCheck;
@@ -36,7 +36,7 @@ pub const KINDS: &[&str] = &["db"];
 
 /// The SQLite database at `DB_PATH`.
 pub struct Sqlite {
-    cfg: Config,
+    cfg: SqliteConfig,
     path: PathBuf,
     /// Stops the copy and the restore between steps.
     cancel: Cancel,
@@ -44,10 +44,8 @@ pub struct Sqlite {
 
 impl Sqlite {
     /// Nothing to reach: the file is opened when it is dumped or restored.
-    pub fn connect(cfg: &Config, cancel: &Cancel) -> Result<Sqlite> {
-        let path = cfg.db_path.clone().ok_or_else(|| {
-            crate::error::ConfigError::new("DB_PATH", "is required for DB_TYPE=sqlite")
-        })?;
+    pub fn connect(cfg: &SqliteConfig, cancel: &Cancel) -> Result<Sqlite> {
+        let path = cfg.settings.path.clone();
         Ok(Sqlite {
             cfg: cfg.clone(),
             path,
@@ -64,7 +62,7 @@ impl Engine for Sqlite {
     fn targets(&self) -> Result<Vec<DumpTarget>> {
         Ok(vec![DumpTarget {
             database: Some(self.path.display().to_string()),
-            series: self.cfg.container.clone(),
+            series: self.cfg.naming.container.clone(),
             kind: KINDS[0].to_string(),
         }])
     }
@@ -191,6 +189,7 @@ impl Dump for CopyDump {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Config, EngineSettings};
     use image::tests::check;
     use temp::TEMP_PREFIX;
 
@@ -200,7 +199,10 @@ mod tests {
             ("BACKUP_DIR".to_string(), dir.display().to_string()),
         ];
         let cfg = Config::from_vars(&vars, &|_| Err(std::io::ErrorKind::NotFound.into())).unwrap();
-        Sqlite::connect(&cfg, &Cancel::new()).unwrap()
+        let EngineSettings::Sqlite(settings) = &cfg.engine else {
+            panic!("DB_PATH chooses SQLite");
+        };
+        Sqlite::connect(&cfg.for_engine(settings.clone()), &Cancel::new()).unwrap()
     }
 
     fn dump_bytes(engine: &Sqlite) -> Vec<u8> {

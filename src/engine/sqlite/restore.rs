@@ -96,7 +96,7 @@ impl Sqlite {
         {
             // One step: every page in one write transaction on the target, so its readers switch at once.
             let backup = Backup::new(&source, &mut dest).map_err(target_error)?;
-            let wait = self.cfg.wait_timeout.max(Duration::from_secs(5));
+            let wait = self.cfg.conn.wait_timeout.max(Duration::from_secs(5));
             let deadline = Instant::now() + wait;
             loop {
                 match backup.step(-1).map_err(target_error)? {

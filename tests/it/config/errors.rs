@@ -48,3 +48,20 @@ fn missing_password_file() {
 fn misspelt_variable_gets_a_suggestion() {
     refused("DB_BACKUP_MAXN", "3").expect_stderr_mentions(&["did you mean", "DB_BACKUP_MAX_N"]);
 }
+
+#[test]
+fn backup_local_takes_every_boolean_spelling() {
+    let dir = backup_dir();
+    let run = DbBackup::offline(dir.path())
+        .env("BACKUP_LOCAL", "on")
+        .run(&["config"]);
+    run.expect_success();
+    assert!(
+        run.stdout.lines().any(|l| l == "BACKUP_LOCAL=true"),
+        "{run}"
+    );
+    // `off` is read as false: with no S3 destination, that is refused for going nowhere.
+    refused("BACKUP_LOCAL", "OFF").expect_stderr_mentions(&["is false", "S3_BACKUP_BUCKET"]);
+    refused("BACKUP_LOCAL", "maybe")
+        .expect_stderr_mentions(&["true, false, 1, 0, yes, no, on, off"]);
+}

@@ -1,0 +1,83 @@
+//! The destinations part: where backups go and how long they stay there (`BACKUP_DIR`, `BACKUP_LOCAL`, the
+//! S3 groups, and the retention: `BACKUP_RETENTION_DAYS`, `DB_BACKUP_MAX_N`, `BACKUP_KEEP_*`, see `retention`).
+
+use std::path::PathBuf;
+
+use super::S3Settings;
+use super::raw::Raw;
+use super::values::boolean;
+use super::{retention, s3};
+use crate::error::ConfigError;
+use crate::retention::Policy;
+
+/// Where backups go.
+#[derive(Debug, Clone)]
+pub struct Destinations {
+    /// `BACKUP_DIR`: the local copies (unless `local` is false), the lock and a restore's download.
+    pub backup_dir: PathBuf,
+    /// How many backups each series keeps, and for how long.
+    pub retention: Policy,
+    /// Keep a copy in `BACKUP_DIR` (`BACKUP_LOCAL`, default true).
+    pub local: bool,
+    pub remotes: Vec<S3Settings>,
+}
+
+/// Validates the local directory, the retention and the S3 destinations.
+pub(super) fn validate(raw: &Raw) -> Result<Destinations, ConfigError> {
+    let backup_dir = PathBuf::from(
+        raw.backup_dir
+            .clone()
+            .or(raw.db_backup_dir.clone())
+            .unwrap_or_else(|| "/backups".to_string()),
+    );
+    if !backup_dir.is_absolute() {
+        let var = if raw.backup_dir.is_some() {
+            "BACKUP_DIR"
+        } else {
+            "DB_BACKUP_DIR"
+        };
+        return Err(ConfigError::new(
+            var,
+            "must be an absolute path such as /backups",
+        ));
+    }
+    let retention = retention::validate(raw)?;
+    let remotes = s3::validate(&raw.s3)?;
+    let local = local(raw.backup_local.as_deref(), &remotes)?;
+    Ok(Destinations {
+        backup_dir,
+        retention,
+        local,
+        remotes,
+    })
+}
+
+/// `BACKUP_LOCAL`: whether to keep a local copy; refused off when no remote would take the backup.
+pub(super) fn local(value: Option<&str>, remotes: &[S3Settings]) -> Result<bool, ConfigError> {
+    let local = match value {
+        None => true,
+        Some(v) => boolean("BACKUP_LOCAL", v)?,
+    };
+    if !local && remotes.is_empty() {
+        return Err(ConfigError::new(
+            "BACKUP_LOCAL",
+            "is false but no S3 destination is configured (S3_BACKUP_BUCKET): backups would go nowhere",
+        ));
+    }
+    Ok(local)
+}
+
+/// The lines `config` prints of the off-site copies; the keys are never shown.
+pub(super) fn describe_copies(d: &Destinations) -> Vec<(&'static str, String)> {
+    let mut out = vec![("BACKUP_LOCAL", d.local.to_string())];
+    for r in &d.remotes {
+        out.push((
+            "S3",
+            format!(
+                "{}: {}/{}/{} region={} path_style={} part_size={} access_key=[redacted] secret_key=[redacted]",
+                r.name, r.endpoint, r.bucket, r.prefix, r.region, r.path_style, r.part_size
+            ),
+        ));
+    }
+    out
+}
