@@ -4,6 +4,7 @@
 //! known about each engine (names, default port and user) is the engine registry's (`engine::facts`).
 
 mod encryption;
+mod hooks;
 mod pg_args;
 pub mod probe;
 mod raw;
@@ -24,6 +25,7 @@ use crate::pipeline::{Compression, Encryption, Keys};
 use crate::retention::Policy;
 
 pub use crate::engine::EngineKind;
+pub use hooks::{HOOK_ENV, Hooks};
 pub use raw::KNOWN;
 pub use s3::{Destinations, S3Settings};
 pub use service::{NotifyOn, ServiceSettings, redact_url};
@@ -142,6 +144,8 @@ pub struct Config {
     pub keys: Keys,
     /// The local directory (unless `BACKUP_LOCAL=false`) and the S3 destinations.
     pub destinations: Destinations,
+    /// The commands run before and after a backup or a restore, and their timeout.
+    pub hooks: Hooks,
 }
 
 impl Config {
@@ -322,6 +326,7 @@ impl Config {
         .chain(self.service.describe(self.tz))
         .chain(encryption::describe(self.encryption.as_ref(), &self.keys))
         .chain(s3::describe(&self.destinations))
+        .chain(hooks::describe(&self.hooks))
         .collect()
     }
 }
@@ -534,6 +539,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         encryption,
         keys,
         destinations,
+        hooks: hooks::validate(&raw.hooks)?,
     })
 }
 

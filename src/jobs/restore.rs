@@ -9,6 +9,7 @@ use crate::cancel::Cancel;
 use crate::config::{Config, Databases};
 use crate::engine;
 use crate::error::{Error, Result};
+use crate::hooks;
 use crate::pipeline::{open_plain, read_through};
 use crate::storage::{ScratchDir, Storage};
 use std::path::PathBuf;
@@ -120,6 +121,26 @@ pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>>
             ));
         }
     }
+    let files: Vec<hooks::File> = plans
+        .iter()
+        .map(|p| hooks::File {
+            series: p.found.name.series.clone(),
+            name: p.found.file_name.clone(),
+        })
+        .collect();
+    let work = || restore_plans(cfg, plans, cancel);
+    hooks::around(
+        cfg,
+        hooks::Job::Restore,
+        cancel,
+        files.clone(),
+        work,
+        |_| files,
+    )
+}
+
+/// Restores the checked plans, between `RESTORE_PRE_CMD` and `RESTORE_POST_CMD`.
+fn restore_plans(cfg: &Config, mut plans: Vec<Plan>, cancel: &Cancel) -> Result<Vec<String>> {
     // Server-wide data first (PostgreSQL's roles: the databases' objects may be owned by them), unless the
     // engine says last (MySQL's users: their table, column and routine grants need those objects to exist).
     let server_wide_last = cfg.engine.facts().server_wide_last;

@@ -52,21 +52,26 @@ impl CommandEngine {
         })
     }
 
-    /// `sh -c script`, as `BACKUP_USER` when set. The child keeps this process's environment (a command may
-    /// need `PGPASSWORD` or the like), with `HOME`, `USER` and `LOGNAME` of the user it runs as.
+    /// `sh -c script`, as `BACKUP_USER` when set (see [`shell`]).
     fn shell(&self, script: &str) -> Command {
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(script);
-        if let Some(user) = &self.run_as {
-            // std drops the supplementary groups (setgroups(0)) before setuid when uid is set.
-            cmd.uid(user.uid).gid(user.gid);
-            cmd.env("USER", &user.name).env("LOGNAME", &user.name);
-            if let Some(home) = &user.home {
-                cmd.env("HOME", home);
-            }
-        }
-        cmd
+        shell(script, self.run_as.as_ref())
     }
+}
+
+/// `sh -c script`, as `user` when given. The child keeps this process's environment (a command may need
+/// `PGPASSWORD` or the like), with `HOME`, `USER` and `LOGNAME` of the user it runs as.
+pub fn shell(script: &str, user: Option<&User>) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script);
+    if let Some(user) = user {
+        // std drops the supplementary groups (setgroups(0)) before setuid when uid is set.
+        cmd.uid(user.uid).gid(user.gid);
+        cmd.env("USER", &user.name).env("LOGNAME", &user.name);
+        if let Some(home) = &user.home {
+            cmd.env("HOME", home);
+        }
+    }
+    cmd
 }
 
 impl Engine for CommandEngine {
