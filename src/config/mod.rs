@@ -25,7 +25,7 @@ use crate::pipeline::{Compression, Encryption, Keys};
 use crate::retention::Policy;
 
 pub use crate::engine::EngineKind;
-pub use hooks::{HOOK_ENV, Hooks};
+pub use hooks::Hooks;
 pub use raw::KNOWN;
 pub use s3::{Destinations, S3Settings};
 pub use service::{NotifyOn, ServiceSettings, redact_url};

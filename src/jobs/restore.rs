@@ -1,5 +1,6 @@
-//! `restore`: check each backup's checksum before anything is written, then hand the decompressed stream to
-//! the engine, which commits only when the whole dump has arrived complete.
+//! `restore`: check each backup's checksum before anything is written, then (between `RESTORE_PRE_CMD` and
+//! `RESTORE_POST_CMD`) hand the decompressed stream to the engine, which commits only when the whole dump has
+//! arrived complete.
 
 use std::io::Read;
 
