@@ -125,3 +125,35 @@ fn a_failing_post_hook_keeps_the_backup_and_fails_the_run() {
         .run(&["verify", "latest"])
         .expect_success();
 }
+
+#[test]
+fn hooks_run_as_backup_user() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: BACKUP_USER switching needs root");
+        return;
+    }
+    let dir = backup_dir();
+    let out = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(
+        out.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let uid = |name: &str| format!("id -u > '{}/{name}'", out.path().display());
+    command_backup(dir.path())
+        .env("BACKUP_USER", "nobody")
+        .env("BACKUP_PRE_CMD", &uid("pre"))
+        .env("BACKUP_POST_CMD", &uid("post"))
+        .run(&["backup-db"])
+        .expect_success();
+    let nobody = std::process::Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .expect("id -u nobody");
+    let nobody = String::from_utf8_lossy(&nobody.stdout).trim().to_string();
+    for hook in ["pre", "post"] {
+        let said = std::fs::read_to_string(out.path().join(hook)).expect("the hook wrote its uid");
+        assert_eq!(said.trim(), nobody, "{hook}");
+    }
+}
