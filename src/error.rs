@@ -90,6 +90,11 @@ pub enum Error {
     #[error("{0}")]
     Partial(String),
 
+    /// A post-hook failed after the job's work was done (the backup made, the restore complete): the run failed,
+    /// but running it again would only do the work again, so it is not retried.
+    #[error("{hook} failed: {message}")]
+    Hook { hook: String, message: String },
+
     #[error("{0}")]
     Other(String),
 }
@@ -109,6 +114,8 @@ pub enum Kind {
     StorageFull,
     /// Some destinations hold the backup and others could not be written (their own retries spent).
     Partial,
+    /// A post-hook failed after the work was done (see [`Error::Hook`]).
+    Hook,
     /// Anything else: a server down or slow, a dump that failed, a network error.
     Other,
 }
@@ -139,6 +146,7 @@ impl Error {
             Error::LockBusy { .. } => Kind::LockBusy,
             Error::Cancelled(_) => Kind::Cancelled,
             Error::Partial(_) => Kind::Partial,
+            Error::Hook { .. } => Kind::Hook,
             Error::Write { kind, .. } => *kind,
             Error::Io { source, .. } | Error::Store { source, .. }
                 if storage_refused(source.kind()) =>

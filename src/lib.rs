@@ -12,6 +12,7 @@
 //!   wrapper). [`storage::ScratchDir`] owns `BACKUP_DIR` as the working area: run lock, state file, restore
 //!   downloads and the sweep of leftovers; [`storage::atomic`] is the one atomic file write.
 //! - [`naming`] formats and parses file names; [`retention`] decides what to keep; [`scheduler`] says when.
+//! - [`hooks`] runs the user's commands before and after a backup or a restore.
 //! - [`cancel`] is the one stop token, down to every tool; [`error`] holds error kinds and exit codes;
 //!   [`logging`] sets up the log output.
 //!
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod hooks;
 pub mod jobs;
 pub mod logging;
 pub mod naming;

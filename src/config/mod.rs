@@ -7,6 +7,7 @@ mod connection;
 mod destinations;
 mod encryption;
 mod engine_settings;
+mod hooks;
 mod logging;
 mod naming;
 mod pg_args;
@@ -31,6 +32,7 @@ pub use destinations::Destinations;
 pub use engine_settings::{
     CommandSettings, EngineSettings, MysqlSettings, PgSettings, SqliteSettings,
 };
+pub use hooks::Hooks;
 pub use logging::{LogFormat, Logging};
 pub use naming::Naming;
 pub use pipeline::Pipeline;
@@ -113,6 +115,8 @@ pub struct Config {
     /// The settings of `backup-service` (schedule, retries, stopping, metrics, notifications).
     pub service: ServiceSettings,
     pub log: Logging,
+    /// The commands run before and after a backup or a restore, and their timeout.
+    pub hooks: Hooks,
 }
 
 /// What an engine is given: how to reach the server, its own settings `S`, which databases and how their
@@ -287,6 +291,7 @@ impl Config {
             &pipeline.keys,
         ))
         .chain(destinations::describe_copies(dest))
+        .chain(hooks::describe(&self.hooks))
         .collect()
     }
 }
@@ -309,6 +314,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         destinations,
         service,
         log,
+        hooks: hooks::validate(&raw.hooks, raw.backup_user.as_deref())?,
     })
 }
 

@@ -119,6 +119,9 @@ pub struct Raw {
     /// `NOTIFY_WEBHOOK_URL` (+ `_FILE`): chat webhooks embed their token in the URL.
     #[serde(skip)]
     pub notify_webhook_url: Option<String>,
+    /// `BACKUP_PRE_CMD` and the other hook settings (see `hooks`).
+    #[serde(skip)]
+    pub hooks: super::hooks::RawHooks,
     /// Filled from `DB_PASSWORD`, `DB_PASSWORD_FILE`, `PGPASSWORD` or `PGPASSWORD_FILE`, never deserialized.
     #[serde(skip)]
     pub password: Option<String>,
@@ -148,6 +151,7 @@ pub fn read(
     raw.notify_webhook_url = secret(&map, "NOTIFY_WEBHOOK_URL", read_file)?;
     raw.encryption_passphrase = secret(&map, "BACKUP_ENCRYPTION_PASSPHRASE", read_file)?;
     raw.s3 = super::s3::read(&map, read_file)?;
+    raw.hooks = super::hooks::read(&map);
     Ok(raw)
 }
 
@@ -196,7 +200,7 @@ fn secret(
 fn check_unknown(vars: &[(String, String)]) -> Result<(), ConfigError> {
     for (name, _) in vars {
         let ours = name.starts_with("DB_") || name.starts_with("BACKUP_");
-        if !ours || KNOWN.contains(&name.as_str()) {
+        if !ours || KNOWN.contains(&name.as_str()) || super::hooks::known(name) {
             continue;
         }
         let mut message = String::from("is not a setting db-backup knows");

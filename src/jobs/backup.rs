@@ -10,6 +10,7 @@ use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::engine::{self, Checker, DumpTarget, Engine};
 use crate::error::{Error, Kind, Result};
+use crate::hooks;
 use crate::naming::BackupName;
 use crate::pipeline;
 use crate::storage::{self, LocalDir, ScratchDir, Storage, Tee, checksum_line};
@@ -27,13 +28,21 @@ pub struct Outcome {
     pub destinations: Vec<String>,
 }
 
-/// Runs one backup of everything configured. Pruning follows only when every target succeeded. `cancel`
-/// stops it: the dump is stopped, its temporary file removed.
+/// Runs one backup of everything configured, between `BACKUP_PRE_CMD` and `BACKUP_POST_CMD`. Pruning follows only
+/// when every target succeeded. `cancel` stops it: the dump is stopped, its temporary file removed.
 pub fn run(cfg: &Config, cancel: &Cancel) -> Result<Vec<Outcome>> {
     engine::check_settings(cfg)?;
     let scratch = ScratchDir::of(cfg);
     scratch.check()?;
     let _lock = scratch.lock()?;
+    let work = || dump_all(cfg, &scratch, cancel);
+    hooks::around(cfg, hooks::Job::Backup, cancel, vec![], work, |o| {
+        hooks::made_by_backup(o)
+    })
+}
+
+/// Dumps every target and applies retention, under the run lock and between the hooks.
+fn dump_all(cfg: &Config, scratch: &ScratchDir, cancel: &Cancel) -> Result<Vec<Outcome>> {
     scratch.sweep(&series::ours(cfg))?;
     let dir = LocalDir::new(scratch.path());
     let Destinations {

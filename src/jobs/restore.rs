@@ -1,5 +1,6 @@
-//! `restore`: check each backup's checksum before anything is written, then hand the decompressed stream to
-//! the engine, which commits only when the whole dump has arrived complete.
+//! `restore`: check each backup's checksum before anything is written, then (between `RESTORE_PRE_CMD` and
+//! `RESTORE_POST_CMD`) hand the decompressed stream to the engine, which commits only when the whole dump has
+//! arrived complete.
 
 use std::io::Read;
 
@@ -9,6 +10,7 @@ use crate::cancel::Cancel;
 use crate::config::{Config, Databases};
 use crate::engine;
 use crate::error::{Error, Result};
+use crate::hooks;
 use crate::pipeline::{open_plain, read_through};
 use crate::storage::{ScratchDir, Storage};
 use std::path::PathBuf;
@@ -120,6 +122,26 @@ pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>>
             ));
         }
     }
+    let files: Vec<hooks::File> = plans
+        .iter()
+        .map(|p| hooks::File {
+            series: p.found.name.series.clone(),
+            name: p.found.file_name.clone(),
+        })
+        .collect();
+    let work = || restore_plans(cfg, plans, cancel);
+    hooks::around(
+        cfg,
+        hooks::Job::Restore,
+        cancel,
+        files.clone(),
+        work,
+        |_| files,
+    )
+}
+
+/// Restores the checked plans, between `RESTORE_PRE_CMD` and `RESTORE_POST_CMD`.
+fn restore_plans(cfg: &Config, mut plans: Vec<Plan>, cancel: &Cancel) -> Result<Vec<String>> {
     // Server-wide data first (PostgreSQL's roles: the databases' objects may be owned by them), unless the
     // engine says last (MySQL's users: their table, column and routine grants need those objects to exist).
     let server_wide_last = cfg.conn.kind.facts().server_wide_last;

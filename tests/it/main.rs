@@ -9,6 +9,7 @@ mod cli;
 mod command;
 mod config;
 mod faults;
+mod hooks;
 mod mysql;
 mod postgres;
 mod redis;

@@ -47,21 +47,26 @@ impl CommandEngine {
         })
     }
 
-    /// `sh -c script`, as `BACKUP_USER` when set. The child keeps this process's environment (a command may
-    /// need `PGPASSWORD` or the like), with `HOME`, `USER` and `LOGNAME` of the user it runs as.
+    /// `sh -c script`, as `BACKUP_USER` when set (see [`shell`]).
     fn shell(&self, script: &str) -> Command {
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(script);
-        if let Some(user) = &self.run_as {
-            // std drops the supplementary groups (setgroups(0)) before setuid when uid is set.
-            cmd.uid(user.uid).gid(user.gid);
-            cmd.env("USER", &user.name).env("LOGNAME", &user.name);
-            if let Some(home) = &user.home {
-                cmd.env("HOME", home);
-            }
-        }
-        cmd
+        shell(script, self.run_as.as_ref())
     }
+}
+
+/// `sh -c script`, as `user` when given. The child keeps this process's environment (a command may need
+/// `PGPASSWORD` or the like), with `HOME`, `USER` and `LOGNAME` of the user it runs as.
+pub fn shell(script: &str, user: Option<&User>) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script);
+    if let Some(user) = user {
+        // std drops the supplementary groups (setgroups(0)) before setuid when uid is set.
+        cmd.uid(user.uid).gid(user.gid);
+        cmd.env("USER", &user.name).env("LOGNAME", &user.name);
+        if let Some(home) = &user.home {
+            cmd.env("HOME", home);
+        }
+    }
+    cmd
 }
 
 impl Engine for CommandEngine {
@@ -157,7 +162,12 @@ pub fn file_completeness(cfg: &CommandConfig, kind: &str) -> Option<Completeness
 
 /// The user the commands run as: `BACKUP_USER` looked up, `None` when no switch is needed.
 pub fn run_as(cfg: &CommandConfig) -> std::result::Result<Option<User>, ConfigError> {
-    match &cfg.settings.user {
+    run_as_user(cfg.settings.user.as_deref())
+}
+
+/// The user `BACKUP_USER` (`spec`) names, when commands must switch to it (see [`switch_needed`]).
+pub fn run_as_user(spec: Option<&str>) -> std::result::Result<Option<User>, ConfigError> {
+    match spec {
         None => Ok(None),
         Some(spec) => {
             let user = lookup_user(spec).map_err(|m| ConfigError::new("BACKUP_USER", m))?;
