@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::{self, BufReader, Read, Write};
 
+use super::pgunzip::ParallelGunzip;
 use super::pgzip::ParallelGzip;
 
 /// How a backup's bytes are compressed; also decides the file name's suffix.
@@ -123,9 +124,10 @@ impl<W: Write> Write for Encoder<W> {
     }
 }
 
-/// A decompressing reader over `R`. Gzip reads every member, as `gunzip` does.
+/// A decompressing reader over `R`. Gzip reads every member, as `gunzip` does, inflating members whose size
+/// is recorded on one thread per core.
 pub enum Decoder<R: Read> {
-    Gzip(Box<flate2::read::MultiGzDecoder<R>>),
+    Gzip(Box<ParallelGunzip<R>>),
     Zstd(zstd::stream::read::Decoder<'static, BufReader<R>>),
     None(R),
 }
@@ -133,7 +135,10 @@ pub enum Decoder<R: Read> {
 impl<R: Read> Decoder<R> {
     pub fn new(inner: R, compression: Compression) -> io::Result<Self> {
         Ok(match compression {
-            Compression::Gzip => Decoder::Gzip(Box::new(flate2::read::MultiGzDecoder::new(inner))),
+            Compression::Gzip => {
+                let threads = threads();
+                Decoder::Gzip(Box::new(ParallelGunzip::new(inner, threads, 2 * threads)))
+            }
             Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::new(inner)?),
             Compression::None => Decoder::None(inner),
         })

@@ -4,6 +4,8 @@
 mod compress;
 mod encrypt;
 mod hash;
+mod member;
+mod pgunzip;
 mod pgzip;
 mod pump;
 mod stream;
