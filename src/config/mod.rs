@@ -3,6 +3,7 @@
 //! names the engine, see `probe`); only `_FILE` secrets are read, through a callback.
 
 mod encryption;
+mod memory;
 mod pg_args;
 pub mod probe;
 mod raw;
@@ -185,6 +186,8 @@ pub struct Config {
     pub keys: Keys,
     /// The local directory (unless `BACKUP_LOCAL=false`) and the S3 destinations.
     pub destinations: Destinations,
+    /// `BACKUP_MEMORY_LIMIT` and `BACKUP_THREADS`, as the pipeline shares them out.
+    pub budget: crate::pipeline::Budget,
 }
 
 impl Config {
@@ -566,6 +569,11 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
     let service = service::validate(&raw)?;
     let (encryption, keys) = encryption::validate(&raw)?;
     let destinations = s3::validate(&raw.s3, raw.backup_local.as_deref())?;
+    let budget = memory::budget(
+        raw.backup_memory_limit.as_deref(),
+        raw.backup_threads.as_deref(),
+        destinations.remotes.len(),
+    )?;
 
     Ok(Config {
         engine,
@@ -601,6 +609,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         encryption,
         keys,
         destinations,
+        budget,
     })
 }
 

@@ -54,12 +54,6 @@ impl fmt::Display for Compression {
     }
 }
 
-/// How many threads compress: one per core. The dump tool and the server share the cores, so more would
-/// only add switching.
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
 /// The size of a zstd worker's job. zstd's own default (four windows, 8 MiB at level 3) costs ~50 MiB of
 /// buffers with two workers; jobs of 1 MiB keep the peak near the single-threaded one.
 const ZSTD_JOB: u32 = 1 << 20;
@@ -88,8 +82,13 @@ pub enum Encoder<W: Write> {
 impl<W: Write> Encoder<W> {
     pub fn new(inner: W, compression: Compression, level: i32) -> io::Result<Self> {
         Ok(match compression {
-            Compression::Gzip => Encoder::Gzip(ParallelGzip::new(inner, level, threads())?),
-            Compression::Zstd => Encoder::Zstd(zstd_encoder(inner, level, threads())?),
+            Compression::Gzip => {
+                let (threads, in_flight) = super::budget().gzip();
+                Encoder::Gzip(ParallelGzip::new(inner, level, threads, in_flight)?)
+            }
+            Compression::Zstd => {
+                Encoder::Zstd(zstd_encoder(inner, level, super::budget().zstd_workers())?)
+            }
             Compression::None => Encoder::None(inner),
         })
     }
@@ -136,8 +135,8 @@ impl<R: Read> Decoder<R> {
     pub fn new(inner: R, compression: Compression) -> io::Result<Self> {
         Ok(match compression {
             Compression::Gzip => {
-                let threads = threads();
-                Decoder::Gzip(Box::new(ParallelGunzip::new(inner, threads, 2 * threads)))
+                let (threads, in_flight) = super::budget().gunzip();
+                Decoder::Gzip(Box::new(ParallelGunzip::new(inner, threads, in_flight)))
             }
             Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::new(inner)?),
             Compression::None => Decoder::None(inner),

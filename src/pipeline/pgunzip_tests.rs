@@ -23,7 +23,7 @@ fn data(len: usize) -> Vec<u8> {
 }
 
 fn ours(plain: &[u8], threads: usize) -> Vec<u8> {
-    let mut gz = ParallelGzip::new(Vec::new(), 4, threads).unwrap();
+    let mut gz = ParallelGzip::new(Vec::new(), 4, threads, 2 * threads).unwrap();
     gz.write_all(plain).unwrap();
     gz.finish().unwrap()
 }

@@ -30,8 +30,9 @@ pub struct ParallelGzip<W: Write> {
 }
 
 impl<W: Write> ParallelGzip<W> {
-    /// `level` is libdeflate's (1 to 12); `threads` compressing threads.
-    pub fn new(inner: W, level: i32, threads: usize) -> io::Result<Self> {
+    /// `level` is libdeflate's (1 to 12); `threads` compressing threads, `in_flight` blocks at most between
+    /// the caller and the output (each 1 MiB of input and its member).
+    pub fn new(inner: W, level: i32, threads: usize, in_flight: usize) -> io::Result<Self> {
         let level = level.clamp(1, 12);
         let lvl = CompressionLvl::new(level)
             .map_err(|e| io::Error::other(format!("gzip level: {e:?}")))?;
@@ -49,7 +50,7 @@ impl<W: Write> ParallelGzip<W> {
             block: Vec::with_capacity(BLOCK),
             jobs: Some(tx),
             pending: VecDeque::new(),
-            max_pending: 2 * threads,
+            max_pending: in_flight.max(1),
             workers,
         })
     }
@@ -179,7 +180,7 @@ mod tests {
         let data: Vec<u8> = (0..5 * BLOCK + 12345)
             .map(|i| (i * 7 % 251) as u8)
             .collect();
-        let mut gz = ParallelGzip::new(Vec::new(), 4, 3).unwrap();
+        let mut gz = ParallelGzip::new(Vec::new(), 4, 3, 6).unwrap();
         for piece in data.chunks(100_000) {
             gz.write_all(piece).unwrap();
         }
@@ -189,7 +190,7 @@ mod tests {
 
     #[test]
     fn empty_input_is_valid_gzip() {
-        let out = ParallelGzip::new(Vec::new(), 4, 2)
+        let out = ParallelGzip::new(Vec::new(), 4, 2, 4)
             .unwrap()
             .finish()
             .unwrap();
