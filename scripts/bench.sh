@@ -4,7 +4,11 @@
 #
 #   scripts/bench.sh                                   every engine: PostgreSQL at 3,000,000 rows (a ~770 MB
 #                                                      plain dump), the others at 1,000,000; 3 rounds
-#   BENCH_ENGINES="mysql redis" scripts/bench.sh       some engines only (postgres mysql redis sqlite)
+#   BENCH_ENGINES="mysql redis" scripts/bench.sh       some engines only (postgres mysql redis sqlite pipeline)
+#   BENCH_ENGINES=pipeline BENCH_PIPE_MB=400 scripts/bench.sh
+#                                                      the byte path alone: peak memory at 1 to 16 threads
+#                                                      (with and without encryption and two S3 destinations),
+#                                                      restore and verify time against backup time
 #   BENCH_ROWS=300000 BENCH_OTHER_ROWS=100000 BENCH_ROUNDS=2 scripts/bench.sh
 #
 # Every round runs each case once, in the same alternating order; the tables show the median wall time, its
@@ -16,14 +20,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/bench.sh
 
-engines=${BENCH_ENGINES:-postgres mysql redis sqlite}
+engines=${BENCH_ENGINES:-postgres mysql redis sqlite pipeline}
 rounds=${BENCH_ROUNDS:-3}
 BENCH_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 
 log() { echo "$@" >&2; }
 
 need=()
-for tool in pigz zstd gzip bc /usr/bin/time sqlite3; do command -v "$tool" >/dev/null || need+=("${tool##*/}"); done
+for tool in pigz zstd gzip bc /usr/bin/time sqlite3 curl age-keygen; do command -v "$tool" >/dev/null || need+=("${tool##*/}"); done
+need=("${need[@]/#age-keygen/age}") # the Debian package of age-keygen
 if ((${#need[@]})); then
   if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -54,9 +59,9 @@ mkdir -m 0700 "$BENCH_OUT"
 mkdir -p bench/results
 for engine in $engines; do
   case $engine in
-  postgres | mysql | redis | sqlite) ;;
+  postgres | mysql | redis | sqlite | pipeline) ;;
   *)
-    echo "bench.sh: BENCH_ENGINES: unknown engine \"$engine\" (postgres, mysql, redis, sqlite)" >&2
+    echo "bench.sh: BENCH_ENGINES: unknown engine \"$engine\" (postgres, mysql, redis, sqlite, pipeline)" >&2
     exit 2
     ;;
   esac
@@ -73,7 +78,7 @@ done
   echo
   echo "Made by \`scripts/bench.sh\`. Ratios of backups are to the bare dump tool in the same run; ratios of"
   echo "restores to the plain pipeline of the same file. Each section says when and on what it was measured."
-  for engine in postgres mysql redis sqlite; do
+  for engine in postgres mysql redis sqlite pipeline; do
     [[ -f bench/results/$engine.md ]] || continue
     echo
     cat "bench/results/$engine.md"

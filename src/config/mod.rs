@@ -9,6 +9,7 @@ mod encryption;
 mod engine_settings;
 mod hooks;
 mod logging;
+mod memory;
 mod naming;
 mod pg_args;
 mod pipeline;
@@ -117,6 +118,8 @@ pub struct Config {
     pub log: Logging,
     /// The commands run before and after a backup or a restore, and their timeout.
     pub hooks: Hooks,
+    /// `BACKUP_MEMORY_LIMIT` and `BACKUP_THREADS`, as the pipeline shares them out.
+    pub budget: crate::pipeline::Budget,
 }
 
 /// What an engine is given: how to reach the server, its own settings `S`, which databases and how their
@@ -306,6 +309,11 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
     let pipeline = pipeline::validate(&raw)?;
     let log = logging::validate(&raw)?;
     let service = service::validate(&raw)?;
+    let budget = memory::budget(
+        raw.backup_memory_limit.as_deref(),
+        raw.backup_threads.as_deref(),
+        destinations.remotes.len(),
+    )?;
     Ok(Config {
         conn,
         engine,
@@ -315,6 +323,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         service,
         log,
         hooks: hooks::validate(&raw.hooks, raw.backup_user.as_deref())?,
+        budget,
     })
 }
 

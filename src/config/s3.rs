@@ -247,7 +247,7 @@ pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, Conf
 }
 
 /// `16MiB`, `16M`, `16777216`...
-fn parse_size(var: &str, value: &str) -> Result<usize, ConfigError> {
+pub(super) fn parse_size(var: &str, value: &str) -> Result<usize, ConfigError> {
     let v = value.trim();
     let digits_end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (digits, unit) = v.split_at(digits_end);

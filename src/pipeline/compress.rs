@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::{self, BufReader, Read, Write};
 
+use super::pgunzip::ParallelGunzip;
 use super::pgzip::ParallelGzip;
 
 /// How a backup's bytes are compressed; also decides the file name's suffix.
@@ -53,12 +54,6 @@ impl fmt::Display for Compression {
     }
 }
 
-/// How many threads compress: one per core. The dump tool and the server share the cores, so more would
-/// only add switching.
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
 /// The size of a zstd worker's job. zstd's own default (four windows, 8 MiB at level 3) costs ~50 MiB of
 /// buffers with two workers; jobs of 1 MiB keep the peak near the single-threaded one.
 const ZSTD_JOB: u32 = 1 << 20;
@@ -87,8 +82,13 @@ pub enum Encoder<W: Write> {
 impl<W: Write> Encoder<W> {
     pub fn new(inner: W, compression: Compression, level: i32) -> io::Result<Self> {
         Ok(match compression {
-            Compression::Gzip => Encoder::Gzip(ParallelGzip::new(inner, level, threads())?),
-            Compression::Zstd => Encoder::Zstd(zstd_encoder(inner, level, threads())?),
+            Compression::Gzip => {
+                let (threads, in_flight) = super::budget().gzip();
+                Encoder::Gzip(ParallelGzip::new(inner, level, threads, in_flight)?)
+            }
+            Compression::Zstd => {
+                Encoder::Zstd(zstd_encoder(inner, level, super::budget().zstd_workers())?)
+            }
             Compression::None => Encoder::None(inner),
         })
     }
@@ -123,9 +123,10 @@ impl<W: Write> Write for Encoder<W> {
     }
 }
 
-/// A decompressing reader over `R`. Gzip reads every member, as `gunzip` does.
+/// A decompressing reader over `R`. Gzip reads every member, as `gunzip` does, inflating members whose size
+/// is recorded on one thread per core.
 pub enum Decoder<R: Read> {
-    Gzip(Box<flate2::read::MultiGzDecoder<R>>),
+    Gzip(Box<ParallelGunzip<R>>),
     Zstd(zstd::stream::read::Decoder<'static, BufReader<R>>),
     None(R),
 }
@@ -133,7 +134,10 @@ pub enum Decoder<R: Read> {
 impl<R: Read> Decoder<R> {
     pub fn new(inner: R, compression: Compression) -> io::Result<Self> {
         Ok(match compression {
-            Compression::Gzip => Decoder::Gzip(Box::new(flate2::read::MultiGzDecoder::new(inner))),
+            Compression::Gzip => {
+                let (threads, in_flight) = super::budget().gunzip();
+                Decoder::Gzip(Box::new(ParallelGunzip::new(inner, threads, in_flight)))
+            }
             Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::new(inner)?),
             Compression::None => Decoder::None(inner),
         })

@@ -1,6 +1,7 @@
 //! Parallel gzip: the stream is cut into blocks that worker threads compress at the same time (with
 //! libdeflate), each block a complete gzip member, written back in order. Concatenated members are one
-//! standard gzip file (RFC 1952): `gunzip`, `gzip -t` and every zlib reader accept it.
+//! standard gzip file (RFC 1952): `gunzip`, `gzip -t` and every zlib reader accept it. Each member records
+//! its own size in its header (see [`super::member`]), so that restores can inflate members in parallel too.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -10,9 +11,11 @@ use std::thread::JoinHandle;
 
 use libdeflater::{CompressionLvl, Compressor};
 
+use super::member;
+
 /// Input bytes per gzip member. Large enough that the restarted window costs nothing measurable in size,
 /// small enough that memory stays a few MiB.
-const BLOCK: usize = 1024 * 1024;
+pub(super) const BLOCK: usize = 1024 * 1024;
 
 type Job = (Vec<u8>, SyncSender<io::Result<Vec<u8>>>);
 
@@ -27,9 +30,11 @@ pub struct ParallelGzip<W: Write> {
 }
 
 impl<W: Write> ParallelGzip<W> {
-    /// `level` is libdeflate's (1 to 12); `threads` compressing threads.
-    pub fn new(inner: W, level: i32, threads: usize) -> io::Result<Self> {
-        let level = CompressionLvl::new(level.clamp(1, 12))
+    /// `level` is libdeflate's (1 to 12); `threads` compressing threads, `in_flight` blocks at most between
+    /// the caller and the output (each 1 MiB of input and its member).
+    pub fn new(inner: W, level: i32, threads: usize, in_flight: usize) -> io::Result<Self> {
+        let level = level.clamp(1, 12);
+        let lvl = CompressionLvl::new(level)
             .map_err(|e| io::Error::other(format!("gzip level: {e:?}")))?;
         let threads = threads.max(1);
         let (tx, rx) = sync_channel::<Job>(threads);
@@ -37,7 +42,7 @@ impl<W: Write> ParallelGzip<W> {
         let workers = (0..threads)
             .map(|_| {
                 let rx = Arc::clone(&rx);
-                std::thread::spawn(move || work(&rx, level))
+                std::thread::spawn(move || work(&rx, lvl, level))
             })
             .collect();
         Ok(ParallelGzip {
@@ -45,7 +50,7 @@ impl<W: Write> ParallelGzip<W> {
             block: Vec::with_capacity(BLOCK),
             jobs: Some(tx),
             pending: VecDeque::new(),
-            max_pending: 2 * threads,
+            max_pending: in_flight.max(1),
             workers,
         })
     }
@@ -94,8 +99,8 @@ impl<W: Write> ParallelGzip<W> {
     }
 }
 
-fn work(rx: &Mutex<Receiver<Job>>, level: CompressionLvl) {
-    let mut compressor = Compressor::new(level);
+fn work(rx: &Mutex<Receiver<Job>>, lvl: CompressionLvl, level: i32) {
+    let mut compressor = Compressor::new(lvl);
     loop {
         let job = match rx.lock() {
             Ok(guard) => guard.recv(),
@@ -104,16 +109,30 @@ fn work(rx: &Mutex<Receiver<Job>>, level: CompressionLvl) {
         let Ok((input, reply)) = job else {
             return;
         };
-        let mut out = vec![0u8; compressor.gzip_compress_bound(input.len())];
-        let result = compressor
-            .gzip_compress(&input, &mut out)
-            .map(|n| {
-                out.truncate(n);
-                out
-            })
-            .map_err(|e| io::Error::other(format!("gzip compression failed: {e:?}")));
-        let _ = reply.send(result);
+        let _ = reply.send(compress_member(&mut compressor, &input, level));
     }
+}
+
+/// One gzip member holding `input`, its size recorded in its header.
+fn compress_member(compressor: &mut Compressor, input: &[u8], level: i32) -> io::Result<Vec<u8>> {
+    let bound = compressor.deflate_compress_bound(input.len());
+    let mut out = vec![0u8; member::HEADER_LEN + bound + member::TRAILER_LEN];
+    let n = compressor
+        .deflate_compress(
+            input,
+            &mut out[member::HEADER_LEN..member::HEADER_LEN + bound],
+        )
+        .map_err(|e| io::Error::other(format!("gzip compression failed: {e:?}")))?;
+    let total = member::HEADER_LEN + n + member::TRAILER_LEN;
+    let size =
+        u32::try_from(total).map_err(|_| io::Error::other("a gzip member is larger than 4 GiB"))?;
+    out[..member::HEADER_LEN].copy_from_slice(&member::header(size, level));
+    let at = member::HEADER_LEN + n;
+    out[at..at + 4].copy_from_slice(&libdeflater::crc32(input).to_le_bytes());
+    // ISIZE is the input's size modulo 2^32 (RFC 1952).
+    out[at + 4..at + 8].copy_from_slice(&(input.len() as u32).to_le_bytes());
+    out.truncate(total);
+    Ok(out)
 }
 
 impl<W: Write> Write for ParallelGzip<W> {
@@ -161,7 +180,7 @@ mod tests {
         let data: Vec<u8> = (0..5 * BLOCK + 12345)
             .map(|i| (i * 7 % 251) as u8)
             .collect();
-        let mut gz = ParallelGzip::new(Vec::new(), 4, 3).unwrap();
+        let mut gz = ParallelGzip::new(Vec::new(), 4, 3, 6).unwrap();
         for piece in data.chunks(100_000) {
             gz.write_all(piece).unwrap();
         }
@@ -171,7 +190,7 @@ mod tests {
 
     #[test]
     fn empty_input_is_valid_gzip() {
-        let out = ParallelGzip::new(Vec::new(), 4, 2)
+        let out = ParallelGzip::new(Vec::new(), 4, 2, 4)
             .unwrap()
             .finish()
             .unwrap();

@@ -1,5 +1,6 @@
-//! A streaming upload to S3: bytes are cut into parts of `S3_PART_SIZE`, uploaded by two worker threads while the
-//! dump goes on (memory: at most three parts), and the object appears only at [`Upload::commit`], when the
+//! A streaming upload to S3: bytes are cut into parts of `S3_PART_SIZE`, uploaded by one or two worker threads
+//! while the dump goes on (memory: at most three parts; the `BACKUP_MEMORY_LIMIT` budget may make the parts
+//! smaller, down to S3's 5 MiB, and the workers fewer), and the object appears only at [`Upload::commit`], when the
 //! multipart upload is completed. Anything else (an error, a drop) aborts the upload. A backup smaller than one
 //! part is sent with one PUT at the commit.
 
@@ -12,8 +13,6 @@ use super::client::Client;
 use crate::error::{Error, Result};
 use crate::storage::Upload;
 
-/// Parts uploading at the same time, per destination.
-const WORKERS: usize = 2;
 /// S3 refuses uploads of more parts.
 const MAX_PARTS: u32 = 10_000;
 
@@ -28,6 +27,9 @@ pub struct S3Upload {
     client: Arc<Client>,
     key: String,
     buf: Vec<u8>,
+    /// The part size and the parts uploading at once, as the memory budget allows.
+    part_size: usize,
+    uploading: usize,
     upload_id: Option<String>,
     next_part: u32,
     bytes: u64,
@@ -39,8 +41,10 @@ pub struct S3Upload {
 
 impl S3Upload {
     pub fn new(client: Arc<Client>, key: String) -> S3Upload {
-        let part_size = client.settings.part_size;
+        let (part_size, uploading) = crate::pipeline::budget().s3_parts(client.settings.part_size);
         S3Upload {
+            part_size,
+            uploading,
             client,
             key,
             buf: Vec::with_capacity(part_size.min(1 << 20)),
@@ -71,8 +75,9 @@ impl S3Upload {
         }
         if self.next_part > MAX_PARTS {
             return Err(self.client_error(format!(
-                "the backup needs more than {MAX_PARTS} parts of S3_PART_SIZE={} bytes; raise S3_PART_SIZE",
-                self.client.settings.part_size
+                "the backup needs more than {MAX_PARTS} parts of {} bytes; raise S3_PART_SIZE and \
+                 BACKUP_MEMORY_LIMIT (half of it holds the parts of all S3 destinations)",
+                self.part_size
             )));
         }
         if self.upload_id.is_none() {
@@ -80,10 +85,7 @@ impl S3Upload {
             self.start_workers(id.clone());
             self.upload_id = Some(id);
         }
-        let part = std::mem::replace(
-            &mut self.buf,
-            Vec::with_capacity(self.client.settings.part_size),
-        );
+        let part = std::mem::replace(&mut self.buf, Vec::with_capacity(self.part_size));
         let number = self.next_part;
         self.next_part += 1;
         let sender = self
@@ -109,7 +111,7 @@ impl S3Upload {
         // A rendezvous channel: a part is handed over only when a worker is free, so memory stays bounded.
         let (tx, rx) = sync_channel::<Part>(0);
         let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..WORKERS {
+        for _ in 0..self.uploading {
             let (client, key, id, rx, shared) = (
                 Arc::clone(&self.client),
                 self.key.clone(),
@@ -187,11 +189,11 @@ fn work(
 
 impl Write for S3Upload {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = self.client.settings.part_size - self.buf.len();
+        let room = self.part_size - self.buf.len();
         let n = room.min(data.len());
         self.buf.extend_from_slice(&data[..n]);
         self.bytes += n as u64;
-        if self.buf.len() == self.client.settings.part_size {
+        if self.buf.len() == self.part_size {
             self.send_part()
                 .map_err(|e| io::Error::other(e.to_string()))?;
         }
