@@ -7,6 +7,7 @@ mod connection;
 mod destinations;
 mod encryption;
 mod engine_settings;
+pub mod exclude;
 mod hooks;
 mod logging;
 mod memory;
@@ -261,6 +262,7 @@ impl Config {
             ("DB_USER", conn.user.clone()),
             ("DB_PASSWORD", password.to_string()),
             ("DB_NAME", databases),
+            ("DB_EXCLUDE", naming.exclude.join(",")),
             ("DB_CONTAINER", naming.container.clone()),
             ("BACKUP_DIR", dest.backup_dir.display().to_string()),
             (

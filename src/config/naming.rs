@@ -10,6 +10,8 @@ use crate::naming;
 #[derive(Debug, Clone)]
 pub struct Naming {
     pub databases: Databases,
+    /// The databases `DB_NAME=all` leaves out (`DB_EXCLUDE`).
+    pub exclude: Vec<String>,
     /// The series base name used in file names (`DB_CONTAINER`).
     pub container: String,
     /// Prepended to every file name (`DB_BACKUP_PREFIX`).
@@ -40,6 +42,7 @@ pub(super) fn validate(raw: &Raw, kind: EngineKind) -> Result<Naming, ConfigErro
     } else {
         Databases::Server
     };
+    let exclude = super::exclude::validate(raw.db_exclude.as_deref(), &databases)?;
     let container = match &raw.db_container {
         Some(c) => {
             naming::check_series(c).map_err(|m| ConfigError::new("DB_CONTAINER", m))?;
@@ -70,6 +73,7 @@ pub(super) fn validate(raw: &Raw, kind: EngineKind) -> Result<Naming, ConfigErro
     };
     Ok(Naming {
         databases,
+        exclude,
         container,
         prefix,
         tz,

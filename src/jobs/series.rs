@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Config, Databases};
+use crate::config::{Config, Databases, exclude};
 use crate::error::Result;
 use crate::naming::BackupName;
 use std::sync::Arc;
@@ -105,6 +105,7 @@ pub fn resolve(
             for f in backups(cfg, &entries)
                 .into_iter()
                 .filter(|f| is_ours(cfg, &f.name.series) && f.has_checksum)
+                .filter(|f| !exclude::is_excluded_series(&cfg.naming, &f.name.series))
             {
                 match chosen
                     .iter_mut()

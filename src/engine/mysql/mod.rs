@@ -26,7 +26,7 @@ use tokio::runtime::Handle;
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
 use crate::cancel::Cancel;
-use crate::config::{Databases, MysqlConfig};
+use crate::config::{Databases, MysqlConfig, exclude};
 use crate::error::{Error, Result};
 use client::Tools;
 use dump_check::{DumpCheck, Inventory, Refused};
@@ -102,8 +102,10 @@ impl Engine for Mysql {
             Databases::List(names) => names.clone(),
             Databases::All => {
                 access.check_all_databases(cfg)?;
-                self.runtime
-                    .block_on(server::list_databases(&mut *self.conn()?, cfg))?
+                let names = self
+                    .runtime
+                    .block_on(server::list_databases(&mut *self.conn()?, cfg))?;
+                exclude::apply(&cfg.naming, names)?
             }
             Databases::Server => Vec::new(),
         };

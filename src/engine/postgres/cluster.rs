@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 
 use super::dump::{self, PgDump};
 use super::{DUMP_TRAILER, DUMPALL_TRAILER, Postgres, globals, server, undo};
+use crate::config::exclude;
 use crate::engine::Opener;
 use crate::error::{Error, Result};
 use crate::process::Tool;
@@ -19,7 +20,7 @@ impl Postgres {
             .runtime
             .block_on(server::list_databases(&self.client, &self.cfg))?;
         let mut suffix = String::new();
-        for db in &databases {
+        for db in databases.iter().filter(|db| exclude::keeps(&self.cfg.naming, db)) {
             suffix.push_str(&self.database_properties(db)?);
         }
         suffix.push_str(&format!("\n--\n{}\n--\n", globals::TRAILER));

@@ -23,7 +23,7 @@ use tokio_postgres::Client;
 
 use super::{Checker, Completeness, Dump, DumpTarget, Engine, Opener};
 use crate::cancel::Cancel;
-use crate::config::{Databases, PgConfig, PgFormat};
+use crate::config::{Databases, PgConfig, PgFormat, exclude};
 use crate::error::{Error, Result};
 use crate::process::Tool;
 use dump::PgDump;
@@ -211,9 +211,11 @@ impl Engine for Postgres {
             Databases::One(name) => vec![name.clone()],
             Databases::Server => Vec::new(),
             Databases::List(names) => names.clone(),
-            Databases::All => self
-                .runtime
-                .block_on(server::list_databases(&self.client, &self.cfg))?,
+            Databases::All => exclude::apply(
+                &self.cfg.naming,
+                self.runtime
+                    .block_on(server::list_databases(&self.client, &self.cfg))?,
+            )?,
         };
         let mut targets = Vec::new();
         if self.cfg.naming.databases == Databases::All {

@@ -95,3 +95,41 @@ fn restore_latest_of_a_comma_list_restores_each_database() {
         assert_eq!(my.sql(Some(db), "SELECT v FROM t"), value, "database {db}");
     }
 }
+
+/// `DB_EXCLUDE` leaves databases out of `DB_NAME=all` (a name the server lacks is a warning); leaving out
+/// every database fails with nothing written.
+#[test]
+fn all_but_the_excluded_databases() {
+    if !mariadb::available() {
+        return;
+    }
+    let my = MariaDb::start();
+    my.drop_host_name_accounts();
+    for db in ["alpha", "beta", "scratch"] {
+        my.create_db(db);
+        my.sql(
+            Some(db),
+            "CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x');",
+        );
+    }
+    let dir = backup_dir();
+    let cmd = my
+        .db_backup("all", dir.path())
+        .env("DB_EXCLUDE", "scratch,nosuchdb");
+    cmd.run(&["backup-db"])
+        .expect_success()
+        .expect_stderr_mentions(&["DB_EXCLUDE", "nosuchdb"]);
+    assert_eq!(
+        files::backup_series(dir.path()),
+        ["my-alpha", "my-beta", "my-globals"],
+        "in {:?}",
+        files::names(dir.path())
+    );
+
+    let before = files::names(dir.path());
+    cmd.env("DB_EXCLUDE", "alpha,beta,scratch")
+        .run(&["backup-db"])
+        .expect_code(2)
+        .expect_stderr_mentions(&["DB_EXCLUDE", "every database"]);
+    assert_eq!(files::names(dir.path()), before, "a failed run left files");
+}

@@ -108,3 +108,78 @@ fn restore_latest_of_a_comma_list_restores_each_database() {
         "a database not in the list was touched"
     );
 }
+
+/// `DB_EXCLUDE` leaves databases out of `DB_NAME=all` (exact names; one the server lacks is a warning, not a
+/// failure), `restore latest` leaves their old backups alone, and leaving out every database fails.
+#[test]
+fn all_but_the_excluded_databases() {
+    require_tools!(PG_SERVER);
+    let pg = PgServer::start();
+    for db in ["alpha", "scratch", "Scratch2"] {
+        pg.create_db(db);
+        pg.psql(
+            db,
+            &format!("CREATE TABLE t (v text); INSERT INTO t VALUES ('{db} old')"),
+        );
+    }
+    let dir = backup_dir();
+    let cmd = DbBackup::for_server(&pg, "all", dir.path());
+    // An older backup of every database, the one about to be left out included.
+    cmd.run(&["backup-db"]).expect_success();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let cmd = cmd.env("DB_EXCLUDE", "scratch, postgres,nosuchdb");
+    let run = cmd.run(&["backup-db"]);
+    run.expect_success()
+        .expect_stderr_mentions(&["DB_EXCLUDE", "nosuchdb"]);
+    let series = files::backup_series(dir.path());
+    let count = |s: &str| series.iter().filter(|x| *x == s).count();
+    assert_eq!(
+        [count("pg-alpha"), count("pg-Scratch2"), count("pg-globals")],
+        [2, 2, 2],
+        "{series:?}"
+    );
+    assert_eq!(
+        [count("pg-scratch"), count("pg-postgres")],
+        [1, 1],
+        "an excluded database was backed up: {series:?}"
+    );
+
+    // Nor are its properties in the globals (a database excluded because it cannot be read must not fail them).
+    let globals = files::backups(dir.path())
+        .into_iter()
+        .filter(|n| files::series_of(n) == Some("pg-globals"))
+        .max()
+        .expect("a globals backup");
+    let globals = String::from_utf8(files::decompress(&dir.path().join(globals))).expect("UTF-8");
+    assert!(globals.contains("CREATE DATABASE alpha"), "{globals}");
+    assert!(!globals.contains("CREATE DATABASE scratch"), "{globals}");
+
+    // restore latest brings back the others, but not the stale backup of the excluded database.
+    pg.psql(
+        "postgres",
+        "DROP DATABASE alpha; DROP DATABASE \"Scratch2\"; DROP DATABASE scratch",
+    );
+    cmd.run(&["restore", "latest"]).expect_success();
+    assert_eq!(pg.psql("alpha", "SELECT v FROM t").trim(), "alpha old");
+    assert_eq!(
+        pg.psql("Scratch2", "SELECT v FROM t").trim(),
+        "Scratch2 old"
+    );
+    assert!(
+        !pg.db_exists("scratch"),
+        "restore latest brought back an excluded database"
+    );
+
+    let before = files::names(dir.path());
+    cmd.env("DB_EXCLUDE", "alpha,Scratch2,postgres")
+        .run(&["backup-db"])
+        .expect_code(2)
+        .expect_stderr_mentions(&["DB_EXCLUDE", "every database"]);
+    assert_eq!(files::names(dir.path()), before, "a failed run left files");
+    DbBackup::for_server(&pg, "alpha", dir.path())
+        .env("DB_EXCLUDE", "scratch")
+        .run(&["backup-db"])
+        .expect_code(2)
+        .expect_stderr_mentions(&["DB_EXCLUDE", "DB_NAME=all"]);
+}
