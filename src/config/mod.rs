@@ -3,6 +3,7 @@
 //! runs when nothing names the engine, see `probe`); only `_FILE` secrets are read, through a callback. What is
 //! known about each engine (names, default port and user) is the engine registry's (`engine::facts`).
 
+mod aliases;
 mod connection;
 mod destinations;
 mod encryption;
@@ -330,10 +331,13 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
 }
 
 /// The process environment as UTF-8 pairs (others are left out).
+/// The aliases are read as ours here already, so that the engine probe sees them too (a conflict between them
+/// is reported by the raw step).
 fn env_vars() -> Vec<(String, String)> {
-    std::env::vars_os()
+    let vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
+        .collect();
+    aliases::apply(&vars).unwrap_or(vars)
 }
 
 #[cfg(test)]

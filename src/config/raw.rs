@@ -139,6 +139,7 @@ pub fn read(
     vars: &[(String, String)],
     read_file: &dyn Fn(&Path) -> std::io::Result<String>,
 ) -> Result<Raw, ConfigError> {
+    let vars = &super::aliases::apply(vars)?;
     check_unknown(vars)?;
     // Empty values count as unset: compose files often carry `VAR=` lines.
     let set: Vec<(String, String)> = vars
