@@ -92,6 +92,22 @@ pub fn effective_args(mut args: Vec<OsString>) -> Vec<OsString> {
         .unwrap_or("db-backup")
         .to_string();
     match invoked.as_str() {
+        // The SelfHostBlocks backup contract's restore interface: `restore snapshots` lists, `restore restore
+        // <latest|file>` restores.
+        "restore"
+            if args
+                .get(1)
+                .is_some_and(|a| a == "snapshots" || a == "restore") =>
+        {
+            let command = if args[1] == "snapshots" {
+                "list"
+            } else {
+                "restore"
+            };
+            let mut out = vec![OsString::from("db-backup"), OsString::from(command)];
+            out.extend(args.into_iter().skip(2));
+            out
+        }
         "backup-db" | "backup-service" | "restore" | "list" | "snapshots" | "verify" | "prune" => {
             let mut out = vec![OsString::from("db-backup"), OsString::from(invoked)];
             out.extend(args.into_iter().skip(1));
@@ -346,6 +362,14 @@ mod tests {
     fn link_names_become_subcommands() {
         assert_eq!(
             effective_args(args(&["/usr/local/bin/restore", "latest"])),
+            args(&["db-backup", "restore", "latest"])
+        );
+        assert_eq!(
+            effective_args(args(&["/bin/restore", "snapshots"])),
+            args(&["db-backup", "list"])
+        );
+        assert_eq!(
+            effective_args(args(&["/bin/restore", "restore", "latest"])),
             args(&["db-backup", "restore", "latest"])
         );
         assert_eq!(

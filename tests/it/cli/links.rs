@@ -172,3 +172,29 @@ fn a_backup_dir_it_cannot_write_is_refused_naming_the_uid() {
         files::names(backups.path())
     );
 }
+
+/// The SelfHostBlocks backup contract's restore interface through the `restore` link: `restore snapshots`
+/// lists the backups, `restore restore latest` restores the newest.
+#[test]
+fn restore_link_speaks_the_selfhostblocks_contract() {
+    require_tools!(PG_SERVER);
+    let pg = PgServer::start();
+    pg.create_db("app");
+    pg.psql(
+        "app",
+        "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')",
+    );
+    let (links, backups) = (links(), backup_dir());
+    let cmd = DbBackup::for_server(&pg, "app", backups.path());
+    cmd.run(&["backup-db"]).expect_success();
+    let name = files::only_backup(backups.path(), "pg");
+
+    let restore = cmd.clone().program(&link(&links, "restore"));
+    let listed = restore.run(&["snapshots"]);
+    listed.expect_success();
+    assert!(listed.stdout.contains(&name), "{listed}");
+
+    pg.psql("postgres", "DROP DATABASE app");
+    restore.run(&["restore", "latest"]).expect_success();
+    assert_eq!(pg.psql("app", "SELECT v FROM t").trim(), "kept");
+}
