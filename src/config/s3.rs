@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod addressing;
+
 use super::Secret;
-use super::values::{boolean, number};
+use super::values::number;
 use crate::error::ConfigError;
 
 /// The names inside a group (after `S3_` or `S3_<N>_`).
@@ -48,6 +50,8 @@ pub struct S3Settings {
     /// Empty, or a path ending in `/` under which every object is kept.
     pub prefix: String,
     pub path_style: bool,
+    /// Which addressing style was chosen and why, for `config`.
+    pub addressing: String,
     pub access_key: Secret,
     pub secret_key: Secret,
     pub part_size: usize,
@@ -194,19 +198,7 @@ pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, Conf
         };
         check_bucket(&format!("{prefix}BACKUP_BUCKET"), bucket)?;
         let key_prefix = key_prefix(&format!("{prefix}PREFIX"), get("PREFIX").unwrap_or(""))?;
-        let path_style = match get("FORCE_PATH_STYLE") {
-            None => false,
-            Some(v) => boolean(&format!("{prefix}FORCE_PATH_STYLE"), v)?,
-        };
-        if !path_style && host_is_ip(&endpoint) {
-            return Err(ConfigError::new(
-                format!("{prefix}FORCE_PATH_STYLE"),
-                format!(
-                    "must be true for the endpoint {endpoint}: an IP address cannot carry the bucket in its host \
-                     name (http://{bucket}.host/...); set {prefix}FORCE_PATH_STYLE=true"
-                ),
-            ));
-        }
+        let style = addressing::choose(&prefix, &endpoint, bucket, get("FORCE_PATH_STYLE"))?;
         // A key: `<prefix><field>` (or `_FILE`), else the AWS name for the first group.
         let key = |field: &str, aws_name: &str| {
             get(field).or(aws(aws_name)).ok_or_else(|| {
@@ -236,7 +228,8 @@ pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, Conf
             bucket: bucket.to_string(),
             region,
             prefix: key_prefix,
-            path_style,
+            path_style: style.path_style,
+            addressing: style.reason,
             access_key: Secret(access_key.to_string()),
             secret_key: Secret(secret_key.to_string()),
             part_size,
@@ -302,18 +295,6 @@ fn check_region(var: &str, value: &str) -> Result<String, ConfigError> {
             "{value:?} is not a region name: letters, digits, '-', '_' and '.', e.g. us-east-1 or eu-central-003"
         ),
     ))
-}
-
-/// Whether the endpoint's host is an IP address (`http://10.0.0.5:9000`, `http://[::1]:9000`).
-fn host_is_ip(endpoint: &str) -> bool {
-    let host = endpoint
-        .split_once("://")
-        .map_or(endpoint, |(_, rest)| rest);
-    if host.starts_with('[') {
-        return true;
-    }
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    host.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
 fn check_bucket(var: &str, bucket: &str) -> Result<(), ConfigError> {
@@ -466,13 +447,6 @@ mod tests {
         check(
             &[("S3_BACKUP_BUCKET", "ok-bucket"), ("AWS_REGION", "a/b")],
             "AWS_REGION",
-        );
-        check(
-            &[
-                ("S3_BACKUP_BUCKET", "ok-bucket"),
-                ("S3_ENDPOINT", "http://127.0.0.1:9000"),
-            ],
-            "S3_FORCE_PATH_STYLE",
         );
         check(
             &[

@@ -285,6 +285,7 @@ mod tests {
             region: "us-east-1".into(),
             prefix: String::new(),
             path_style: true,
+            addressing: String::new(),
             access_key: Secret::new("a"),
             secret_key: Secret::new("s"),
             part_size: 5 << 20,

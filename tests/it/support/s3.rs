@@ -166,6 +166,7 @@ impl S3Server {
                 format!("{prefix}/")
             },
             path_style: true,
+            addressing: String::new(),
             access_key: Secret::new(self.access_key.clone()),
             secret_key: Secret::new(self.secret_key.clone()),
             part_size: 5 * 1024 * 1024,
