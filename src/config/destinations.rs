@@ -76,7 +76,11 @@ pub(super) fn describe_copies(d: &Destinations) -> Vec<(&'static str, String)> {
             format!(
                 "{}: {}/{}/{} region={} addressing={} part_size={} access_key=[redacted] secret_key=[redacted]",
                 r.name, r.endpoint, r.bucket, r.prefix, r.region, r.addressing, r.part_size
-            ),
+            ) + if r.session_token.is_some() {
+                " session_token=[redacted]"
+            } else {
+                ""
+            },
         ));
     }
     out

@@ -18,6 +18,8 @@ const FIELDS: &[&str] = &[
     "ACCESS_KEY_FILE",
     "SECRET_KEY",
     "SECRET_KEY_FILE",
+    "SESSION_TOKEN",
+    "SESSION_TOKEN_FILE",
     "BACKUP_BUCKET",
     "REGION",
     "PREFIX",
@@ -54,6 +56,8 @@ pub struct S3Settings {
     pub addressing: String,
     pub access_key: Secret,
     pub secret_key: Secret,
+    /// A temporary credential's token (`S3_SESSION_TOKEN`, or `AWS_SESSION_TOKEN` with the `AWS_*` keys).
+    pub session_token: Option<Secret>,
     pub part_size: usize,
     /// How long one request is retried on transient errors before it counts as failed.
     pub retry_seconds: u64,
@@ -84,7 +88,7 @@ pub fn read(
                 ),
             ));
         }
-        if name.ends_with("_KEY_FILE") {
+        if name.ends_with("_KEY_FILE") || name.ends_with("_TOKEN_FILE") {
             let var = name.trim_end_matches("_FILE");
             if map.contains_key(var) {
                 return Err(ConfigError::new(
@@ -217,6 +221,14 @@ pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, Conf
         };
         let access_key = key("ACCESS_KEY", "AWS_ACCESS_KEY_ID")?;
         let secret_key = key("SECRET_KEY", "AWS_SECRET_ACCESS_KEY")?;
+        // The token belongs to the key pair: the group's own with the group's keys, else the AWS one.
+        let session_token = if get("ACCESS_KEY").is_some() {
+            get("SESSION_TOKEN")
+        } else {
+            aws("AWS_SESSION_TOKEN")
+        }
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| Secret(t.trim().to_string()));
         remotes.push(S3Settings {
             name: if n == 1 {
                 "s3".to_string()
@@ -232,6 +244,7 @@ pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, Conf
             addressing: style.reason,
             access_key: Secret(access_key.to_string()),
             secret_key: Secret(secret_key.to_string()),
+            session_token,
             part_size,
             retry_seconds,
         });
@@ -395,6 +408,34 @@ mod tests {
         );
         assert!(b.path_style);
         assert_eq!(b.part_size, DEFAULT_PART_SIZE);
+    }
+
+    #[test]
+    fn the_session_token_goes_with_its_key_pair() {
+        let token = |pairs: &[(&str, &str)]| {
+            let remotes = super::validate(&vars(pairs)).unwrap();
+            remotes[0]
+                .session_token
+                .as_ref()
+                .map(|t| t.expose().to_string())
+        };
+        let aws = [
+            ("S3_BACKUP_BUCKET", "one"),
+            ("AWS_ACCESS_KEY_ID", "ak"),
+            ("AWS_SECRET_ACCESS_KEY", "sk"),
+            ("AWS_SESSION_TOKEN", "tok"),
+        ];
+        assert_eq!(token(&aws).as_deref(), Some("tok"));
+        let own = [
+            aws.as_slice(),
+            &[("S3_ACCESS_KEY", "a"), ("S3_SECRET_KEY", "s")],
+        ]
+        .concat();
+        assert_eq!(token(&own), None);
+        let own = [own.as_slice(), &[("S3_SESSION_TOKEN", "mine")]].concat();
+        assert_eq!(token(&own).as_deref(), Some("mine"));
+        let shown = format!("{:?}", super::validate(&vars(&own)).unwrap());
+        assert!(!shown.contains("mine"), "{shown}");
     }
 
     #[test]

@@ -105,11 +105,14 @@ impl Client {
         let path = self.path(key);
         let payload = hex::encode(Sha256::digest(body));
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let signed = [
+        let mut signed = vec![
             ("host", self.host.clone()),
             ("x-amz-content-sha256", payload.clone()),
             ("x-amz-date", amz_date.clone()),
         ];
+        if let Some(token) = &self.settings.session_token {
+            signed.push(("x-amz-security-token", token.expose().to_string()));
+        }
         let authorization = sign::authorization(&ToSign {
             method,
             path: &path,
@@ -288,6 +291,7 @@ mod tests {
             addressing: String::new(),
             access_key: Secret::new("a"),
             secret_key: Secret::new("s"),
+            session_token: None,
             part_size: 5 << 20,
             retry_seconds: 1,
         });
