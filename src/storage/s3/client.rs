@@ -199,6 +199,17 @@ impl Client {
             (_, "InvalidAccessKeyId") => Err(permanent(format!(
                 "the store does not know the access key; check {p}ACCESS_KEY"
             ))),
+            (_, "InvalidToken" | "ExpiredToken" | "TokenRefreshRequired") => {
+                let aws = if p == "S3_" {
+                    " or AWS_SESSION_TOKEN"
+                } else {
+                    ""
+                };
+                Err(permanent(format!(
+                    "the store refused the session token: expired, or not issued with this key; renew the \
+                     temporary credentials or check {p}SESSION_TOKEN{aws}"
+                )))
+            }
             (_, "NoSuchBucket") => Err(permanent(format!(
                 "the bucket {} does not exist; create it or fix {p}BACKUP_BUCKET",
                 self.settings.bucket

@@ -78,7 +78,10 @@ fn the_session_token_is_sent_signed_and_never_shown() {
     // moto takes tokens of its own STS only, so it refuses this one: which shows the token reached it. The
     // proxy shows how it was sent.
     let backup = cmd.run(&["backup-db"]);
-    assert!(backup.stderr.contains("InvalidToken"), "{backup}");
+    assert!(
+        backup.stderr.contains("InvalidToken") && backup.stderr.contains("AWS_SESSION_TOKEN"),
+        "{backup}"
+    );
     let heads = proxy.request_heads();
     assert!(!heads.is_empty(), "no request reached the store");
     for head in &heads {
