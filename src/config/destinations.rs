@@ -74,9 +74,13 @@ pub(super) fn describe_copies(d: &Destinations) -> Vec<(&'static str, String)> {
         out.push((
             "S3",
             format!(
-                "{}: {}/{}/{} region={} path_style={} part_size={} access_key=[redacted] secret_key=[redacted]",
-                r.name, r.endpoint, r.bucket, r.prefix, r.region, r.path_style, r.part_size
-            ),
+                "{}: {}/{}/{} region={} addressing={} part_size={} access_key=[redacted] secret_key=[redacted]",
+                r.name, r.endpoint, r.bucket, r.prefix, r.region, r.addressing, r.part_size
+            ) + if r.session_token.is_some() {
+                " session_token=[redacted]"
+            } else {
+                ""
+            },
         ));
     }
     out

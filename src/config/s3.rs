@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod addressing;
+
 use super::Secret;
-use super::values::{boolean, number};
+use super::values::number;
 use crate::error::ConfigError;
 
 /// The names inside a group (after `S3_` or `S3_<N>_`).
@@ -16,6 +18,8 @@ const FIELDS: &[&str] = &[
     "ACCESS_KEY_FILE",
     "SECRET_KEY",
     "SECRET_KEY_FILE",
+    "SESSION_TOKEN",
+    "SESSION_TOKEN_FILE",
     "BACKUP_BUCKET",
     "REGION",
     "PREFIX",
@@ -48,8 +52,12 @@ pub struct S3Settings {
     /// Empty, or a path ending in `/` under which every object is kept.
     pub prefix: String,
     pub path_style: bool,
+    /// Which addressing style was chosen and why, for `config`.
+    pub addressing: String,
     pub access_key: Secret,
     pub secret_key: Secret,
+    /// A temporary credential's token (`S3_SESSION_TOKEN`, or `AWS_SESSION_TOKEN` with the `AWS_*` keys).
+    pub session_token: Option<Secret>,
     pub part_size: usize,
     /// How long one request is retried on transient errors before it counts as failed.
     pub retry_seconds: u64,
@@ -80,7 +88,7 @@ pub fn read(
                 ),
             ));
         }
-        if name.ends_with("_KEY_FILE") {
+        if name.ends_with("_KEY_FILE") || name.ends_with("_TOKEN_FILE") {
             let var = name.trim_end_matches("_FILE");
             if map.contains_key(var) {
                 return Err(ConfigError::new(
@@ -188,25 +196,21 @@ pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, Conf
             Some(var) => check_region(var, &vars[var])?,
             None => "us-east-1".to_string(),
         };
-        let endpoint = match get("ENDPOINT") {
-            Some(e) => endpoint(&format!("{prefix}ENDPOINT"), e)?,
+        // The standard order: the group's own, then (first group) the S3 one of the AWS names, then the general.
+        let endpoint_var = [
+            format!("{prefix}ENDPOINT"),
+            "AWS_ENDPOINT_URL_S3".to_string(),
+            "AWS_ENDPOINT_URL".to_string(),
+        ]
+        .into_iter()
+        .find(|name| (name.starts_with(&prefix) || n == 1) && vars.contains_key(name));
+        let endpoint = match &endpoint_var {
+            Some(var) => endpoint(var, &vars[var])?,
             None => format!("https://s3.{region}.amazonaws.com"),
         };
         check_bucket(&format!("{prefix}BACKUP_BUCKET"), bucket)?;
         let key_prefix = key_prefix(&format!("{prefix}PREFIX"), get("PREFIX").unwrap_or(""))?;
-        let path_style = match get("FORCE_PATH_STYLE") {
-            None => false,
-            Some(v) => boolean(&format!("{prefix}FORCE_PATH_STYLE"), v)?,
-        };
-        if !path_style && host_is_ip(&endpoint) {
-            return Err(ConfigError::new(
-                format!("{prefix}FORCE_PATH_STYLE"),
-                format!(
-                    "must be true for the endpoint {endpoint}: an IP address cannot carry the bucket in its host \
-                     name (http://{bucket}.host/...); set {prefix}FORCE_PATH_STYLE=true"
-                ),
-            ));
-        }
+        let style = addressing::choose(&prefix, &endpoint, bucket, get("FORCE_PATH_STYLE"))?;
         // A key: `<prefix><field>` (or `_FILE`), else the AWS name for the first group.
         let key = |field: &str, aws_name: &str| {
             get(field).or(aws(aws_name)).ok_or_else(|| {
@@ -225,6 +229,14 @@ pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, Conf
         };
         let access_key = key("ACCESS_KEY", "AWS_ACCESS_KEY_ID")?;
         let secret_key = key("SECRET_KEY", "AWS_SECRET_ACCESS_KEY")?;
+        // The token belongs to the key pair: the group's own with the group's keys, else the AWS one.
+        let session_token = if get("ACCESS_KEY").is_some() {
+            get("SESSION_TOKEN")
+        } else {
+            aws("AWS_SESSION_TOKEN")
+        }
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| Secret(t.trim().to_string()));
         remotes.push(S3Settings {
             name: if n == 1 {
                 "s3".to_string()
@@ -236,9 +248,11 @@ pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, Conf
             bucket: bucket.to_string(),
             region,
             prefix: key_prefix,
-            path_style,
+            path_style: style.path_style,
+            addressing: style.reason,
             access_key: Secret(access_key.to_string()),
             secret_key: Secret(secret_key.to_string()),
+            session_token,
             part_size,
             retry_seconds,
         });
@@ -304,18 +318,6 @@ fn check_region(var: &str, value: &str) -> Result<String, ConfigError> {
     ))
 }
 
-/// Whether the endpoint's host is an IP address (`http://10.0.0.5:9000`, `http://[::1]:9000`).
-fn host_is_ip(endpoint: &str) -> bool {
-    let host = endpoint
-        .split_once("://")
-        .map_or(endpoint, |(_, rest)| rest);
-    if host.starts_with('[') {
-        return true;
-    }
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    host.parse::<std::net::Ipv4Addr>().is_ok()
-}
-
 fn check_bucket(var: &str, bucket: &str) -> Result<(), ConfigError> {
     let ok = (3..=63).contains(&bucket.len())
         && bucket
@@ -358,141 +360,4 @@ fn key_prefix(var: &str, value: &str) -> Result<String, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug)]
-    struct Copies {
-        local: bool,
-        remotes: Vec<S3Settings>,
-    }
-
-    /// The remotes and `BACKUP_LOCAL`, as the destinations part reads them.
-    fn validate(
-        vars: &BTreeMap<String, String>,
-        local: Option<&str>,
-    ) -> Result<Copies, ConfigError> {
-        let remotes = super::validate(vars)?;
-        let local = super::super::destinations::local(local, &remotes)?;
-        Ok(Copies { local, remotes })
-    }
-
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn groups_and_fallbacks() {
-        let d = validate(
-            &vars(&[
-                ("S3_BACKUP_BUCKET", "one"),
-                ("AWS_ACCESS_KEY_ID", "ak"),
-                ("AWS_SECRET_ACCESS_KEY", "sk"),
-                ("AWS_REGION", "eu-west-1"),
-                ("S3_PREFIX", "/backups/"),
-                ("S3_2_BACKUP_BUCKET", "two"),
-                ("S3_2_ENDPOINT", "http://127.0.0.1:9000/"),
-                ("S3_2_ACCESS_KEY", "a2"),
-                ("S3_2_SECRET_KEY", "s2"),
-                ("S3_2_FORCE_PATH_STYLE", "true"),
-            ]),
-            Some("false"),
-        )
-        .unwrap();
-        assert!(!d.local);
-        assert_eq!(d.remotes.len(), 2);
-        let (a, b) = (&d.remotes[0], &d.remotes[1]);
-        assert_eq!((a.name.as_str(), a.prefix.as_str()), ("s3", "backups/"));
-        assert_eq!(a.endpoint, "https://s3.eu-west-1.amazonaws.com");
-        assert_eq!(a.access_key.expose(), "ak");
-        assert_eq!(
-            (b.name.as_str(), b.endpoint.as_str(), b.region.as_str()),
-            ("s3_2", "http://127.0.0.1:9000", "us-east-1")
-        );
-        assert!(b.path_style);
-        assert_eq!(b.part_size, DEFAULT_PART_SIZE);
-    }
-
-    #[test]
-    fn numbered_groups_do_not_take_the_aws_fallbacks() {
-        let err = validate(
-            &vars(&[
-                ("S3_2_BACKUP_BUCKET", "two"),
-                ("AWS_ACCESS_KEY_ID", "ak"),
-                ("AWS_SECRET_ACCESS_KEY", "sk"),
-            ]),
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(err.variable, "S3_2_ACCESS_KEY");
-    }
-
-    #[test]
-    fn bad_values_name_their_variable() {
-        let base = [("S3_ACCESS_KEY", "a"), ("S3_SECRET_KEY", "s")];
-        let check = |extra: &[(&str, &str)], var: &str| {
-            let mut all = base.to_vec();
-            all.extend_from_slice(extra);
-            let err = validate(&vars(&all), None).unwrap_err();
-            assert_eq!(err.variable, var, "{err}");
-        };
-        check(&[("S3_BACKUP_BUCKET", "Bad_Bucket")], "S3_BACKUP_BUCKET");
-        check(&[("S3_ENDPOINT", "minio:9000")], "S3_BACKUP_BUCKET");
-        check(
-            &[
-                ("S3_BACKUP_BUCKET", "ok-bucket"),
-                ("S3_ENDPOINT", "minio:9000"),
-            ],
-            "S3_ENDPOINT",
-        );
-        check(
-            &[("S3_BACKUP_BUCKET", "ok-bucket"), ("S3_PREFIX", "a/../b")],
-            "S3_PREFIX",
-        );
-        check(
-            &[("S3_BACKUP_BUCKET", "ok-bucket"), ("S3_PART_SIZE", "1MiB")],
-            "S3_PART_SIZE",
-        );
-        check(
-            &[
-                ("S3_BACKUP_BUCKET", "ok-bucket"),
-                ("S3_REGION", "eu central!"),
-            ],
-            "S3_REGION",
-        );
-        check(
-            &[("S3_BACKUP_BUCKET", "ok-bucket"), ("AWS_REGION", "a/b")],
-            "AWS_REGION",
-        );
-        check(
-            &[
-                ("S3_BACKUP_BUCKET", "ok-bucket"),
-                ("S3_ENDPOINT", "http://127.0.0.1:9000"),
-            ],
-            "S3_FORCE_PATH_STYLE",
-        );
-        check(
-            &[
-                ("S3_BACKUP_BUCKET", "ok-bucket"),
-                ("S3_ENDPOINT", "http://[::1]:9000"),
-                ("S3_FORCE_PATH_STYLE", "false"),
-            ],
-            "S3_FORCE_PATH_STYLE",
-        );
-        let err = validate(&BTreeMap::new(), Some("false")).unwrap_err();
-        assert_eq!(err.variable, "BACKUP_LOCAL");
-    }
-
-    #[test]
-    fn sizes_and_names() {
-        assert_eq!(parse_size("X", "16MiB").unwrap(), 16 << 20);
-        assert_eq!(parse_size("X", "5242880").unwrap(), 5 << 20);
-        assert!(parse_size("X", "lots").is_err());
-        assert!(is_known("S3_3_PREFIX"));
-        assert!(!is_known("S3_BUCKET"));
-        assert!(!is_known("S3_10_PREFIX"));
-    }
-}
+mod tests;

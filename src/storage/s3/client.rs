@@ -105,11 +105,14 @@ impl Client {
         let path = self.path(key);
         let payload = hex::encode(Sha256::digest(body));
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let signed = [
+        let mut signed = vec![
             ("host", self.host.clone()),
             ("x-amz-content-sha256", payload.clone()),
             ("x-amz-date", amz_date.clone()),
         ];
+        if let Some(token) = &self.settings.session_token {
+            signed.push(("x-amz-security-token", token.expose().to_string()));
+        }
         let authorization = sign::authorization(&ToSign {
             method,
             path: &path,
@@ -196,6 +199,17 @@ impl Client {
             (_, "InvalidAccessKeyId") => Err(permanent(format!(
                 "the store does not know the access key; check {p}ACCESS_KEY"
             ))),
+            (_, "InvalidToken" | "ExpiredToken" | "TokenRefreshRequired") => {
+                let aws = if p == "S3_" {
+                    " or AWS_SESSION_TOKEN"
+                } else {
+                    ""
+                };
+                Err(permanent(format!(
+                    "the store refused the session token: expired, or not issued with this key; renew the \
+                     temporary credentials or check {p}SESSION_TOKEN{aws}"
+                )))
+            }
             (_, "NoSuchBucket") => Err(permanent(format!(
                 "the bucket {} does not exist; create it or fix {p}BACKUP_BUCKET",
                 self.settings.bucket
@@ -285,8 +299,10 @@ mod tests {
             region: "us-east-1".into(),
             prefix: String::new(),
             path_style: true,
+            addressing: String::new(),
             access_key: Secret::new("a"),
             secret_key: Secret::new("s"),
+            session_token: None,
             part_size: 5 << 20,
             retry_seconds: 1,
         });

@@ -130,6 +130,43 @@ mod tests {
         assert!(auth.contains("SignedHeaders=host;range;x-amz-content-sha256;x-amz-date"));
     }
 
+    /// A temporary credential's token is a signed header: it is in the list and changes the signature.
+    #[test]
+    fn the_session_token_is_signed() {
+        let empty = hex::encode(Sha256::digest(b""));
+        let sign = |token: Option<&str>| {
+            let mut headers = vec![
+                ("host", "examplebucket.s3.amazonaws.com".to_string()),
+                ("x-amz-content-sha256", empty.clone()),
+                ("x-amz-date", "20130524T000000Z".to_string()),
+            ];
+            if let Some(t) = token {
+                headers.push(("x-amz-security-token", t.to_string()));
+            }
+            authorization(&ToSign {
+                method: "GET",
+                path: "/test.txt",
+                query: &[],
+                headers: &headers,
+                payload_sha256: &empty,
+                amz_date: "20130524T000000Z",
+                region: "us-east-1",
+                access_key: "AKIAIOSFODNN7EXAMPLE",
+                secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            })
+        };
+        let (plain, with) = (sign(None), sign(Some("token-1")));
+        assert!(
+            with.contains(
+                "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"
+            ),
+            "{with}"
+        );
+        assert_ne!(plain, with);
+        assert_ne!(with, sign(Some("token-2")));
+        assert!(!with.contains("token-1"));
+    }
+
     #[test]
     fn queries_are_sorted_and_encoded() {
         assert_eq!(

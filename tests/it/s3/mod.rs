@@ -3,3 +3,4 @@
 mod faults;
 mod flaky;
 mod roundtrip;
+mod settings;

@@ -166,8 +166,10 @@ impl S3Server {
                 format!("{prefix}/")
             },
             path_style: true,
+            addressing: String::new(),
             access_key: Secret::new(self.access_key.clone()),
             secret_key: Secret::new(self.secret_key.clone()),
+            session_token: None,
             part_size: 5 * 1024 * 1024,
             retry_seconds: 2,
         }
@@ -324,6 +326,8 @@ struct Status {
     healed: bool,
     /// The request line of every request that reached the proxy, in order.
     lines: Vec<String>,
+    /// The head (request line and headers) of every request, in order.
+    heads: Vec<String>,
 }
 
 /// The most the proxy reads or writes at once.
@@ -364,6 +368,11 @@ impl Proxy {
     /// The request lines (`PUT /bucket/key?partNumber=1&uploadId=... HTTP/1.1`) the proxy saw, in order.
     pub fn request_lines(&self) -> Vec<String> {
         self.state.status().lines.clone()
+    }
+
+    /// The heads (request line and headers) of the requests the proxy saw, in order.
+    pub fn request_heads(&self) -> Vec<String> {
+        self.state.status().heads.clone()
     }
 
     /// Up again for good.
@@ -470,6 +479,7 @@ fn requests(client: TcpStream, mut server: TcpStream, state: &State) {
             let mut status = state.status();
             status.requests += 1;
             status.lines.push(line.to_string());
+            status.heads.push(head.clone());
             if state.faults.down_at.is_some_and(|at| line.contains(at)) {
                 state.go_down(&mut status);
             }
