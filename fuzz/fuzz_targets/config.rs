@@ -5,7 +5,7 @@
 //! Input: the environment as `NAME=VALUE` lines (a line without `=` is a name with an empty value), then
 //! optionally a NUL byte and what every `_FILE` read returns (no NUL: the read fails with "not found"; not
 //! UTF-8: it fails as `read_to_string` does). A secret variable (a password, the passphrase, an S3 key) whose
-//! value is `@secret`, and file content `@secret` when only such variables read files, become a sentinel
+//! value is `@secret` (also a session token), and file content `@secret` when only such variables read files, become a sentinel
 //! string that must never be printed. `fuzz/config.dict` holds the names and typical values.
 #![no_main]
 
@@ -25,8 +25,11 @@ fn is_secret(name: &str) -> bool {
             | "BACKUP_ENCRYPTION_PASSPHRASE"
             | "AWS_SECRET_ACCESS_KEY"
             | "AWS_ACCESS_KEY_ID"
+            | "AWS_SESSION_TOKEN"
     ) || (name.starts_with("S3_")
-        && (name.ends_with("_SECRET_KEY") || name.ends_with("_ACCESS_KEY")))
+        && (name.ends_with("_SECRET_KEY")
+            || name.ends_with("_ACCESS_KEY")
+            || name.ends_with("_SESSION_TOKEN")))
 }
 
 fuzz_target!(|data: &[u8]| {
