@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
 
-use super::{latest, prune, series};
+use super::{prune, series};
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::engine::{self, Checker, DumpTarget, Engine};
@@ -231,11 +231,6 @@ fn backup_one(
             },
             _ => Error::Other(message),
         });
-    }
-    if done.iter().any(|d| d == "local")
-        && let Err(e) = latest::update(dir, &name)
-    {
-        tracing::warn!(file = %file_name, error = %e, "the latest link was not updated; the backup is complete");
     }
     Ok(Outcome {
         file_name,

@@ -3,7 +3,6 @@
 
 mod all;
 mod failures;
-mod latest;
 mod newserver;
 mod options;
 mod privileges;
