@@ -143,6 +143,16 @@ impl S3Server {
 
     /// A server of `kind`; the test checked with [`require_s3!`] that it is there.
     pub fn of(kind: Kind) -> S3Server {
+        S3Server::launch(kind, None)
+    }
+
+    /// moto whose key may do everything in S3 but `action` (an IAM action such as
+    /// `s3:ListBucketMultipartUploads`), which it refuses with 403 AccessDenied, as a store with a narrow policy.
+    pub fn moto_denying(action: &str) -> S3Server {
+        S3Server::launch(Kind::Moto, Some(action))
+    }
+
+    fn launch(kind: Kind, deny: Option<&str>) -> S3Server {
         let program = kind.path().unwrap_or_else(|| {
             panic!(
                 "{} is missing (scripts/test.sh installs it)",
@@ -186,7 +196,7 @@ impl S3Server {
         };
         server.wait_ready();
         if kind == Kind::Moto {
-            server.make_user();
+            server.make_user(deny);
         }
         server
     }
@@ -238,18 +248,23 @@ impl S3Server {
         response.body_mut().read_to_string().expect("IAM answer")
     }
 
-    fn make_user(&mut self) {
+    fn make_user(&mut self, deny: Option<&str>) {
         self.iam(&[
             ("Action", "CreateUser"),
             ("UserName", "backup"),
             ("Version", "2010-05-08"),
         ]);
-        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+        let denied = deny
+            .map(|action| format!(r#",{{"Effect":"Deny","Action":"{action}","Resource":"*"}}"#))
+            .unwrap_or_default();
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":"*"}}{denied}]}}"#
+        );
         self.iam(&[
             ("Action", "PutUserPolicy"),
             ("UserName", "backup"),
             ("PolicyName", "all-s3"),
-            ("PolicyDocument", policy),
+            ("PolicyDocument", &policy),
             ("Version", "2010-05-08"),
         ]);
         let keys = self.iam(&[
