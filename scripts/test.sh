@@ -80,6 +80,23 @@ s3_server() {
   echo "SKIPPED: cannot install moto[server] into $S3_VENV; the S3 tests will skip" >&2
 }
 
+# The S3 tests' second server, s3s-fs (crates.io s3s-fs, pinned), built by cargo install into cargo's bin
+# directory (~/.cargo/bin, or $CARGO_HOME/bin), where the tests look for it: a one-time build of a few minutes
+# on two cores. A failed install fails the run under CI=true; elsewhere the tests against it skip with a notice.
+S3S_FS_VERSION=0.14.1
+s3s_fs() {
+  local bin="${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs"
+  [[ $("$bin" --version 2>/dev/null) == "s3s-fs $S3S_FS_VERSION" ]] && return 0
+  echo "installing s3s-fs $S3S_FS_VERSION with cargo install (a one-time build)"
+  local install=(cargo install s3s-fs --version "$S3S_FS_VERSION" --features binary --quiet --force)
+  # --locked takes the versions it was published with; without it, cargo picks newer ones that still fit.
+  if "${install[@]}" --locked || "${install[@]}"; then
+    return 0
+  fi
+  [[ ${CI:-} == true ]] && { echo "cannot install s3s-fs $S3S_FS_VERSION (cargo install s3s-fs)" >&2; return 1; }
+  echo "SKIPPED: cannot install s3s-fs $S3S_FS_VERSION; the S3 tests against it will skip" >&2
+}
+
 # What the tests call, as "command:Debian package".
 needs=(
   "psql:postgresql-client" "pg_dump:postgresql-client" "pg_dumpall:postgresql-client"
@@ -130,6 +147,9 @@ docker_checks
 
 step "moto_server for the S3 tests ($S3_VENV)"
 s3_server
+
+step "s3s-fs $S3S_FS_VERSION for the S3 tests"
+s3s_fs
 
 step "${runner[*]}"
 "${runner[@]}"

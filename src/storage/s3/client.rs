@@ -30,6 +30,15 @@ enum Failure {
     Transient(String),
     /// No retry can help; the message says what to check.
     Permanent(String),
+    /// The store does not implement the call (HTTP 501, or the code `NotImplemented`).
+    Unsupported(String),
+}
+
+/// The store answered that it does not implement a call (HTTP 501 or `NotImplemented`): some S3-compatible
+/// stores lack calls that only housekeeping needs. `detail` is what the store said.
+#[derive(Debug, Clone)]
+pub struct Unsupported {
+    pub detail: String,
 }
 
 /// A client for one destination.
@@ -193,6 +202,7 @@ impl Client {
         };
         let permanent = |what: String| Failure::Permanent(format!("{what} ({detail})"));
         match (reply.status, code.as_str()) {
+            (501, _) | (_, "NotImplemented") => Err(Failure::Unsupported(detail)),
             (_, "SignatureDoesNotMatch") => Err(permanent(format!(
                 "the store refused the request signature: the secret key is wrong; check {p}SECRET_KEY"
             ))),
@@ -247,13 +257,33 @@ impl Client {
         body: &[u8],
         stream: bool,
     ) -> Result<(Reply, Option<ureq::Body>)> {
+        self.try_call(op, method, key, query, body, stream)?
+            .map_err(|u| {
+                self.error(format!(
+                    "{op}: the store does not implement this request ({})",
+                    u.detail
+                ))
+            })
+    }
+
+    /// [`Client::call`], telling a store that does not implement the call (`Err(Unsupported)`) from a failure.
+    pub(super) fn try_call(
+        &self,
+        op: &str,
+        method: &str,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        body: &[u8],
+        stream: bool,
+    ) -> Result<std::result::Result<(Reply, Option<ureq::Body>), Unsupported>> {
         let started = Instant::now();
         let budget = Duration::from_secs(self.settings.retry_seconds);
         let mut attempt = 0u32;
         loop {
             match self.attempt(method, key, query, body, stream) {
-                Ok(answer) => return Ok(answer),
+                Ok(answer) => return Ok(Ok(answer)),
                 Err(Failure::Permanent(m)) => return Err(self.error(format!("{op}: {m}"))),
+                Err(Failure::Unsupported(detail)) => return Ok(Err(Unsupported { detail })),
                 Err(Failure::Transient(m)) => {
                     let Some(delay) = wait(attempt, started.elapsed(), budget) else {
                         return Err(self.error(format!(
@@ -291,6 +321,10 @@ mod tests {
     use crate::config::Secret;
 
     fn retried(status: u16, body: &str) -> bool {
+        matches!(classify(status, body), Err(Failure::Transient(_)))
+    }
+
+    fn classify(status: u16, body: &str) -> std::result::Result<Reply, Failure> {
         let client = Client::new(S3Settings {
             name: "s3".into(),
             var_prefix: "S3_".into(),
@@ -311,7 +345,22 @@ mod tests {
             headers: http::HeaderMap::new(),
             body: body.to_string(),
         };
-        matches!(client.classify("PUT", reply), Err(Failure::Transient(_)))
+        client.classify("GET", reply)
+    }
+
+    #[test]
+    fn a_call_the_store_does_not_implement_is_told_apart() {
+        let body = "<Error><Code>NotImplemented</Code><Message>ListMultipartUploads is not implemented \
+                    yet</Message></Error>";
+        for (status, body) in [(501, body), (501, ""), (400, body)] {
+            match classify(status, body) {
+                Err(Failure::Unsupported(detail)) => {
+                    assert!(detail.starts_with(&format!("HTTP {status}")), "{detail}")
+                }
+                _ => panic!("HTTP {status} {body} is not taken for a missing call"),
+            }
+        }
+        assert!(matches!(classify(403, ""), Err(Failure::Permanent(_))));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use client::Client;
+pub use client::{Client, Unsupported};
 pub use operations::{Object, PendingUpload};
 use upload::S3Upload;
 
@@ -90,10 +90,29 @@ impl Storage for S3Store {
         self.client.delete(&self.key(name))
     }
 
+    /// Housekeeping: a store that lacks ListMultipartUploads (HTTP 501), or refuses or fails it, stays usable; a
+    /// warning names the call and the lifecycle rule that removes unfinished uploads instead.
     fn sweep_uploads(&self, ours: &dyn Fn(&str) -> bool) -> Result<usize> {
         let prefix = &self.client.settings.prefix;
+        let uploads = match self.client.list_multipart(prefix) {
+            Ok(Ok(uploads)) => uploads,
+            Ok(Err(unsupported)) => {
+                tracing::warn!(
+                    destination = %self.name(), call = "ListMultipartUploads", store_said = %unsupported.detail,
+                    "{}", housekeeping_advice("the store does not implement ListMultipartUploads")
+                );
+                return Ok(0);
+            }
+            Err(e) => {
+                tracing::warn!(
+                    destination = %self.name(), call = "ListMultipartUploads", error = %e,
+                    "{}", housekeeping_advice("listing unfinished uploads failed")
+                );
+                return Ok(0);
+            }
+        };
         let mut removed = 0;
-        for upload in self.client.list_multipart(prefix)? {
+        for upload in uploads {
             let Some(name) = upload.key.strip_prefix(prefix.as_str()) else {
                 continue;
             };
@@ -101,10 +120,24 @@ impl Storage for S3Store {
                 continue;
             }
             tracing::info!(destination = %self.name(), key = %upload.key, "aborting an unfinished upload of an interrupted backup");
-            self.client
-                .abort_multipart(&upload.key, &upload.upload_id)?;
-            removed += 1;
+            match self.client.abort_multipart(&upload.key, &upload.upload_id) {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!(
+                    destination = %self.name(), call = "AbortMultipartUpload", key = %upload.key, error = %e,
+                    "{}", housekeeping_advice("an unfinished upload could not be aborted")
+                ),
+            }
         }
         Ok(removed)
     }
+}
+
+/// What a warning about the stale-upload sweep says: the destination stays in use, and the bucket's lifecycle rule
+/// `AbortIncompleteMultipartUpload` removes what interrupted backups left.
+fn housekeeping_advice(what: &str) -> String {
+    format!(
+        "{what}: the destination stays in use, but unfinished uploads that interrupted backups leave are not \
+         removed by db-backup and keep taking space; give the bucket a lifecycle rule with \
+         AbortIncompleteMultipartUpload (e.g. DaysAfterInitiation 1), which removes them"
+    )
 }

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use super::client::Client;
+use super::client::{Client, Unsupported};
 use super::xml;
 use crate::error::Result;
 
@@ -210,8 +210,12 @@ impl Client {
         .map(|_| ())
     }
 
-    /// Multipart uploads under `prefix` that were neither completed nor aborted.
-    pub fn list_multipart(&self, prefix: &str) -> Result<Vec<PendingUpload>> {
+    /// Multipart uploads under `prefix` that were neither completed nor aborted (ListMultipartUploads), or
+    /// `Err(Unsupported)` from a store that does not implement the call.
+    pub fn list_multipart(
+        &self,
+        prefix: &str,
+    ) -> Result<std::result::Result<Vec<PendingUpload>, Unsupported>> {
         let mut out = Vec::new();
         let mut markers: Option<(String, String)> = None;
         loop {
@@ -220,14 +224,17 @@ impl Client {
                 query.push(("key-marker", k.as_str()));
                 query.push(("upload-id-marker", u.as_str()));
             }
-            let (reply, _) = self.call(
+            let (reply, _) = match self.try_call(
                 "listing unfinished uploads",
                 "GET",
                 None,
                 &query,
                 b"",
                 false,
-            )?;
+            )? {
+                Ok(answer) => answer,
+                Err(unsupported) => return Ok(Err(unsupported)),
+            };
             for block in xml::blocks(&reply.body, "Upload") {
                 if let (Some(key), Some(upload_id)) =
                     (xml::value(block, "Key"), xml::value(block, "UploadId"))
@@ -241,7 +248,7 @@ impl Client {
                 xml::value(&reply.body, "NextUploadIdMarker").unwrap_or_default(),
             );
             if !truncated || next.0.is_empty() {
-                return Ok(out);
+                return Ok(Ok(out));
             }
             markers = Some(next);
         }

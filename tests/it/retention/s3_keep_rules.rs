@@ -1,15 +1,16 @@
 //! The keep rules on a bucket and the local directory at once: the same decisions on both, per destination;
-//! the dry run names the rule per file and changes neither; `prune` deletes the same backups from both.
+//! the dry run names the rule per file and changes neither; `prune` deletes the same backups from both;
+//! against moto and s3s-fs.
 
 use super::keep_rules::{SCENE, assert_said, with_rules};
 use crate::support::DbBackup;
 use crate::support::files::{self, backup_dir, plant_backup};
-use crate::support::s3::{S3Server, require_s3};
+use crate::support::s3::{S3Server, require_s3, s3_test};
 
-#[test]
-fn keep_rules_decide_the_same_on_a_bucket_and_the_local_directory() {
-    require_s3!();
-    let s3 = S3Server::start();
+s3_test! {
+fn keep_rules_decide_the_same_on_a_bucket_and_the_local_directory(kind: Kind) {
+    require_s3!(kind);
+    let s3 = S3Server::of(kind);
     s3.bucket("gfs");
     let root = s3.client("gfs", "");
     let dir = backup_dir();
@@ -58,4 +59,5 @@ fn keep_rules_decide_the_same_on_a_bucket_and_the_local_directory() {
     let mut local: Vec<String> = kept.iter().map(|n| n.to_string()).collect();
     local.sort();
     assert_eq!(files::backups(dir.path()), local, "{real}");
+}
 }

@@ -1,11 +1,12 @@
 //! `prune` on a bucket whose listing takes more than one page: the dry run changes nothing and labels each backup,
-//! the real one deletes exactly those backups with their checksums and the orphan checksums of our series.
+//! the real one deletes exactly those backups with their checksums and the orphan checksums of our series; against
+//! moto and s3s-fs.
 
 use std::collections::BTreeMap;
 
 use crate::support::DbBackup;
 use crate::support::files::backup_dir;
-use crate::support::s3::{S3Server, require_s3};
+use crate::support::s3::{S3Server, require_s3, s3_test};
 
 /// More keys than one listing page holds (S3 answers at most 1000 per page); they sort before our backups,
 /// so our backups are only on the second page.
@@ -32,10 +33,10 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[test]
-fn prune_on_a_bucket_beyond_one_listing_page() {
-    require_s3!();
-    let s3 = S3Server::start();
+s3_test! {
+fn prune_on_a_bucket_beyond_one_listing_page(kind: Kind) {
+    require_s3!(kind);
+    let s3 = S3Server::of(kind);
     s3.bucket("pages");
     let root = s3.client("pages", "");
     for i in 0..FILLERS {
@@ -106,4 +107,5 @@ fn prune_on_a_bucket_beyond_one_listing_page() {
         "left in the bucket: {:?}",
         &after[FILLERS..]
     );
+}
 }

@@ -1,11 +1,13 @@
-//! S3 faults: a wrong secret key and a missing bucket fail at once (no retries) with a message naming the
-//! setting; a connection cut mid-upload or a dump that fails mid-upload leaves no object, the upload is aborted
-//! (now, or at the next run when the store cannot be reached), and the other destinations keep their copies.
+//! S3 faults, each against moto and s3s-fs: a wrong secret key and a missing bucket fail at once (no retries)
+//! with a message naming the setting; a connection cut mid-upload or a dump that fails mid-upload leaves no
+//! object, the upload is aborted (now, or at the next run when the store cannot be reached; a store without
+//! ListMultipartUploads keeps it, with a warning naming the lifecycle rule that removes it), and the other
+//! destinations keep their copies.
 
 use std::time::Duration;
 
 use crate::support::files::{self, backup_dir};
-use crate::support::s3::{Faults, Proxy, S3Server, require_s3};
+use crate::support::s3::{Faults, Kind, Proxy, S3Server, require_s3, s3_test};
 use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
 
 fn with_env(cmd: DbBackup, vars: &[(String, String)]) -> DbBackup {
@@ -19,11 +21,11 @@ fn remote_backups(s3: &S3Server, bucket: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_wrong_secret_key_or_bucket_fails_at_once_naming_the_setting() {
+s3_test! {
+fn a_wrong_secret_key_or_bucket_fails_at_once_naming_the_setting(kind: Kind) {
     require_tools!(PG_SERVER);
-    require_s3!();
-    let s3 = S3Server::start();
+    require_s3!(kind);
+    let s3 = S3Server::of(kind);
     s3.bucket("vault");
     let pg = PgServer::start();
     fixture::create(&pg, "app");
@@ -62,12 +64,13 @@ fn a_wrong_secret_key_or_bucket_fails_at_once_naming_the_setting() {
         .expect_stderr_mentions(&["S3_BACKUP_BUCKET", "does not exist"]);
     assert!(!run.stderr.contains("retrying"), "{run}");
 }
+}
 
-#[test]
-fn a_connection_cut_mid_upload_leaves_no_object_and_the_next_run_sweeps_the_upload() {
+s3_test! {
+fn a_connection_cut_mid_upload_leaves_no_object_and_the_next_run_sweeps_the_upload(kind: Kind) {
     require_tools!(PG_SERVER);
-    require_s3!();
-    let s3 = S3Server::start();
+    require_s3!(kind);
+    let s3 = S3Server::of(kind);
     s3.bucket("far");
     let pg = PgServer::start();
     fixture::create(&pg, "app");
@@ -103,23 +106,28 @@ fn a_connection_cut_mid_upload_leaves_no_object_and_the_next_run_sweeps_the_uplo
     // The local copy is complete and stays; the store could not be told to abort, so the upload waits.
     let name = files::only_backup(dir.path(), "pg");
     files::check_artifacts(dir.path(), &name);
-    let root = s3.client("far", "");
-    assert_eq!(root.list_multipart("").unwrap().len(), 1);
+    let stale = s3.uploads("far");
+    assert_eq!(stale.len(), 1, "{stale:?}");
 
     proxy.heal();
-    cmd.run(&["backup-db"]).expect_success();
-    assert!(
-        root.list_multipart("").unwrap().is_empty(),
-        "the stale upload was not swept"
-    );
+    let next = cmd.run(&["backup-db"]);
+    next.expect_success();
     assert_eq!(remote_backups(&s3, "far").len(), 2, "{:?}", s3.keys("far"));
+    if kind == Kind::S3sFs {
+        // No ListMultipartUploads: the store stays in use, the upload stays for the bucket's lifecycle rule.
+        next.expect_stderr_mentions(&["ListMultipartUploads", "AbortIncompleteMultipartUpload"]);
+        assert_eq!(s3.uploads("far"), stale);
+    } else {
+        assert!(s3.uploads("far").is_empty(), "the stale upload was not swept");
+    }
+}
 }
 
-#[test]
-fn a_dump_failing_mid_upload_aborts_the_upload() {
+s3_test! {
+fn a_dump_failing_mid_upload_aborts_the_upload(kind: Kind) {
     require_tools!(&["head"][..]);
-    require_s3!();
-    let s3 = S3Server::start();
+    require_s3!(kind);
+    let s3 = S3Server::of(kind);
     s3.bucket("cmd");
     let dir = backup_dir();
     // Through a proxy that passes everything, to see the requests.
@@ -135,10 +143,7 @@ fn a_dump_failing_mid_upload_aborts_the_upload() {
     .env("S3_PART_SIZE", "5MiB");
     cmd.run(&["backup-db"]).expect_code(1);
     assert!(s3.keys("cmd").is_empty(), "{:?}", s3.keys("cmd"));
-    assert!(
-        s3.client("cmd", "").list_multipart("").unwrap().is_empty(),
-        "the upload was not aborted"
-    );
+    assert!(s3.uploads("cmd").is_empty(), "the upload was not aborted");
     // A multipart upload was started and got a part before the dump failed, and was then aborted.
     let lines = proxy.request_lines();
     let saw = |method: &str, query: &str| {
@@ -165,4 +170,5 @@ fn a_dump_failing_mid_upload_aborts_the_upload() {
         "{:?}",
         files::names(dir.path())
     );
+}
 }

@@ -1,4 +1,4 @@
-//! S3 slow, throttling, resetting and down, through a proxy on loopback: a slow store or one that answers 503
+//! S3 slow, throttling, resetting and down, through a proxy on loopback, each against moto and s3s-fs: a slow store or one that answers 503
 //! SlowDown or resets connections for a while still gets whole objects (retried within S3_RETRY_SECONDS); a store
 //! down for longer fails the run in bounded time, naming it, with the local copy whole and nothing in the bucket.
 
@@ -10,7 +10,7 @@ use tempfile::TempDir;
 
 use crate::support::DbBackup;
 use crate::support::files::{self, backup_dir};
-use crate::support::s3::{Faults, Proxy, S3Server, require_s3};
+use crate::support::s3::{Faults, Kind, Proxy, S3Server, require_s3, s3_test};
 
 const BUCKET: &str = "flaky";
 
@@ -25,8 +25,8 @@ struct Case {
 }
 
 impl Case {
-    fn start(faults: Faults, size: usize) -> Case {
-        let s3 = S3Server::start();
+    fn start(kind: Kind, faults: Faults, size: usize) -> Case {
+        let s3 = S3Server::of(kind);
         s3.bucket(BUCKET);
         let proxy = Proxy::start(s3.port(), faults);
         let work = tempfile::tempdir().expect("work dir");
@@ -108,11 +108,12 @@ impl Case {
     }
 }
 
-#[test]
-fn a_slow_store_gets_the_whole_backup_and_restores_from_it() {
-    require_s3!();
+s3_test! {
+fn a_slow_store_gets_the_whole_backup_and_restores_from_it(kind: Kind) {
+    require_s3!(kind);
     // 8 ms per 16 KiB: about 2 MB/s each way, so that the upload and the download take seconds.
     let case = Case::start(
+        kind,
         Faults {
             delay: Duration::from_millis(8),
             ..Faults::default()
@@ -138,13 +139,15 @@ fn a_slow_store_gets_the_whole_backup_and_restores_from_it() {
         case.source.len()
     );
 }
+}
 
-#[test]
-fn a_store_answering_503_slow_down_for_a_while_gets_the_whole_backup() {
-    require_s3!();
+s3_test! {
+fn a_store_answering_503_slow_down_for_a_while_gets_the_whole_backup(kind: Kind) {
+    require_s3!(kind);
     // Every other request from the first, 8 times: each kind of request (listing, starting the upload, parts,
     // checksum, completion) gets one 503.
     let case = Case::start(
+        kind,
         Faults {
             slow_downs: 8,
             ..Faults::default()
@@ -157,13 +160,15 @@ fn a_store_answering_503_slow_down_for_a_while_gets_the_whole_backup() {
     assert_eq!(case.proxy.slow_downs(), 8, "{run}");
     case.assert_stored();
 }
+}
 
-#[test]
-fn a_store_resetting_connections_mid_upload_for_a_while_gets_the_whole_backup() {
-    require_s3!();
+s3_test! {
+fn a_store_resetting_connections_mid_upload_for_a_while_gets_the_whole_backup(kind: Kind) {
+    require_s3!(kind);
     // At the second part, every open connection is cut and new ones are reset, for 2.5 s: less than the
     // 5 s that S3_RETRY_SECONDS gives each request.
     let case = Case::start(
+        kind,
         Faults {
             down_at: Some("partNumber=2&"),
             down_for: Some(Duration::from_millis(2500)),
@@ -180,12 +185,14 @@ fn a_store_resetting_connections_mid_upload_for_a_while_gets_the_whole_backup() 
     );
     case.assert_stored();
 }
+}
 
-#[test]
-fn a_store_down_longer_than_the_retry_budget_fails_the_run_in_bounded_time() {
-    require_s3!();
+s3_test! {
+fn a_store_down_longer_than_the_retry_budget_fails_the_run_in_bounded_time(kind: Kind) {
+    require_s3!(kind);
     // Down from the first request: the run fails before the dump.
     let case = Case::start(
+        kind,
         Faults {
             down_at: Some(""),
             ..Faults::default()
@@ -245,4 +252,5 @@ fn a_store_down_longer_than_the_retry_budget_fails_the_run_in_bounded_time() {
         "{:?}",
         case.s3.uploads(BUCKET)
     );
+}
 }

@@ -2,5 +2,6 @@
 
 mod faults;
 mod flaky;
+mod housekeeping;
 mod roundtrip;
 mod settings;

@@ -10,6 +10,7 @@ pub mod pg;
 pub mod redis;
 pub mod runner;
 pub mod s3;
+pub mod s3_proxy;
 pub mod service;
 pub mod tools;
 

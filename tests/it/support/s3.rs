@@ -1,71 +1,203 @@
-//! An S3-compatible server for one test: `moto_server` (PyPI `moto[server]`, installed by scripts/test.sh into
-//! target/venv-s3) on a free loopback port, with signature checking switched on: an IAM user with its own key
-//! pair is made first, then every request must be signed with that key, as on a real store. Also a proxy on
-//! loopback that makes the store slow, throttling (503 SlowDown), resetting or down.
+//! An S3-compatible server for one test, on a free loopback port, of either of two independent kinds, so that no
+//! behaviour rests on one server's leniency ([`Kind`]):
+//! - `moto_server` (PyPI `moto[server]`, installed by scripts/test.sh into target/venv-s3), with signature
+//!   checking switched on: an IAM user with its own key pair is made first, then every request must be signed
+//!   with that key, as on a real store;
+//! - `s3s-fs` (crates.io `s3s-fs`, installed by scripts/test.sh with `cargo install` into cargo's bin
+//!   directory), over a temporary directory, with a key pair it checks every signature against. It does not
+//!   implement ListMultipartUploads (HTTP 501), which the stale-upload sweep uses.
+//!
+//! [`s3_test!`] runs a test against both. The proxy that makes a store slow, throttling or down is in
+//! `s3_proxy`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use db_backup::config::{S3Settings, Secret};
 use db_backup::storage::s3::Client;
+use tempfile::TempDir;
 
-/// What the S3 tests need.
-pub const S3_SERVER: &[&str] = &["moto_server"];
+pub use super::s3_proxy::{Faults, Proxy};
 
-/// Where scripts/test.sh installs moto, checked before PATH.
-pub fn moto_server_path() -> Option<PathBuf> {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/venv-s3/bin/moto_server");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    super::tools::find("moto_server")
+/// The S3 servers the tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Moto,
+    S3sFs,
 }
 
-/// Skips the test unless moto_server is there (fails under CI=true), like `require_tools!`.
+impl Kind {
+    /// The server's program, as messages name it.
+    pub fn program(self) -> &'static str {
+        match self {
+            Kind::Moto => "moto_server",
+            Kind::S3sFs => "s3s-fs",
+        }
+    }
+
+    /// Where scripts/test.sh installs the server (target/venv-s3 for moto, cargo's bin directory for s3s-fs),
+    /// checked before PATH.
+    pub fn path(self) -> Option<PathBuf> {
+        let installed = match self {
+            Kind::Moto => {
+                vec![
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("target/venv-s3/bin/moto_server"),
+                ]
+            }
+            Kind::S3sFs => std::env::var_os("CARGO_HOME")
+                .map(PathBuf::from)
+                .into_iter()
+                .chain(std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+                .map(|dir| dir.join("bin/s3s-fs"))
+                .collect(),
+        };
+        installed
+            .into_iter()
+            .find(|p| p.is_file())
+            .or_else(|| super::tools::find(self.program()))
+    }
+
+    /// Whether the server is there. When it is not: under `CI=true` the test fails naming it; elsewhere a
+    /// notice is printed and the caller skips, like `require_tools!`.
+    pub fn available(self) -> bool {
+        if self.path().is_some() {
+            return true;
+        }
+        let install = match self {
+            Kind::Moto => "pip install 'moto[server]==5.2.5' into target/venv-s3",
+            Kind::S3sFs => "cargo install s3s-fs --version 0.14.1 --features binary --locked",
+        };
+        let message = format!(
+            "missing S3 server: {} ({install}; scripts/test.sh does)",
+            self.program()
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{message}");
+        }
+        eprintln!("SKIPPED: {message}");
+        false
+    }
+}
+
+/// Skips the test unless the S3 server of the given [`Kind`] (moto without one) is there; fails under
+/// CI=true, naming it.
 macro_rules! require_s3 {
     () => {
-        if $crate::support::s3::moto_server_path().is_none()
-            && !$crate::support::tools::available($crate::support::s3::S3_SERVER)
-        {
+        if !$crate::support::s3::Kind::Moto.available() {
+            return;
+        }
+    };
+    ($kind:expr) => {
+        if !$kind.available() {
             return;
         }
     };
 }
 pub(crate) use require_s3;
 
+/// A test run once against each S3 server: `fn name(kind: Kind) { ... }` becomes the tests `name::moto` and
+/// `name::s3s_fs`, whose body sees the server kind as `kind`.
+macro_rules! s3_test {
+    ($(#[$attr:meta])* fn $name:ident($kind:ident: Kind) $body:block) => {
+        $(#[$attr])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn run($kind: $crate::support::s3::Kind) $body
+
+            #[test]
+            fn moto() {
+                run($crate::support::s3::Kind::Moto)
+            }
+
+            #[test]
+            fn s3s_fs() {
+                run($crate::support::s3::Kind::S3sFs)
+            }
+        }
+    };
+}
+pub(crate) use s3_test;
+
 pub struct S3Server {
+    pub kind: Kind,
     child: Child,
     port: u16,
     pub access_key: String,
     pub secret_key: String,
+    /// s3s-fs's data directory.
+    root: Option<TempDir>,
 }
 
 impl S3Server {
+    /// moto, for a test that needs what only moto does (the test says why); the others run against both
+    /// kinds with [`s3_test!`] and [`S3Server::of`].
     pub fn start() -> S3Server {
-        let program = moto_server_path().expect("moto_server (scripts/test.sh installs it)");
+        S3Server::of(Kind::Moto)
+    }
+
+    /// A server of `kind`; the test checked with [`require_s3!`] that it is there.
+    pub fn of(kind: Kind) -> S3Server {
+        S3Server::launch(kind, None)
+    }
+
+    /// moto whose key may do everything in S3 but `action` (an IAM action such as
+    /// `s3:ListBucketMultipartUploads`), which it refuses with 403 AccessDenied, as a store with a narrow policy.
+    pub fn moto_denying(action: &str) -> S3Server {
+        S3Server::launch(Kind::Moto, Some(action))
+    }
+
+    fn launch(kind: Kind, deny: Option<&str>) -> S3Server {
+        let program = kind.path().unwrap_or_else(|| {
+            panic!(
+                "{} is missing (scripts/test.sh installs it)",
+                kind.program()
+            )
+        });
         let port = free_port();
-        let child = Command::new(program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+        let mut command = Command::new(program);
+        let mut root = None;
+        let (mut access_key, mut secret_key) = (String::new(), String::new());
+        match kind {
+            Kind::Moto => {
+                command
+                    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                    .env("MOTO_ALLOW_NONEXISTENT_REGION", "true");
+            }
+            Kind::S3sFs => {
+                let dir = tempfile::tempdir().expect("s3s-fs data directory");
+                access_key = "AKIAS3SFSTESTKEY0001".to_string();
+                secret_key = format!("s3s-fs-secret-{port}-kept-in-the-test");
+                command
+                    .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                    .args(["--access-key", &access_key, "--secret-key", &secret_key])
+                    .arg(dir.path());
+                root = Some(dir);
+            }
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start moto_server");
+            .unwrap_or_else(|e| panic!("start {}: {e}", kind.program()));
         let mut server = S3Server {
+            kind,
             child,
             port,
-            access_key: String::new(),
-            secret_key: String::new(),
+            access_key,
+            secret_key,
+            root,
         };
         server.wait_ready();
-        server.make_user();
+        if kind == Kind::Moto {
+            server.make_user(deny);
+        }
         server
     }
 
@@ -78,23 +210,24 @@ impl S3Server {
     }
 
     fn wait_ready(&mut self) {
+        let program = self.kind.program();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("moto_server exited at start: {status}");
+                panic!("{program} exited at start: {status}");
             }
-            if ureq::get(&format!("{}/moto-api/", self.endpoint()))
-                .call()
-                .is_ok()
-            {
+            let ready = match self.kind {
+                Kind::Moto => ureq::get(&format!("{}/moto-api/", self.endpoint()))
+                    .call()
+                    .is_ok(),
+                Kind::S3sFs => TcpStream::connect(("127.0.0.1", self.port)).is_ok(),
+            };
+            if ready {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!(
-            "moto_server did not answer on port {} within 30 s",
-            self.port
-        );
+        panic!("{program} did not answer on port {} within 30 s", self.port);
     }
 
     /// An IAM call before authentication is switched on (moto routes it by the credential scope).
@@ -115,18 +248,23 @@ impl S3Server {
         response.body_mut().read_to_string().expect("IAM answer")
     }
 
-    fn make_user(&mut self) {
+    fn make_user(&mut self, deny: Option<&str>) {
         self.iam(&[
             ("Action", "CreateUser"),
             ("UserName", "backup"),
             ("Version", "2010-05-08"),
         ]);
-        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+        let denied = deny
+            .map(|action| format!(r#",{{"Effect":"Deny","Action":"{action}","Resource":"*"}}"#))
+            .unwrap_or_default();
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":"*"}}{denied}]}}"#
+        );
         self.iam(&[
             ("Action", "PutUserPolicy"),
             ("UserName", "backup"),
             ("PolicyName", "all-s3"),
-            ("PolicyDocument", policy),
+            ("PolicyDocument", &policy),
             ("Version", "2010-05-08"),
         ]);
         let keys = self.iam(&[
@@ -225,15 +363,75 @@ impl S3Server {
         out
     }
 
-    /// The keys of the multipart uploads in `bucket` that were neither completed nor aborted.
+    /// The keys of the multipart uploads in `bucket` that were neither completed nor aborted. s3s-fs cannot
+    /// list them (it lacks ListMultipartUploads): its data directory holds a
+    /// `.bucket-<bucket>.object-<key>.upload-<id>.metadata.json` (names in unpadded URL-safe base64) from the
+    /// start of an upload to its completion or abort.
     pub fn uploads(&self, bucket: &str) -> Vec<String> {
-        self.client(bucket, "")
-            .list_multipart("")
-            .expect("list multipart uploads")
-            .into_iter()
-            .map(|u| u.key)
-            .collect()
+        let mut keys: Vec<String> = match &self.root {
+            None => self
+                .client(bucket, "")
+                .list_multipart("")
+                .expect("list multipart uploads")
+                .expect("moto implements ListMultipartUploads")
+                .into_iter()
+                .map(|u| u.key)
+                .collect(),
+            Some(root) => {
+                let start = format!(".bucket-{}.object-", base64url(bucket.as_bytes()));
+                std::fs::read_dir(root.path())
+                    .expect("read the s3s-fs data directory")
+                    .filter_map(|entry| {
+                        let name = entry.ok()?.file_name().into_string().ok()?;
+                        let rest = name.strip_prefix(&start)?;
+                        let (key, tail) = rest.split_once(".upload-")?;
+                        tail.ends_with(".metadata.json")
+                            .then(|| String::from_utf8(unbase64url(key)).expect("UTF-8 key"))
+                    })
+                    .collect()
+            }
+        };
+        keys.sort();
+        keys
     }
+}
+
+/// Unpadded URL-safe base64, as s3s-fs names its files.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn unbase64url(text: &str) -> Vec<u8> {
+    let sextet = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'-' => 62,
+        b'_' => 63,
+        _ => panic!("not URL-safe base64: {text}"),
+    };
+    let mut out = Vec::new();
+    for chunk in text.as_bytes().chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, c)| n | u32::from(sextet(*c)) << (18 - 6 * i));
+        for i in 0..chunk.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
 }
 
 impl Drop for S3Server {
@@ -281,300 +479,4 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
-}
-
-/// What a [`Proxy`] does to the traffic between the client and the store; `Faults::default()` passes it all.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Faults {
-    /// Every chunk (at most 16 KiB) waits this long, both ways: a slow store.
-    pub delay: Duration,
-    /// Answers this many requests itself, every other one from the first, with 503 SlowDown.
-    pub slow_downs: u32,
-    /// Goes down once more than this many bytes went to the store.
-    pub down_after_bytes: Option<u64>,
-    /// Goes down at the first request whose request line contains this (`""`: the first request).
-    pub down_at: Option<&'static str>,
-    /// How long it stays down (`None`: until [`Proxy::heal`]). Down, it cuts every open connection and resets
-    /// (RST) new ones at once. It goes down only once.
-    pub down_for: Option<Duration>,
-}
-
-/// A proxy on loopback to the store on `127.0.0.1:<target>` that injects [`Faults`]. It reads requests one by
-/// one (the head, then `Content-Length` bytes of body: all our client sends), so that it can answer one itself
-/// or go down at a given one; answers pass through as bytes.
-pub struct Proxy {
-    pub port: u16,
-    state: Arc<State>,
-}
-
-struct State {
-    target: u16,
-    faults: Faults,
-    status: Mutex<Status>,
-    /// Both ends of every connection opened before the store went down, to cut them when it does.
-    open: Mutex<Vec<TcpStream>>,
-    stop: AtomicBool,
-}
-
-#[derive(Default)]
-struct Status {
-    sent: u64,
-    requests: u64,
-    slow_downs: u32,
-    down_since: Option<Instant>,
-    went_down: bool,
-    healed: bool,
-    /// The request line of every request that reached the proxy, in order.
-    lines: Vec<String>,
-    /// The head (request line and headers) of every request, in order.
-    heads: Vec<String>,
-}
-
-/// The most the proxy reads or writes at once.
-const CHUNK: usize = 16 * 1024;
-
-impl Proxy {
-    pub fn start(target: u16, faults: Faults) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy listen");
-        let port = listener.local_addr().expect("proxy address").port();
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let state = Arc::new(State {
-            target,
-            faults,
-            status: Mutex::default(),
-            open: Mutex::default(),
-            stop: AtomicBool::new(false),
-        });
-        let shared = Arc::clone(&state);
-        std::thread::spawn(move || accept(&listener, &shared));
-        Proxy { port, state }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn went_down(&self) -> bool {
-        self.state.status().went_down
-    }
-
-    /// How many 503 answers the proxy gave.
-    pub fn slow_downs(&self) -> u32 {
-        self.state.status().slow_downs
-    }
-
-    /// The request lines (`PUT /bucket/key?partNumber=1&uploadId=... HTTP/1.1`) the proxy saw, in order.
-    pub fn request_lines(&self) -> Vec<String> {
-        self.state.status().lines.clone()
-    }
-
-    /// The heads (request line and headers) of the requests the proxy saw, in order.
-    pub fn request_heads(&self) -> Vec<String> {
-        self.state.status().heads.clone()
-    }
-
-    /// Up again for good.
-    pub fn heal(&self) {
-        let mut status = self.state.status();
-        status.healed = true;
-        status.down_since = None;
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.state.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-impl State {
-    fn status(&self) -> MutexGuard<'_, Status> {
-        self.status.lock().expect("proxy status")
-    }
-
-    fn is_down(&self) -> bool {
-        let down_for = self.faults.down_for;
-        self.status()
-            .down_since
-            .is_some_and(|since| down_for.is_none_or(|d| since.elapsed() < d))
-    }
-
-    fn go_down(&self, status: &mut Status) {
-        if status.went_down || status.healed {
-            return;
-        }
-        status.went_down = true;
-        status.down_since = Some(Instant::now());
-        for conn in self.open.lock().expect("open connections").drain(..) {
-            let _ = conn.shutdown(Shutdown::Both);
-        }
-    }
-
-    /// Passes `bytes` on after the delay, counting those to the store; false when the store is down or the
-    /// connection closed.
-    fn carry(&self, bytes: &[u8], to: &mut TcpStream, to_store: bool) -> bool {
-        std::thread::sleep(self.faults.delay);
-        if to_store {
-            let mut status = self.status();
-            status.sent += bytes.len() as u64;
-            if self
-                .faults
-                .down_after_bytes
-                .is_some_and(|limit| status.sent > limit)
-            {
-                self.go_down(&mut status);
-            }
-        }
-        !self.is_down() && to.write_all(bytes).is_ok()
-    }
-}
-
-fn accept(listener: &TcpListener, state: &Arc<State>) {
-    while !state.stop.load(Ordering::Relaxed) {
-        let Ok((client, _)) = listener.accept() else {
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        };
-        if state.is_down() {
-            reset(&client);
-            continue;
-        }
-        let Ok(server) = TcpStream::connect(("127.0.0.1", state.target)) else {
-            continue;
-        };
-        let _ = client.set_nonblocking(false);
-        let clones = (
-            client.try_clone(),
-            server.try_clone(),
-            client.try_clone(),
-            server.try_clone(),
-        );
-        let (Ok(client_out), Ok(server_in), Ok(client_kept), Ok(server_kept)) = clones else {
-            continue;
-        };
-        state
-            .open
-            .lock()
-            .expect("open connections")
-            .extend([client_kept, server_kept]);
-        let shared = Arc::clone(state);
-        std::thread::spawn(move || requests(client, server, &shared));
-        let shared = Arc::clone(state);
-        std::thread::spawn(move || answers(server_in, client_out, &shared));
-    }
-}
-
-/// Client to store, request by request.
-fn requests(client: TcpStream, mut server: TcpStream, state: &State) {
-    let Ok(mut answer) = client.try_clone() else {
-        return;
-    };
-    let mut from = BufReader::with_capacity(CHUNK, client);
-    let mut buf = vec![0u8; CHUNK];
-    'requests: while let Some(head) = read_head(&mut from) {
-        let line = head.lines().next().unwrap_or_default();
-        let slow_down = {
-            let mut status = state.status();
-            status.requests += 1;
-            status.lines.push(line.to_string());
-            status.heads.push(head.clone());
-            if state.faults.down_at.is_some_and(|at| line.contains(at)) {
-                state.go_down(&mut status);
-            }
-            let slow_down = status.slow_downs < state.faults.slow_downs && status.requests % 2 == 1;
-            status.slow_downs += u32::from(slow_down);
-            slow_down
-        };
-        if state.is_down() {
-            break;
-        }
-        let mut left = content_length(&head);
-        if slow_down {
-            let body = std::io::copy(&mut (&mut from).take(left), &mut std::io::sink());
-            if body.is_ok_and(|n| n == left) {
-                let _ = answer.write_all(slow_down_answer(line.starts_with("HEAD ")).as_bytes());
-            }
-            break;
-        }
-        if !state.carry(head.as_bytes(), &mut server, true) {
-            break;
-        }
-        while left > 0 {
-            let want = CHUNK.min(usize::try_from(left).unwrap_or(CHUNK));
-            let n = match from.read(&mut buf[..want]) {
-                Ok(0) | Err(_) => break 'requests,
-                Ok(n) => n,
-            };
-            if !state.carry(&buf[..n], &mut server, true) {
-                break 'requests;
-            }
-            left -= n as u64;
-        }
-    }
-    let _ = from.get_ref().shutdown(Shutdown::Both);
-    let _ = server.shutdown(Shutdown::Both);
-}
-
-/// Store to client, as bytes.
-fn answers(mut server: TcpStream, mut client: TcpStream, state: &State) {
-    let mut buf = vec![0u8; CHUNK];
-    while let Ok(n @ 1..) = server.read(&mut buf) {
-        if !state.carry(&buf[..n], &mut client, false) {
-            break;
-        }
-    }
-    let _ = server.shutdown(Shutdown::Both);
-    let _ = client.shutdown(Shutdown::Both);
-}
-
-/// A request head up to its blank line; `None` at the end of the connection.
-fn read_head(from: &mut impl BufRead) -> Option<String> {
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        match from.read_until(b'\n', &mut head) {
-            Ok(1..) if head.len() <= 64 * 1024 => {}
-            _ => return None,
-        }
-    }
-    String::from_utf8(head).ok()
-}
-
-fn content_length(head: &str) -> u64 {
-    head.lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// What a store under load answers: 503 with S3's XML error (no body for a HEAD request), then it closes.
-fn slow_down_answer(head_request: bool) -> String {
-    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
-                <Message>Please reduce your request rate.</Message><RequestId>proxy</RequestId></Error>";
-    format!(
-        "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{}",
-        body.len(),
-        if head_request { "" } else { body }
-    )
-}
-
-/// Closes `conn` with a reset (RST) instead of an orderly FIN, as a crashed or overloaded store does.
-fn reset(conn: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: an open socket, and a pointer to a `linger` of the size given.
-    unsafe {
-        libc::setsockopt(
-            conn.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            std::ptr::from_ref(&linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
 }
