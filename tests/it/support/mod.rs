@@ -11,6 +11,7 @@ pub mod redis;
 pub mod runner;
 pub mod s3;
 pub mod service;
+pub mod smtp;
 pub mod tools;
 
 pub use pg::PgServer;
