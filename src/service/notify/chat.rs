@@ -211,8 +211,12 @@ impl Discord {
             base: q.api_url()?,
             fields,
         };
-        // One embed per message: accepted for shoutrrr's URLs, nothing to split.
+        // One embed per message, coloured by its outcome: accepted for shoutrrr's URLs, nothing to split and
+        // no warning, info or debug messages to colour.
         let _ = q.flag(&["splitlines"])?;
+        for unused in ["colorwarn", "colorinfo", "colordebug"] {
+            let _ = q.take(&[unused]);
+        }
         url.query.finish(DISCORD_KEYS)?;
         let host = api_host(discord.base.as_deref(), "discord.com");
         Ok((discord, host))

@@ -165,10 +165,17 @@ fn a_success_is_told_only_with_notify_on_always() {
     let backups = backup_dir();
     let recorder = Recorder::start();
     let authority = recorder.url("").trim_start_matches("http://").to_string();
+    // From a secret file, one URL a line.
+    let urls_file = dir.path().join("notify_urls");
+    std::fs::write(
+        &urls_file,
+        format!("ntfy://{authority}/ok?scheme=http\ngeneric+http://{authority}/plain\n"),
+    )
+    .expect("write the URL file");
     let running = service(&db, backups.path())
         .env(
-            "NOTIFY_URLS",
-            &format!("ntfy://{authority}/ok?scheme=http, generic+http://{authority}/plain"),
+            "NOTIFY_URLS_FILE",
+            crate::support::service::path_str(&urls_file),
         )
         .env("NOTIFY_ON", "always")
         .spawn(&["backup-service"]);
