@@ -363,6 +363,42 @@ mod tests {
     }
 
     #[test]
+    fn notify_urls_take_notify_on_and_a_template() {
+        let s = validate(&raw(&[
+            (
+                "NOTIFY_URLS",
+                "ntfy://:tk_s3cret@ntfy.example/t, generic+https://h/x",
+            ),
+            ("NOTIFY_TEMPLATE", r#"{"text": "{title}"}"#),
+            ("NOTIFY_ON", "always"),
+        ]))
+        .unwrap();
+        assert_eq!(s.notify_urls.len(), 2);
+        assert_eq!(s.notify_on, NotifyOn::Always);
+        let described = format!("{:?} {s:?}", s.describe(chrono_tz::UTC));
+        assert!(
+            described.contains("ntfy://ntfy.example, generic+https://h"),
+            "{described}"
+        );
+        assert!(!described.contains("tk_s3cret"), "{described}");
+        for (pairs, var) in [
+            (
+                &[
+                    ("NOTIFY_TEMPLATE", "{title}"),
+                    ("NOTIFY_URLS", "ntfy://h/t"),
+                ][..],
+                "NOTIFY_TEMPLATE",
+            ),
+            (
+                &[("NOTIFY_URLS", "ntfy://h/t,mqtt://h/t")][..],
+                "NOTIFY_URLS",
+            ),
+        ] {
+            assert_eq!(err(pairs).variable, var, "{pairs:?}");
+        }
+    }
+
+    #[test]
     fn a_bad_url_is_not_repeated_in_the_error() {
         let e = err(&[("NOTIFY_WEBHOOK_URL", "ftp://secret-token@host/x")]);
         assert!(!e.to_string().contains("secret-token"), "{e}");
