@@ -2,7 +2,7 @@
 //!
 //! - [`cli`] parses the command line (and the binary's link name) and runs a command; [`jobs`] holds the
 //!   commands: backup, restore, verify, list and prune. [`service`] is `backup-service`: the schedule loop,
-//!   retries, stop signals, the state behind `healthcheck`, `/metrics`, pings and webhooks.
+//!   retries, stop signals, the state behind `healthcheck`, `/metrics`, pings, webhooks and notifications.
 //! - [`config`] turns the environment into a validated [`config::Config`], without I/O of its own.
 //! - [`engine`] knows each database (check, dump, completeness, restore), one folder per engine whose facts
 //!   (names, port, file kinds, detection probe) are asked of one registry, [`engine::facts`]; [`process`] runs

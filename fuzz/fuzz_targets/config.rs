@@ -26,6 +26,7 @@ fn is_secret(name: &str) -> bool {
             | "AWS_SECRET_ACCESS_KEY"
             | "AWS_ACCESS_KEY_ID"
             | "AWS_SESSION_TOKEN"
+            | "NOTIFY_URLS"
     ) || (name.starts_with("S3_")
         && (name.ends_with("_SECRET_KEY")
             || name.ends_with("_ACCESS_KEY")

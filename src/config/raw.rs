@@ -110,6 +110,7 @@ pub struct Raw {
     pub backup_stop_timeout: Option<String>,
     pub metrics_port: Option<String>,
     pub notify_on: Option<String>,
+    pub notify_template: Option<String>,
     pub backup_encryption_recipients: Option<String>,
     pub backup_local: Option<String>,
     /// The `S3_*` and `AWS_*` variables, `_FILE` secrets read (see `s3`).
@@ -125,6 +126,9 @@ pub struct Raw {
     /// `NOTIFY_WEBHOOK_URL` (+ `_FILE`): chat webhooks embed their token in the URL.
     #[serde(skip)]
     pub notify_webhook_url: Option<String>,
+    /// `NOTIFY_URLS` (+ `_FILE`): service URLs hold tokens and passwords.
+    #[serde(skip)]
+    pub notify_urls: Option<String>,
     /// `BACKUP_PRE_CMD` and the other hook settings (see `hooks`).
     #[serde(skip)]
     pub hooks: super::hooks::RawHooks,
@@ -156,6 +160,7 @@ pub fn read(
     };
     raw.healthcheck_ping_url = secret(&map, "HEALTHCHECK_PING_URL", read_file)?;
     raw.notify_webhook_url = secret(&map, "NOTIFY_WEBHOOK_URL", read_file)?;
+    raw.notify_urls = secret(&map, "NOTIFY_URLS", read_file)?;
     raw.encryption_passphrase = secret(&map, "BACKUP_ENCRYPTION_PASSPHRASE", read_file)?;
     raw.s3 = super::s3::read(&map, read_file)?;
     raw.hooks = super::hooks::read(&map);

@@ -8,6 +8,8 @@ use super::raw::Raw;
 use super::values::{boolean, number, one_of};
 use crate::error::ConfigError;
 use crate::scheduler::{INTERVAL_VAR, SCHEDULE_VAR, Schedule};
+use crate::service::notify::template::Template;
+use crate::service::notify::urls::{self, NotifyUrl};
 
 /// `BACKUP_RETRIES` when unset.
 pub const DEFAULT_RETRIES: u32 = 2;
@@ -18,7 +20,7 @@ pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(8);
 /// The longest accepted `BACKUP_STOP_TIMEOUT`.
 pub const MAX_STOP_TIMEOUT_SECS: u64 = 3600;
 
-/// When `NOTIFY_WEBHOOK_URL` is called.
+/// When `NOTIFY_WEBHOOK_URL` and `NOTIFY_URLS` are told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotifyOn {
     /// Only after a run that failed (after its retries).
@@ -53,6 +55,10 @@ pub struct ServiceSettings {
     pub ping_url: Option<Secret>,
     /// `NOTIFY_WEBHOOK_URL`: a JSON POST after a run.
     pub webhook_url: Option<Secret>,
+    /// `NOTIFY_URLS`: services that tell people (ntfy, Slack, email, ...).
+    pub notify_urls: Vec<NotifyUrl>,
+    /// `NOTIFY_TEMPLATE`: the body of generic webhooks without a template of their own.
+    pub notify_template: Option<String>,
     /// `NOTIFY_ON`.
     pub notify_on: NotifyOn,
 }
@@ -68,6 +74,8 @@ impl std::fmt::Debug for ServiceSettings {
             .field("metrics_port", &self.metrics_port)
             .field("ping_url", &self.ping_url)
             .field("webhook_url", &self.webhook_url)
+            .field("notify_urls", &self.notify_urls)
+            .field("notify_template", &self.notify_template)
             .field("notify_on", &self.notify_on)
             .finish()
     }
@@ -101,6 +109,24 @@ impl ServiceSettings {
             ),
             ("HEALTHCHECK_PING_URL", url(&self.ping_url)),
             ("NOTIFY_WEBHOOK_URL", url(&self.webhook_url)),
+            (
+                "NOTIFY_URLS",
+                if self.notify_urls.is_empty() {
+                    "(unset)".into()
+                } else {
+                    self.notify_urls
+                        .iter()
+                        .map(|u| u.label.replacen(' ', "://", 1))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ),
+            (
+                "NOTIFY_TEMPLATE",
+                self.notify_template
+                    .clone()
+                    .unwrap_or_else(|| "(unset)".into()),
+            ),
             ("NOTIFY_ON", self.notify_on.name().to_string()),
         ]
     }
@@ -170,12 +196,33 @@ pub(super) fn validate(raw: &Raw) -> Result<ServiceSettings, ConfigError> {
         .as_deref()
         .map(|u| http_url("NOTIFY_WEBHOOK_URL", u))
         .transpose()?;
+    let template = raw
+        .notify_template
+        .as_deref()
+        .map(|t| Template::parse(t).map_err(|e| ConfigError::new("NOTIFY_TEMPLATE", e)))
+        .transpose()?;
+    let notify_urls = match raw.notify_urls.as_deref() {
+        None => Vec::new(),
+        Some(v) => urls::parse_list("NOTIFY_URLS", v, template.as_ref())?,
+    };
+    if template.is_some()
+        && !notify_urls
+            .iter()
+            .any(|u| matches!(u.target, urls::Target::Generic(_)))
+    {
+        return Err(ConfigError::new(
+            "NOTIFY_TEMPLATE",
+            "is set but NOTIFY_URLS has no generic webhook (generic://, generic+https://) to use it: add \
+             one or remove NOTIFY_TEMPLATE",
+        ));
+    }
     let notify_on = match raw.notify_on.as_deref() {
         None => NotifyOn::Failure,
-        Some(_) if webhook_url.is_none() => {
+        Some(_) if webhook_url.is_none() && notify_urls.is_empty() => {
             return Err(ConfigError::new(
                 "NOTIFY_ON",
-                "is set but NOTIFY_WEBHOOK_URL is not: set the webhook URL or remove NOTIFY_ON",
+                "is set but neither NOTIFY_WEBHOOK_URL nor NOTIFY_URLS is: set one of them or remove \
+                 NOTIFY_ON",
             ));
         }
         Some(v) => one_of(
@@ -192,6 +239,8 @@ pub(super) fn validate(raw: &Raw) -> Result<ServiceSettings, ConfigError> {
         metrics_port,
         ping_url,
         webhook_url,
+        notify_urls,
+        notify_template: raw.notify_template.clone(),
         notify_on,
     })
 }
@@ -307,6 +356,42 @@ mod tests {
                     ("NOTIFY_ON", "sometimes"),
                 ][..],
                 "NOTIFY_ON",
+            ),
+        ] {
+            assert_eq!(err(pairs).variable, var, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn notify_urls_take_notify_on_and_a_template() {
+        let s = validate(&raw(&[
+            (
+                "NOTIFY_URLS",
+                "ntfy://:tk_s3cret@ntfy.example/t, generic+https://h/x",
+            ),
+            ("NOTIFY_TEMPLATE", r#"{"text": "{title}"}"#),
+            ("NOTIFY_ON", "always"),
+        ]))
+        .unwrap();
+        assert_eq!(s.notify_urls.len(), 2);
+        assert_eq!(s.notify_on, NotifyOn::Always);
+        let described = format!("{:?} {s:?}", s.describe(chrono_tz::UTC));
+        assert!(
+            described.contains("ntfy://ntfy.example, generic+https://h"),
+            "{described}"
+        );
+        assert!(!described.contains("tk_s3cret"), "{described}");
+        for (pairs, var) in [
+            (
+                &[
+                    ("NOTIFY_TEMPLATE", "{title}"),
+                    ("NOTIFY_URLS", "ntfy://h/t"),
+                ][..],
+                "NOTIFY_TEMPLATE",
+            ),
+            (
+                &[("NOTIFY_URLS", "ntfy://h/t,mqtt://h/t")][..],
+                "NOTIFY_URLS",
             ),
         ] {
             assert_eq!(err(pairs).variable, var, "{pairs:?}");

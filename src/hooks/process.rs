@@ -235,6 +235,7 @@ pub fn is_secret(name: &str) -> bool {
         || (upper.starts_with("S3_") && upper.ends_with("ACCESS_KEY"))
         || upper == "HEALTHCHECK_PING_URL"
         || upper == "NOTIFY_WEBHOOK_URL"
+        || upper == "NOTIFY_URLS"
 }
 
 #[cfg(test)]
@@ -255,6 +256,7 @@ mod tests {
             "S3_2_ACCESS_KEY",
             "MYSQL_PWD",
             "NOTIFY_WEBHOOK_URL",
+            "NOTIFY_URLS",
             "HEALTHCHECK_PING_URL",
         ] {
             assert!(is_secret(name), "{name}");

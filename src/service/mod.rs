@@ -8,7 +8,7 @@
 //! - [`state`]: what the service remembers, in a dotfile in `BACKUP_DIR` that `healthcheck` reads.
 //! - [`health`]: the rule that says healthy or not (the `healthcheck` command, `/healthz`).
 //! - [`metrics`]: `/metrics` (Prometheus) and `/healthz` on `METRICS_PORT`.
-//! - [`notify`]: healthchecks.io-style pings and the JSON webhook.
+//! - [`notify`]: healthchecks.io-style pings, the JSON webhook and the messages of `NOTIFY_URLS`.
 //!
 //! Runs never overlap: the loop waits for a run to end before it looks at the schedule again, and a scheduled
 //! time that passed meanwhile is skipped with a warning. The service never exits because a backup failed.
@@ -99,6 +99,7 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
         stop_timeout_s = settings.stop_timeout.as_secs(),
         ping = %settings.ping_url.as_ref().map(|u| redact_url(u.expose())).unwrap_or_else(|| "off".into()),
         webhook = %settings.webhook_url.as_ref().map(|u| redact_url(u.expose())).unwrap_or_else(|| "off".into()),
+        notify = %notify_labels(&settings.notify_urls),
         "backup-service started"
     );
 
@@ -181,6 +182,17 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
         std::process::exit(0);
     }
     Ok(())
+}
+
+/// The services of `NOTIFY_URLS` for the start-up line: scheme and host of each, or `off`.
+fn notify_labels(urls: &[notify::urls::NotifyUrl]) -> String {
+    if urls.is_empty() {
+        return "off".into();
+    }
+    urls.iter()
+        .map(|u| u.label.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The next run after `now`.

@@ -11,6 +11,7 @@ mod config;
 mod faults;
 mod hooks;
 mod mysql;
+mod notify;
 mod postgres;
 mod redis;
 mod restore;

@@ -165,6 +165,25 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case("NOTIFY_ON", &[("NOTIFY_ON", "always")]), // without a webhook
+        case(
+            "NOTIFY_URLS",
+            &[("NOTIFY_URLS", "ntfy://ntfy.sh/t,pushover://tok@user")],
+        ),
+        case(
+            "NOTIFY_URLS",
+            &[("NOTIFY_URLS", "telegram://123:abc@telegram")], // no chat
+        ),
+        case(
+            "NOTIFY_URLS_FILE",
+            &[("NOTIFY_URLS_FILE", "/nonexistent/urls")],
+        ),
+        case(
+            "NOTIFY_TEMPLATE",
+            &[
+                ("NOTIFY_URLS", "generic+https://h/x"),
+                ("NOTIFY_TEMPLATE", "{nope}"),
+            ],
+        ),
         // Encryption.
         case(
             "BACKUP_ENCRYPTION_RECIPIENTS",

@@ -12,6 +12,7 @@ pub mod runner;
 pub mod s3;
 pub mod s3_proxy;
 pub mod service;
+pub mod smtp;
 pub mod tools;
 
 pub use pg::PgServer;

@@ -86,10 +86,33 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 pub struct Received {
     pub method: String,
     pub path: String,
+    /// Header names in lower case, in arrival order.
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
-/// A local HTTP server that answers 200 to everything and remembers what it got.
+impl Received {
+    /// The value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{} {}: the body is not JSON ({e}): {}",
+                self.method, self.path, self.body
+            )
+        })
+    }
+}
+
+/// A local HTTP server that answers 200 with `{"ok":true}` (what the Slack and Telegram APIs say) to everything
+/// and remembers what it got.
 pub struct Recorder {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
@@ -109,7 +132,8 @@ impl Recorder {
                 }
                 let mut stream = stream;
                 let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK",
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\
+                      Connection: close\r\n\r\n{\"ok\":true}",
                 );
             }
         });
@@ -142,6 +166,7 @@ fn read_request(stream: &TcpStream) -> Option<Received> {
     let method = words.next()?.to_string();
     let path = words.next()?.to_string();
     let mut length = 0usize;
+    let mut headers = Vec::new();
     loop {
         let mut header = String::new();
         reader.read_line(&mut header).ok()?;
@@ -149,10 +174,11 @@ fn read_request(stream: &TcpStream) -> Option<Received> {
         if header.is_empty() {
             break;
         }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok()?;
+            }
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
         }
     }
     let mut body = vec![0u8; length];
@@ -160,6 +186,7 @@ fn read_request(stream: &TcpStream) -> Option<Received> {
     Some(Received {
         method,
         path,
+        headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
