@@ -1,6 +1,8 @@
 //! Tests of configuration: defaults, aliases and every kind of bad value.
 
 use super::*;
+use crate::engine::command::settings::CommandSettings;
+use crate::engine::postgres::settings::{PgFormat, PgSettings};
 use crate::pipeline::Compression;
 use crate::retention::Policy;
 use std::path::PathBuf;

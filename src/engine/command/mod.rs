@@ -3,6 +3,7 @@
 //! is complete, so the command's exit status (and a non-empty stream) is the check.
 
 pub mod facts;
+pub mod settings;
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -11,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
 use crate::cancel::Cancel;
-use crate::config::CommandConfig;
+use crate::engine::command::settings::CommandConfig;
 use crate::error::{ConfigError, Error, Result};
 use crate::process::Tool;
 
