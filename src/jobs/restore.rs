@@ -184,6 +184,7 @@ fn restore_all(
                 std::io::BufReader::with_capacity(1 << 20, file),
                 compression,
                 keys,
+                &cfg.budget,
             )
             .map_err(|e| Error::file(&path, e.to_string()))
         };
@@ -263,6 +264,7 @@ fn plain_head(source: &std::path::Path, plan: &Plan, cfg: &Config) -> Result<Vec
         std::io::BufReader::new(file),
         plan.found.name.compression,
         keys,
+        &cfg.budget,
     )
     .map_err(|e| Error::file(&location, e.to_string()))?;
     let mut head = Vec::new();
