@@ -181,7 +181,7 @@ impl ToolDump {
         )?;
         let stdout = tool
             .take_stdout()
-            .ok_or_else(|| crate::error::Error::Other(format!("{name} has no output pipe")))?;
+            .ok_or_else(|| crate::error::Error::no_pipe(name, "output"))?;
         Ok(ToolDump { tool, stdout })
     }
 }

@@ -124,7 +124,7 @@ impl Engine for CommandEngine {
         )?;
         let mut stdin = tool
             .take_stdin()
-            .ok_or_else(|| Error::Other("RESTORE_CMD has no input pipe".into()))?;
+            .ok_or_else(|| Error::no_pipe("RESTORE_CMD", "input"))?;
         let mut input = open()?;
         let streamed = crate::pipeline::pump(&mut *input, &self.cancel, &mut |chunk| {
             stdin.write_all(chunk)

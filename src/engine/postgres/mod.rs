@@ -299,7 +299,7 @@ impl Engine for Postgres {
         )?;
         let mut stdin = tool
             .take_stdin()
-            .ok_or_else(|| Error::Other(format!("{tool_name} has no input pipe")))?;
+            .ok_or_else(|| Error::no_pipe(tool_name, "input"))?;
         let mut checker = Checker::start(
             Completeness::Trailer(&[DUMP_TRAILER, DUMPALL_TRAILER]),
             &self.cancel,
