@@ -126,8 +126,17 @@ pub struct Raw {
 }
 
 /// The variables set (aliases applied, empty values left out), as each engine reads its own settings from them.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Env(Vec<(String, String)>);
+
+/// Names only: the values include secrets.
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
 
 impl Env {
     /// The variables deserialised into `T`, a struct of optional strings named after them in lower case.
