@@ -3,9 +3,10 @@
 //! in its `facts.rs` and its own settings in its `settings.rs`; the engines are registered in one list below
 //! (`engines!`), and the jobs, the configuration and the service ask the registry instead of naming an engine.
 //!
-//! Adding an engine touches a new folder `src/engine/<name>/` and one line in `engines!` below, nothing else:
+//! Adding an engine touches a new folder `src/engine/<name>/` and one line in `engines!` below, no other code:
 //! - `mod.rs`: the [`Engine`] implementation, declaring `pub mod facts;` and `pub mod settings;`;
-//! - `facts.rs`: a `pub const FACTS: Facts` (names, port, probe, kinds, `connect`...);
+//! - `facts.rs`: a `pub const FACTS: Facts` (names, port, probe, kinds, `connect`...; its `needs`, a variable it
+//!   cannot run without, also chooses it when set and `DB_TYPE` is not);
 //! - `settings.rs`: its settings type as `pub type Settings`, `pub const VARIABLES` (the variables it reads;
 //!   those named `DB_*` or `BACKUP_*` are thereby known to the check of unknown names), `pub fn
 //!   validate(&Env, chosen: bool) -> Result<Settings, ConfigError>` (which reads its variables from the
