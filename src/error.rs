@@ -95,6 +95,14 @@ pub enum Error {
     #[error("{hook} failed: {message}")]
     Hook { hook: String, message: String },
 
+    /// A child process started without the pipe it was asked for (its stdin or stdout).
+    #[error("{tool} has no {pipe} pipe")]
+    NoPipe { tool: String, pipe: &'static str },
+
+    /// A failure and what was done about it since (what a failed restore removed): the cause's kind stays.
+    #[error("{cause}; {note}")]
+    Noted { cause: Box<Error>, note: String },
+
     #[error("{0}")]
     Other(String),
 }
@@ -134,6 +142,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Usage(_) => EXIT_USAGE,
+            Error::Noted { cause, .. } => cause.exit_code(),
             _ => EXIT_FAILED,
         }
     }
@@ -153,7 +162,7 @@ impl Error {
             {
                 Kind::StorageFull
             }
-            Error::Target { cause, .. } => cause.kind(),
+            Error::Target { cause, .. } | Error::Noted { cause, .. } => cause.kind(),
             _ => Kind::Other,
         }
     }
@@ -176,6 +185,14 @@ impl Error {
         Error::File {
             path: path.into(),
             message: message.into(),
+        }
+    }
+
+    /// A child process `tool` lacks its `pipe` ("input" or "output").
+    pub fn no_pipe(tool: impl Into<String>, pipe: &'static str) -> Self {
+        Error::NoPipe {
+            tool: tool.into(),
+            pipe,
         }
     }
 

@@ -72,22 +72,24 @@ pub(super) fn validate(raw: &Raw) -> Result<Connection, ConfigError> {
     })
 }
 
-/// The engine from `DB_TYPE`, or detected: `DB_PATH` means SQLite, `BACKUP_CMD` the command engine, then the
-/// port. With nothing to go on, PostgreSQL (the reason says so); `from_env` probes the server before that.
+/// The engine from `DB_TYPE`, or detected: the variable an engine needs (`DB_PATH` for SQLite, `BACKUP_CMD` for
+/// the command engine, see [`facts::Facts::needs`]), then the port. With nothing to go on, the first engine
+/// registered, PostgreSQL (the reason says so); `from_env` probes the server before that.
 fn engine(raw: &Raw, port: Option<u16>) -> Result<(EngineKind, String), ConfigError> {
     if let Some(v) = raw.db_type.as_deref() {
         return Ok((facts::from_db_type(v)?, "DB_TYPE".into()));
     }
-    if raw.db_path.is_some() {
-        return Ok((EngineKind::Sqlite, "detected: DB_PATH is set".into()));
-    }
-    if raw.backup_cmd.is_some() {
-        return Ok((EngineKind::Command, "detected: BACKUP_CMD is set".into()));
+    let needing = || facts::all().filter_map(|(kind, f)| f.needs.map(|var| (kind, var)));
+    if let Some((kind, var)) = needing().find(|(_, var)| raw.env.is_set(var)) {
+        return Ok((kind, format!("detected: {var} is set")));
     }
     let Some(p) = port else {
+        let mut unset: Vec<&str> = vec!["DB_TYPE", "DB_PORT"];
+        unset.extend(needing().map(|(_, var)| var));
+        let last = unset.pop().unwrap_or_default();
         return Ok((
-            EngineKind::Postgres,
-            "assumed: DB_TYPE, DB_PORT, DB_PATH and BACKUP_CMD are unset".into(),
+            EngineKind::ALL[0],
+            format!("assumed: {} and {last} are unset", unset.join(", ")),
         ));
     };
     match facts::by_port(p) {

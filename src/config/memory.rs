@@ -7,7 +7,7 @@ use crate::error::ConfigError;
 use crate::pipeline::Budget;
 
 /// Reads both settings (defaults: 40 MiB, the cores this container may use) for `s3_destinations` S3
-/// destinations, and hands them to the pipeline.
+/// destinations, as the configuration's `budget` part.
 pub fn budget(
     memory_limit: Option<&str>,
     threads: Option<&str>,
@@ -39,9 +39,7 @@ pub fn budget(
             n
         }
     };
-    let budget = Budget::new(memory, threads, s3_destinations);
-    crate::pipeline::set_budget(budget);
-    Ok(budget)
+    Ok(Budget::new(memory, threads, s3_destinations))
 }
 
 #[cfg(test)]

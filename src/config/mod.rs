@@ -7,13 +7,11 @@ mod aliases;
 mod connection;
 mod destinations;
 mod encryption;
-mod engine_settings;
 pub mod exclude;
 mod hooks;
 mod logging;
 mod memory;
 mod naming;
-mod pg_args;
 mod pipeline;
 pub mod probe;
 mod raw;
@@ -21,7 +19,7 @@ mod retention;
 mod s3;
 mod service;
 mod tls;
-mod values;
+pub mod values;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,17 +27,14 @@ use std::path::{Path, PathBuf};
 use crate::engine::{facts, probe as engine_probe};
 use crate::error::ConfigError;
 
-pub use crate::engine::EngineKind;
+pub use crate::engine::{EngineKind, EngineSettings};
 pub use connection::Connection;
 pub use destinations::Destinations;
-pub use engine_settings::{
-    CommandSettings, EngineSettings, MysqlSettings, PgSettings, SqliteSettings,
-};
 pub use hooks::Hooks;
 pub use logging::{LogFormat, Logging};
 pub use naming::Naming;
 pub use pipeline::Pipeline;
-pub use raw::KNOWN;
+pub use raw::{Env, KNOWN};
 pub use s3::S3Settings;
 pub use service::{NotifyOn, ServiceSettings, redact_url};
 pub use tls::{SslMode, TlsSettings, Verify};
@@ -83,23 +78,6 @@ pub enum Databases {
     Server,
 }
 
-/// The output format of `pg_dump`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PgFormat {
-    Plain,
-    Custom,
-}
-
-impl PgFormat {
-    /// The file name extension of a dump in this format.
-    pub fn kind(self) -> &'static str {
-        match self {
-            PgFormat::Plain => "sql",
-            PgFormat::Custom => "dump",
-        }
-    }
-}
-
 /// The validated configuration, in parts. Each consumer is given only the parts it needs: an engine gets an
 /// [`EngineConfig`] (the connection, its own settings, the naming), never the keys of the pipeline, the
 /// destinations or the service.
@@ -135,13 +113,6 @@ pub struct EngineConfig<S> {
     pub backup_dir: PathBuf,
     pub settings: S,
 }
-
-/// What each engine is given.
-pub type PgConfig = EngineConfig<PgSettings>;
-pub type MysqlConfig = EngineConfig<MysqlSettings>;
-pub type RedisConfig = EngineConfig<()>;
-pub type SqliteConfig = EngineConfig<SqliteSettings>;
-pub type CommandConfig = EngineConfig<CommandSettings>;
 
 impl Config {
     /// Reads the configuration from the process environment. When nothing there says which engine to use
@@ -307,7 +278,7 @@ impl Config {
 fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
     let conn = connection::validate(&raw)?;
     let naming = naming::validate(&raw, conn.kind)?;
-    let engine = engine_settings::validate(&raw, conn.kind)?;
+    let engine = EngineSettings::validate(&raw.env, conn.kind)?;
     let destinations = destinations::validate(&raw)?;
     let pipeline = pipeline::validate(&raw)?;
     let log = logging::validate(&raw)?;

@@ -8,14 +8,20 @@ use crate::engine::facts;
 use crate::engine::probe::Answer;
 use crate::error::ConfigError;
 
-/// The variables whose presence makes probing unnecessary: they name the engine or imply it.
-pub const DECIDING: &[&str] = &["DB_TYPE", "DB_PORT", "PGPORT", "DB_PATH", "BACKUP_CMD"];
+/// The variables whose presence makes probing unnecessary: they name the engine or imply it (`DB_PATH`,
+/// `BACKUP_CMD`: the variables engines need, see [`facts::Facts::needs`]).
+pub fn deciding() -> Vec<&'static str> {
+    let mut vars = vec!["DB_TYPE", "DB_PORT", "PGPORT"];
+    vars.extend(facts::all().filter_map(|(_, f)| f.needs));
+    vars
+}
 
 /// Whether the configuration leaves the engine to a probe (every deciding variable unset or empty).
 pub fn needed(vars: &[(String, String)]) -> bool {
+    let deciding = deciding();
     !vars
         .iter()
-        .any(|(k, v)| !v.is_empty() && DECIDING.contains(&k.as_str()))
+        .any(|(k, v)| !v.is_empty() && deciding.contains(&k.as_str()))
 }
 
 /// The host the probe asks: `DB_HOST`, else `PGHOST`, else localhost.
@@ -131,7 +137,7 @@ mod tests {
         };
         assert!(needed(&v(&[("DB_HOST", "db"), ("DB_NAME", "x")])));
         assert!(needed(&v(&[("DB_TYPE", "")])));
-        for var in DECIDING {
+        for var in deciding() {
             assert!(!needed(&v(&[(var, "x")])), "{var}");
         }
         assert_eq!(host(&v(&[("PGHOST", "pg")])), "pg");

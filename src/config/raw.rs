@@ -1,12 +1,14 @@
 //! The raw step of configuration: the environment as strings, secrets read from `_FILE`, unknown names refused.
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::ConfigError;
 
-/// Every `DB_*` and `BACKUP_*` name the program knows. Anything else with those prefixes is refused.
+/// Every `DB_*` and `BACKUP_*` name configuration reads; with the engines' own (`engine::variables`), every such
+/// name the program knows. Anything else with those prefixes is refused.
 pub const KNOWN: &[&str] = &[
     "DB_TYPE",
     "DB_HOST",
@@ -17,7 +19,6 @@ pub const KNOWN: &[&str] = &[
     "DB_NAME",
     "DB_EXCLUDE",
     "DB_CONTAINER",
-    "DB_PATH",
     "DB_BACKUP_DIR",
     "DB_BACKUP_MAX_N",
     "DB_BACKUP_PREFIX",
@@ -42,10 +43,7 @@ pub const KNOWN: &[&str] = &[
     "BACKUP_ON_START",
     "BACKUP_RETRIES",
     "BACKUP_STOP_TIMEOUT",
-    "BACKUP_CMD",
-    "BACKUP_NAME",
     "BACKUP_USER",
-    "RESTORE_CMD",
     "BACKUP_ENCRYPTION_RECIPIENTS",
     "BACKUP_ENCRYPTION_PASSPHRASE",
     "BACKUP_ENCRYPTION_PASSPHRASE_FILE",
@@ -80,16 +78,7 @@ pub struct Raw {
     pub backup_compression_level: Option<String>,
     pub backup_memory_limit: Option<String>,
     pub backup_threads: Option<String>,
-    pub pg_dump_args: Option<String>,
-    pub pg_dumpall_args: Option<String>,
-    pub pg_dump_format: Option<String>,
-    pub pg_bin_dir: Option<String>,
-    pub mysqldump_args: Option<String>,
-    pub mysql_bin_dir: Option<String>,
-    pub db_path: Option<String>,
-    pub backup_cmd: Option<String>,
-    pub restore_cmd: Option<String>,
-    pub backup_name: Option<String>,
+    /// `BACKUP_USER`, which the hooks run as (the command engine reads it too).
     pub backup_user: Option<String>,
     pub db_wait_timeout: Option<String>,
     pub db_sslmode: Option<String>,
@@ -132,9 +121,38 @@ pub struct Raw {
     /// `BACKUP_PRE_CMD` and the other hook settings (see `hooks`).
     #[serde(skip)]
     pub hooks: super::hooks::RawHooks,
+    /// The variables set, for the parts that read their own (each engine's settings).
+    #[serde(skip)]
+    pub env: Env,
     /// Filled from `DB_PASSWORD`, `DB_PASSWORD_FILE`, `PGPASSWORD` or `PGPASSWORD_FILE`, never deserialized.
     #[serde(skip)]
     pub password: Option<String>,
+}
+
+/// The variables set (aliases applied, empty values left out), as each engine reads its own settings from them.
+#[derive(Default, Clone)]
+pub struct Env(Vec<(String, String)>);
+
+/// Names only: the values include secrets.
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl Env {
+    /// The variables deserialised into `T`, a struct of optional strings named after them in lower case.
+    pub fn read<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        envy::from_iter(self.0.clone())
+            .map_err(|e| ConfigError::new("environment", format!("cannot be read: {e}")))
+    }
+
+    /// Whether the variable `name` is set (to a value that is not empty).
+    pub fn is_set(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
 }
 
 /// Reads the raw configuration from a list of variables. `read_file` is how `_FILE` secrets are read, so that
@@ -151,8 +169,9 @@ pub fn read(
         .filter(|(_, v)| !v.is_empty())
         .cloned()
         .collect();
-    let mut raw: Raw = envy::from_iter(set.clone())
-        .map_err(|e| ConfigError::new("environment", format!("cannot be read: {e}")))?;
+    let env = Env(set.clone());
+    let mut raw: Raw = env.read()?;
+    raw.env = env;
     let map: HashMap<&str, &str> = set.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     raw.password = match secret(&map, "DB_PASSWORD", read_file)? {
         Some(p) => Some(p),
@@ -212,7 +231,11 @@ fn secret(
 fn check_unknown(vars: &[(String, String)]) -> Result<(), ConfigError> {
     for (name, _) in vars {
         let ours = name.starts_with("DB_") || name.starts_with("BACKUP_");
-        if !ours || KNOWN.contains(&name.as_str()) || super::hooks::known(name) {
+        if !ours
+            || KNOWN.contains(&name.as_str())
+            || crate::engine::variables().any(|v| v == name)
+            || super::hooks::known(name)
+        {
             continue;
         }
         let mut message = String::from("is not a setting db-backup knows");
@@ -229,7 +252,9 @@ fn check_unknown(vars: &[(String, String)]) -> Result<(), ConfigError> {
 fn suggestion(name: &str) -> Option<&'static str> {
     KNOWN
         .iter()
-        .map(|known| (strsim::jaro_winkler(name, known), *known))
+        .copied()
+        .chain(crate::engine::variables())
+        .map(|known| (strsim::jaro_winkler(name, known), known))
         .filter(|(score, _)| *score > 0.85)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, known)| known)

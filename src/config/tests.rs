@@ -1,6 +1,8 @@
 //! Tests of configuration: defaults, aliases and every kind of bad value.
 
 use super::*;
+use crate::engine::command::settings::CommandSettings;
+use crate::engine::postgres::settings::{PgFormat, PgSettings};
 use crate::pipeline::Compression;
 use crate::retention::Policy;
 use std::path::PathBuf;
@@ -249,4 +251,36 @@ fn every_boolean_variable_accepts_the_same_words() {
         assert_eq!(e.variable, var);
         assert!(e.message.contains("yes, no, on, off"), "{e}");
     }
+}
+
+#[test]
+fn the_engines_own_variables_are_read_by_their_engines() {
+    let c = cfg(&[("DB_NAME", "app")]).unwrap();
+    assert_eq!(
+        c.conn.reason,
+        "assumed: DB_TYPE, DB_PORT, DB_PATH and BACKUP_CMD are unset"
+    );
+    let c = cfg(&[("DB_PATH", "/data/app.db"), ("BACKUP_CMD", "true")]).unwrap();
+    assert_eq!(
+        (c.conn.kind, c.conn.reason.as_str()),
+        (EngineKind::Sqlite, "detected: DB_PATH is set")
+    );
+    // Another engine's variables are checked too, after the chosen engine's.
+    assert_eq!(
+        err(&[("DB_PATH", "/a.db"), ("MYSQLDUMP_ARGS", "-psecret")]).variable,
+        "MYSQLDUMP_ARGS"
+    );
+    let e = err(&[("DB_TYPE", "sqlite"), ("PG_DUMP_FORMAT", "tar")]);
+    assert_eq!(e.variable, "DB_PATH");
+    // The engines' names are known to the check of unknown names, and suggested for typos.
+    let e = err(&[("DB_PAHT", "/a.db")]);
+    assert!(e.message.contains("did you mean DB_PATH?"), "{e}");
+    let c = cfg(&[
+        ("BACKUP_CMD", "x"),
+        ("RESTORE_CMD", "y"),
+        ("BACKUP_USER", "app"),
+    ])
+    .unwrap();
+    assert_eq!(command(&c).restore_cmd.as_deref(), Some("y"));
+    assert_eq!(command(&c).user.as_deref(), Some("app"));
 }

@@ -19,7 +19,8 @@ pub struct Facts {
     pub aliases: &'static [&'static str],
     /// How the error for an unknown `DB_TYPE` lists it, such as `postgres (postgresql, pg)`.
     pub listed_as: &'static str,
-    /// The variable it cannot do without, named in the error of a failed detection (`sqlite with DB_PATH`).
+    /// The variable it cannot do without, named in the error of a failed detection (`sqlite with DB_PATH`);
+    /// when `DB_TYPE` is unset, that variable being set chooses the engine (in the order of registration).
     pub needs: Option<&'static str>,
     /// Its protocol's name in messages about what answers on a port, such as `MySQL`.
     pub title: &'static str,

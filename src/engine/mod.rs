@@ -1,12 +1,22 @@
 //! Database engines: how to reach the server, dump a database, tell a complete dump and restore one. Each
 //! engine is a folder here behind the [`Engine`] trait, with its [`Facts`] (what is known without a server)
-//! in its `facts.rs`; the engines are registered in one list below (`engines!`), and the jobs, the
-//! configuration and the service ask the registry instead of naming an engine.
+//! in its `facts.rs` and its own settings in its `settings.rs`; the engines are registered in one list below
+//! (`engines!`), and the jobs, the configuration and the service ask the registry instead of naming an engine.
 //!
-//! Adding an engine: a folder `src/engine/<name>/` with its `mod.rs` (the [`Engine`] implementation) and its
-//! `facts.rs` (a `pub const FACTS: Facts`), and one line in `engines!` below. Settings of its own (a
-//! variable such as `DB_PATH`) are configuration's: `config/raw.rs` and its variant of `EngineSettings`
-//! (`config/engine_settings.rs`), which its facts hand to it through `Config::for_engine`.
+//! Adding an engine touches a new folder `src/engine/<name>/` and one line in `engines!` below, no other code:
+//! - `mod.rs`: the [`Engine`] implementation, declaring `pub mod facts;` and `pub mod settings;`;
+//! - `facts.rs`: a `pub const FACTS: Facts` (names, port, probe, kinds, `connect`...; its `needs`, a variable it
+//!   cannot run without, also chooses it when set and `DB_TYPE` is not);
+//! - `settings.rs`: its settings type as `pub type Settings`, `pub const VARIABLES` (the variables it reads;
+//!   those named `DB_*` or `BACKUP_*` are thereby known to the check of unknown names), `pub fn
+//!   validate(&Env, chosen: bool) -> Result<Settings, ConfigError>` (which reads its variables from the
+//!   environment with [`Env::read`] into a struct of its own, and checks them even when another engine is
+//!   chosen, so that a bad value never waits for a change of engine to surface) and `pub fn
+//!   describe(&Settings)` (the lines `config` prints).
+//!
+//! The registration line makes the [`EngineKind`] variant, the [`EngineSettings`] variant holding the
+//! engine's settings, and their dispatch; the engine reaches its settings through `Config::for_engine` in its
+//! facts. Its variables and their defaults go into README's settings tables.
 //!
 //! Engines are driven from a blocking thread (the byte path is synchronous); those whose client library is
 //! async use the runtime's handle to wait for it.
@@ -26,13 +36,14 @@ use std::io::Read;
 use std::process::{ChildStdout, Command};
 
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::{Config, Env};
 use crate::error::{ConfigError, Result};
 use crate::process::Tool;
 
 /// Declares the engines: each line `Variant => module` adds the module `src/engine/<module>/`, the
-/// [`EngineKind`] variant and its place in the registry (the module's `facts::FACTS`). The order is the
-/// order of detection and of listings.
+/// [`EngineKind`] variant, its place in the registry (the module's `facts::FACTS`) and the [`EngineSettings`]
+/// variant of its `settings::Settings`, validated by its `settings::validate`. The order is the order of
+/// detection and of listings.
 macro_rules! engines {
     ($($(#[$doc:meta])* $variant:ident => $module:ident),* $(,)?) => {
         $(pub mod $module;)*
@@ -53,6 +64,43 @@ macro_rules! engines {
                     $(EngineKind::$variant => &$module::facts::FACTS),*
                 }
             }
+        }
+
+        /// The settings of the chosen engine: its own, from its `settings.rs`.
+        #[derive(Debug, Clone)]
+        pub enum EngineSettings {
+            $($variant($module::settings::Settings)),*
+        }
+
+        impl EngineSettings {
+            pub fn kind(&self) -> EngineKind {
+                match self {
+                    $(EngineSettings::$variant(_) => EngineKind::$variant),*
+                }
+            }
+
+            /// The lines `config` prints: the chosen engine's settings.
+            pub fn describe(&self) -> Vec<(&'static str, String)> {
+                match self {
+                    $(EngineSettings::$variant(s) => $module::settings::describe(s)),*
+                }
+            }
+
+            /// Validates every engine's settings, the chosen one's first, and keeps those of `kind`.
+            pub fn validate(env: &Env, kind: EngineKind) -> std::result::Result<EngineSettings, ConfigError> {
+                let chosen = match kind {
+                    $(EngineKind::$variant => EngineSettings::$variant($module::settings::validate(env, true)?)),*
+                };
+                $(if kind != EngineKind::$variant {
+                    $module::settings::validate(env, false)?;
+                })*
+                Ok(chosen)
+            }
+        }
+
+        /// The variables the engines read themselves, in the order of registration.
+        pub fn variables() -> impl Iterator<Item = &'static str> {
+            [$($module::settings::VARIABLES),*].into_iter().flatten().copied()
         }
     };
 }
@@ -134,7 +182,7 @@ impl ToolDump {
         )?;
         let stdout = tool
             .take_stdout()
-            .ok_or_else(|| crate::error::Error::Other(format!("{name} has no output pipe")))?;
+            .ok_or_else(|| crate::error::Error::no_pipe(name, "output"))?;
         Ok(ToolDump { tool, stdout })
     }
 }

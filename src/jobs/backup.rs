@@ -172,6 +172,7 @@ fn backup_one(
         cfg.pipeline.compression,
         cfg.pipeline.compression_level,
         cfg.pipeline.encryption.as_ref(),
+        &cfg.budget,
         &mut |chunk| checker.feed(chunk),
         cancel,
     );

@@ -155,7 +155,10 @@ fn restore_plans(cfg: &Config, mut plans: Vec<Plan>, cancel: &Cancel) -> Result<
         Ok(()) => Ok(report),
         // Nothing half-restored stays behind: databases and roles this restore created are removed.
         Err(e) => match engine.undo_restore() {
-            Some(undone) => Err(Error::Other(format!("{e}; {undone}"))),
+            Some(undone) => Err(Error::Noted {
+                cause: Box::new(e),
+                note: undone,
+            }),
             None => Err(e),
         },
     }
@@ -184,6 +187,7 @@ fn restore_all(
                 std::io::BufReader::with_capacity(1 << 20, file),
                 compression,
                 keys,
+                &cfg.budget,
             )
             .map_err(|e| Error::file(&path, e.to_string()))
         };
@@ -191,6 +195,9 @@ fn restore_all(
             .restore(plan.database.as_deref(), &plan.found.name.kind, &open)
             .map_err(|e| match e {
                 Error::Other(m) => Error::file(plan.dir.location(&plan.found.file_name), m),
+                e @ Error::NoPipe { .. } => {
+                    Error::file(plan.dir.location(&plan.found.file_name), e.to_string())
+                }
                 other => other,
             })?;
         tracing::info!(
@@ -263,6 +270,7 @@ fn plain_head(source: &std::path::Path, plan: &Plan, cfg: &Config) -> Result<Vec
         std::io::BufReader::new(file),
         plan.found.name.compression,
         keys,
+        &cfg.budget,
     )
     .map_err(|e| Error::file(&location, e.to_string()))?;
     let mut head = Vec::new();

@@ -46,6 +46,7 @@ pub fn run(
         &mut out,
         found.name.compression,
         found.name.encrypted.then_some(&cfg.pipeline.keys),
+        &cfg.budget,
         &mut |chunk| match checker.as_mut() {
             Some(checker) => checker.feed(chunk),
             None => Ok(()),

@@ -115,6 +115,7 @@ fn verify_one(cfg: &Config, dir: &dyn Storage, found: &Found, cancel: &Cancel) -
         std::io::sink(),
         found.name.compression,
         found.name.encrypted.then_some(&cfg.pipeline.keys),
+        &cfg.budget,
         &mut |chunk| checker.feed(chunk),
         cancel,
     )

@@ -1,9 +1,8 @@
 //! One memory budget for the byte path (`BACKUP_MEMORY_LIMIT`) and the number of compressing and
 //! decompressing threads (`BACKUP_THREADS`): compression blocks in flight, zstd workers, gunzip members read
 //! ahead and every S3 destination's part buffers are sized from it, so memory does not grow with cores,
-//! destinations or database size.
-
-use std::sync::RwLock;
+//! destinations or database size. The configuration holds the budget (`Config::budget`); the code that sizes
+//! threads, blocks and parts is handed it, as it is handed the stop token.
 
 const MIB: usize = 1024 * 1024;
 /// The default budget: with the program itself (~15 MiB) the peak stays under 64 MB.
@@ -30,27 +29,16 @@ pub struct Budget {
     pub s3_destinations: usize,
 }
 
-static CURRENT: RwLock<Option<Budget>> = RwLock::new(None);
-
 /// The cores this process may use, cgroup CPU limits (a container's `--cpus`) and affinity honoured.
 pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Makes `budget` the one the pipeline uses from now on.
-pub fn set_budget(budget: Budget) {
-    if let Ok(mut current) = CURRENT.write() {
-        *current = Some(budget);
+/// The defaults: 40 MiB, the cores this process may use, no S3 destination.
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget::new(DEFAULT_MEMORY, available_cores(), 0)
     }
-}
-
-/// The budget set by the configuration, or the defaults.
-pub fn budget() -> Budget {
-    CURRENT
-        .read()
-        .ok()
-        .and_then(|b| *b)
-        .unwrap_or_else(|| Budget::new(DEFAULT_MEMORY, available_cores(), 0))
 }
 
 impl Budget {

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::{self, BufReader, Read, Write};
 
+use super::Budget;
 use super::pgunzip::ParallelGunzip;
 use super::pgzip::ParallelGzip;
 
@@ -80,15 +81,19 @@ pub enum Encoder<W: Write> {
 }
 
 impl<W: Write> Encoder<W> {
-    pub fn new(inner: W, compression: Compression, level: i32) -> io::Result<Self> {
+    /// Threads and blocks in flight are sized from `budget`.
+    pub fn new(
+        inner: W,
+        compression: Compression,
+        level: i32,
+        budget: &Budget,
+    ) -> io::Result<Self> {
         Ok(match compression {
             Compression::Gzip => {
-                let (threads, in_flight) = super::budget().gzip();
+                let (threads, in_flight) = budget.gzip();
                 Encoder::Gzip(ParallelGzip::new(inner, level, threads, in_flight)?)
             }
-            Compression::Zstd => {
-                Encoder::Zstd(zstd_encoder(inner, level, super::budget().zstd_workers())?)
-            }
+            Compression::Zstd => Encoder::Zstd(zstd_encoder(inner, level, budget.zstd_workers())?),
             Compression::None => Encoder::None(inner),
         })
     }
@@ -132,10 +137,11 @@ pub enum Decoder<R: Read> {
 }
 
 impl<R: Read> Decoder<R> {
-    pub fn new(inner: R, compression: Compression) -> io::Result<Self> {
+    /// Threads and members read ahead are sized from `budget`.
+    pub fn new(inner: R, compression: Compression, budget: &Budget) -> io::Result<Self> {
         Ok(match compression {
             Compression::Gzip => {
-                let (threads, in_flight) = super::budget().gunzip();
+                let (threads, in_flight) = budget.gunzip();
                 Decoder::Gzip(Box::new(ParallelGunzip::new(inner, threads, in_flight)))
             }
             Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::new(inner)?),

@@ -11,7 +11,7 @@ mod pgzip;
 mod pump;
 mod stream;
 
-pub use budget::{Budget, DEFAULT_MEMORY, MIN_MEMORY, available_cores, budget, set_budget};
+pub use budget::{Budget, DEFAULT_MEMORY, MIN_MEMORY, available_cores};
 pub use compress::{Compression, Decoder, Encoder};
 pub use encrypt::{EncryptWriter, Encryption, Keys, parse_recipients};
 pub use hash::{HashingReader, HashingWriter, sha256_file};

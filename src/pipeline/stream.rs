@@ -5,7 +5,7 @@ use crate::cancel::Cancel;
 use std::io::{self, Read, Write};
 
 use super::encrypt::{self, EncryptWriter, Encryption, Keys};
-use super::{Compression, Decoder, Encoder, HashingReader, HashingWriter};
+use super::{Budget, Compression, Decoder, Encoder, HashingReader, HashingWriter};
 
 /// The size of one read from the dump; large enough to keep the per-call overhead out of the profile.
 const CHUNK: usize = 256 * 1024;
@@ -27,18 +27,22 @@ pub fn cancelled() -> io::Error {
 }
 
 /// Compresses (and, with `encryption`, encrypts) `input` into `output`, hashing what is stored. `tap` sees
-/// every plain chunk first (for completeness checks). Returns the output writer for the caller to commit.
+/// every plain chunk first (for completeness checks); `budget` sizes the compressing threads and blocks. Returns
+/// the output writer for the caller to commit.
+// The stream's ends, its three settings, the memory budget, the tap and the stop token: each is its own.
+#[allow(clippy::too_many_arguments)]
 pub fn store<R: Read, W: Write>(
     mut input: R,
     output: W,
     compression: Compression,
     level: i32,
     encryption: Option<&Encryption>,
+    budget: &Budget,
     tap: &mut dyn FnMut(&[u8]) -> io::Result<()>,
     cancel: &Cancel,
 ) -> io::Result<(W, Measured)> {
     let sealed = EncryptWriter::new(HashingWriter::new(output), encryption)?;
-    let mut encoder = Encoder::new(sealed, compression, level)?;
+    let mut encoder = Encoder::new(sealed, compression, level, budget)?;
     let mut buf = vec![0u8; CHUNK];
     let mut plain_bytes = 0u64;
     loop {
@@ -68,19 +72,20 @@ pub fn store<R: Read, W: Write>(
 
 /// Reads a stored backup, decrypts it (when `decrypt` gives the keys of an encrypted one), decompresses it and
 /// writes the plain bytes to `output`, hashing the stored bytes on the way. `tap` sees every plain chunk before
-/// `output` does.
+/// `output` does; `budget` sizes the decompressing threads.
 pub fn load<R: Read + Send, W: Write>(
     input: R,
     mut output: W,
     compression: Compression,
     decrypt: Option<&Keys>,
+    budget: &Budget,
     tap: &mut dyn FnMut(&[u8]) -> io::Result<()>,
     cancel: &Cancel,
 ) -> io::Result<Measured> {
     let mut hashing = HashingReader::new(input);
     let mut plain_bytes = 0u64;
     {
-        let mut decoder = open_plain(&mut hashing, compression, decrypt)?;
+        let mut decoder = open_plain(&mut hashing, compression, decrypt, budget)?;
         let mut buf = vec![0u8; CHUNK];
         loop {
             if cancel.is_cancelled() {
@@ -110,15 +115,21 @@ pub fn load<R: Read + Send, W: Write>(
 }
 
 /// The plain bytes of a stored backup read from `input`: decrypted with `decrypt` (an encrypted backup), then
-/// decompressed. A missing or wrong key fails here, before any plain byte is produced.
+/// decompressed (with threads sized from `budget`). A missing or wrong key fails here, before any plain byte is
+/// produced.
 pub fn open_plain<'a, R: Read + Send + 'a>(
     input: R,
     compression: Compression,
     decrypt: Option<&Keys>,
+    budget: &Budget,
 ) -> io::Result<Box<dyn Read + Send + 'a>> {
     Ok(match decrypt {
-        Some(keys) => Box::new(Decoder::new(encrypt::decrypt(input, keys)?, compression)?),
-        None => Box::new(Decoder::new(input, compression)?),
+        Some(keys) => Box::new(Decoder::new(
+            encrypt::decrypt(input, keys)?,
+            compression,
+            budget,
+        )?),
+        None => Box::new(Decoder::new(input, compression, budget)?),
     })
 }
 
@@ -188,6 +199,7 @@ mod tests {
                 compression,
                 compression.default_level(),
                 None,
+                &Budget::default(),
                 &mut |_| Ok(()),
                 &never,
             )
@@ -200,6 +212,7 @@ mod tests {
                 &mut back,
                 compression,
                 None,
+                &Budget::default(),
                 &mut |_| Ok(()),
                 &never,
             )
@@ -231,6 +244,7 @@ mod tests {
             Compression::None,
             0,
             None,
+            &Budget::default(),
             &mut |_| Ok(()),
             &cancel,
         )

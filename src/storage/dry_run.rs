@@ -37,10 +37,7 @@ impl Storage for DryRun {
     }
 
     fn put(&self, name: &str) -> Result<Box<dyn Upload>> {
-        Err(Error::Other(format!(
-            "{}: a dry run writes nothing",
-            self.location(name).display()
-        )))
+        Err(Error::file(self.location(name), "a dry run writes nothing"))
     }
 
     fn delete(&self, _name: &str) -> Result<()> {

@@ -115,7 +115,7 @@ pub fn destinations(cfg: &Config) -> Vec<Arc<dyn Storage>> {
         out.push(Arc::new(LocalDir::new(&cfg.destinations.backup_dir)));
     }
     for remote in &cfg.destinations.remotes {
-        out.push(Arc::new(s3::S3Store::new(remote.clone())));
+        out.push(Arc::new(s3::S3Store::new(remote.clone(), &cfg.budget)));
     }
     out
 }

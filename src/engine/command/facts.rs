@@ -1,7 +1,7 @@
 //! What is known about the command engine: its names, that its kind of file is whatever `BACKUP_NAME` says, and
 //! that nothing in its stream tells completeness.
 
-use crate::config::EngineSettings;
+use crate::engine::EngineSettings;
 use crate::engine::facts::{Facts, settings_missing};
 
 pub const FACTS: Facts = Facts {

@@ -3,6 +3,7 @@
 //! is complete, so the command's exit status (and a non-empty stream) is the check.
 
 pub mod facts;
+pub mod settings;
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -11,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
 use crate::cancel::Cancel;
-use crate::config::CommandConfig;
+use crate::engine::command::settings::CommandConfig;
 use crate::error::{ConfigError, Error, Result};
 use crate::process::Tool;
 
@@ -123,7 +124,7 @@ impl Engine for CommandEngine {
         )?;
         let mut stdin = tool
             .take_stdin()
-            .ok_or_else(|| Error::Other("RESTORE_CMD has no input pipe".into()))?;
+            .ok_or_else(|| Error::no_pipe("RESTORE_CMD", "input"))?;
         let mut input = open()?;
         let streamed = crate::pipeline::pump(&mut *input, &self.cancel, &mut |chunk| {
             stdin.write_all(chunk)

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::config::{MysqlConfig, SslMode, TlsSettings, Verify};
+use crate::config::{SslMode, TlsSettings, Verify};
+use crate::engine::mysql::settings::MysqlConfig;
 use crate::error::{Error, Result};
 
 /// Where Debian (and the image) keeps the system trust store as one file, for the verifying modes without

@@ -1,7 +1,7 @@
 //! What is known about MySQL and MariaDB without a server: their names, port and user, the kind of file, how
 //! their dumps and their wire protocol are recognised, and that the users are restored last.
 
-use crate::config::EngineSettings;
+use crate::engine::EngineSettings;
 use crate::engine::facts::{DumpHeader, Facts, settings_missing};
 use crate::engine::probe::Probe;
 use crate::engine::{check_bin_dir, tls};

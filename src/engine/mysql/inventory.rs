@@ -27,7 +27,7 @@ use super::dump_check::Inventory;
 use super::grants::Grants;
 use super::scope::{Kind, Scope};
 use super::server::{self, quote_ident};
-use crate::config::MysqlConfig;
+use crate::engine::mysql::settings::MysqlConfig;
 use crate::error::{Error, Result};
 
 /// The connecting user as the server sees it, and what it may see.

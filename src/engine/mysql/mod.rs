@@ -6,6 +6,7 @@
 //! A dump is complete only when the user could see everything ([`inventory`]: checked before the dump, naming
 //! the missing grant) and the stream creates every object the server listed ([`dump_check`]).
 
+mod args;
 mod client;
 mod dump_check;
 pub mod facts;
@@ -17,6 +18,7 @@ mod restore;
 mod scope;
 mod server;
 mod sessions;
+pub mod settings;
 mod users;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,7 +28,8 @@ use tokio::runtime::Handle;
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener, ToolDump};
 use crate::cancel::Cancel;
-use crate::config::{Databases, MysqlConfig, exclude};
+use crate::config::{Databases, exclude};
+use crate::engine::mysql::settings::MysqlConfig;
 use crate::error::{Error, Result};
 use client::Tools;
 use dump_check::{DumpCheck, Inventory, Refused};

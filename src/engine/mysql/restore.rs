@@ -53,7 +53,7 @@ pub fn run(
     let mut client = Tool::spawn(tool, command, Stdio::piped(), Stdio::null(), cancel)?;
     let mut stdin = client
         .take_stdin()
-        .ok_or_else(|| Error::Other(format!("{tool} has no input pipe")))?;
+        .ok_or_else(|| Error::no_pipe(tool, "input"))?;
     let mut input = match open() {
         Ok(input) => input,
         Err(e) => {

@@ -7,7 +7,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts};
 
 use crate::cancel::Cancel;
-use crate::config::{MysqlConfig, SslMode, TlsSettings, Verify};
+use crate::config::{SslMode, TlsSettings, Verify};
+use crate::engine::mysql::settings::MysqlConfig;
 use crate::engine::connect;
 use crate::engine::{ServerWait, tls};
 use crate::error::{Error, Result};

@@ -16,7 +16,7 @@ use mysql_async::prelude::Queryable;
 use super::DUMP_TRAILERS;
 use super::lines::LineHeads;
 use super::server;
-use crate::config::MysqlConfig;
+use crate::engine::mysql::settings::MysqlConfig;
 use crate::engine::{Dump, StreamCheck, ToolDump, check_trailer};
 use crate::error::{Error, Result};
 

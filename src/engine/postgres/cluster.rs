@@ -95,7 +95,7 @@ impl Postgres {
         )?;
         let stdin = tool
             .take_stdin()
-            .ok_or_else(|| Error::Other("psql has no input pipe".into()))?;
+            .ok_or_else(|| Error::no_pipe("psql", "input"))?;
         let mut stdin = std::io::BufWriter::with_capacity(1 << 16, stdin);
         let mut input = std::io::BufReader::with_capacity(1 << 20, open()?);
         let mut line = Vec::new();

@@ -37,7 +37,7 @@ impl PgDump {
         let mut tool = Tool::spawn(name, command, Stdio::null(), Stdio::piped(), cancel)?;
         let stdout = tool
             .take_stdout()
-            .ok_or_else(|| Error::Other(format!("{name} has no output pipe")))?;
+            .ok_or_else(|| Error::no_pipe(name, "output"))?;
         Ok(PgDump {
             name: name.to_string(),
             user: user.to_string(),
@@ -119,7 +119,7 @@ pub fn capture(name: &str, user: &str, command: Command, cancel: &Cancel) -> Res
     let mut tool = Tool::spawn(name, command, Stdio::null(), Stdio::piped(), cancel)?;
     let mut stdout = tool
         .take_stdout()
-        .ok_or_else(|| Error::Other(format!("{name} has no output pipe")))?;
+        .ok_or_else(|| Error::no_pipe(name, "output"))?;
     let mut out = String::new();
     let read = stdout.read_to_string(&mut out);
     drop(stdout);

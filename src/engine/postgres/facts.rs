@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::EngineSettings;
+use crate::engine::EngineSettings;
 use crate::engine::facts::{DumpHeader, Facts, settings_missing};
 use crate::engine::probe::Probe;
 use crate::engine::{check_bin_dir, tls};

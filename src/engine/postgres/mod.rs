@@ -3,12 +3,14 @@
 //! the server's major version. The password reaches the tools through a private `PGPASSFILE`, never their
 //! command line. A failed restore removes what it created (see `undo`).
 
+mod args;
 mod cluster;
 mod dump;
 pub mod facts;
 mod globals;
 mod server;
 mod sessions;
+pub mod settings;
 pub mod tools;
 mod undo;
 
@@ -23,7 +25,8 @@ use tokio_postgres::Client;
 
 use super::{Checker, Completeness, Dump, DumpTarget, Engine, Opener};
 use crate::cancel::Cancel;
-use crate::config::{Databases, PgConfig, PgFormat, exclude};
+use crate::config::{Databases, exclude};
+use crate::engine::postgres::settings::{PgConfig, PgFormat};
 use crate::error::{Error, Result};
 use crate::process::Tool;
 use dump::PgDump;
@@ -296,7 +299,7 @@ impl Engine for Postgres {
         )?;
         let mut stdin = tool
             .take_stdin()
-            .ok_or_else(|| Error::Other(format!("{tool_name} has no input pipe")))?;
+            .ok_or_else(|| Error::no_pipe(tool_name, "input"))?;
         let mut checker = Checker::start(
             Completeness::Trailer(&[DUMP_TRAILER, DUMPALL_TRAILER]),
             &self.cancel,

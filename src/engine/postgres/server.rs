@@ -9,7 +9,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::cancel::Cancel;
-use crate::config::{PgConfig, SslMode};
+use crate::config::SslMode;
+use crate::engine::postgres::settings::PgConfig;
 use crate::engine::connect;
 use crate::engine::{ServerWait, tls};
 use crate::error::{Error, Result};

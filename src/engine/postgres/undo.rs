@@ -9,7 +9,7 @@ use tokio_postgres::Client;
 use super::globals::Existing;
 use super::server::{self, quote_ident};
 use crate::cancel::Cancel;
-use crate::config::PgConfig;
+use crate::engine::postgres::settings::PgConfig;
 use crate::error::Result;
 
 /// The roles and databases that existed before a restore wrote anything, and those it asked the server to

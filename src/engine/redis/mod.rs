@@ -10,13 +10,14 @@ mod lzf;
 pub mod rdb;
 mod restore;
 mod server;
+pub mod settings;
 mod sync;
 
 use std::sync::Mutex;
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener};
 use crate::cancel::Cancel;
-use crate::config::RedisConfig;
+use crate::engine::redis::settings::RedisConfig;
 use crate::error::{Error, Result};
 
 pub use check::{RdbCheck, Summary, check};

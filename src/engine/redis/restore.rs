@@ -15,7 +15,7 @@ use super::crc64::crc64;
 use super::rdb::{self, Entry, ErrorKind, Item, Reader};
 use super::server::{self, ServerInfo};
 use crate::cancel::Cancel;
-use crate::config::RedisConfig;
+use crate::engine::redis::settings::RedisConfig;
 use crate::engine::Opener;
 use crate::error::{Error, Result};
 

@@ -10,7 +10,8 @@ use redis::{
 };
 
 use crate::cancel::Cancel;
-use crate::config::{RedisConfig, Verify};
+use crate::config::Verify;
+use crate::engine::redis::settings::RedisConfig;
 use crate::engine::connect::{self, Bounded};
 use crate::engine::{ServerWait, tls};
 use crate::error::{ConfigError, Error, Result};

@@ -11,7 +11,7 @@ use rustls::pki_types::ServerName;
 
 use super::server;
 use crate::cancel::Cancel;
-use crate::config::RedisConfig;
+use crate::engine::redis::settings::RedisConfig;
 use crate::engine::{Dump, connect as step, tls};
 use crate::error::{Error, Result};
 

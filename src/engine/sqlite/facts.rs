@@ -2,7 +2,7 @@
 //! checked, and which temporary copies a crash left behind.
 
 use crate::engine::Completeness;
-use crate::config::EngineSettings;
+use crate::engine::EngineSettings;
 use crate::engine::facts::{Facts, settings_missing};
 
 pub const FACTS: Facts = Facts {

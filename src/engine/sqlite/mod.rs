@@ -15,6 +15,7 @@ mod copy;
 pub mod facts;
 mod image;
 mod restore;
+pub mod settings;
 mod temp;
 
 use std::fs::File;
@@ -25,7 +26,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{Completeness, Dump, DumpTarget, Engine, Opener};
 use crate::cancel::Cancel;
-use crate::config::SqliteConfig;
+use crate::engine::sqlite::settings::SqliteConfig;
 use crate::error::{Error, Result};
 
 use image::ImageCheck;
@@ -189,7 +190,8 @@ impl Dump for CopyDump {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, EngineSettings};
+    use crate::config::Config;
+    use crate::engine::EngineSettings;
     use image::tests::check;
     use temp::TEMP_PREFIX;
 

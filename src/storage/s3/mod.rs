@@ -19,15 +19,21 @@ use upload::S3Upload;
 use super::{Entry, Storage, Upload};
 use crate::config::S3Settings;
 use crate::error::Result;
+use crate::pipeline::Budget;
 
 pub struct S3Store {
     client: Arc<Client>,
+    /// The part size and the parts uploading at once, as the memory budget allows.
+    parts: (usize, usize),
 }
 
 impl S3Store {
-    pub fn new(settings: S3Settings) -> S3Store {
+    /// The destination `settings`, its uploads' parts sized from `budget`.
+    pub fn new(settings: S3Settings, budget: &Budget) -> S3Store {
+        let parts = budget.s3_parts(settings.part_size);
         S3Store {
             client: Arc::new(Client::new(settings)),
+            parts,
         }
     }
 
@@ -83,6 +89,7 @@ impl Storage for S3Store {
         Ok(Box::new(S3Upload::new(
             Arc::clone(&self.client),
             self.key(name),
+            self.parts,
         )))
     }
 

@@ -40,8 +40,12 @@ pub struct S3Upload {
 }
 
 impl S3Upload {
-    pub fn new(client: Arc<Client>, key: String) -> S3Upload {
-        let (part_size, uploading) = crate::pipeline::budget().s3_parts(client.settings.part_size);
+    /// An upload of `key` in parts of `part_size` bytes, `uploading` of them at once (`Budget::s3_parts`).
+    pub fn new(
+        client: Arc<Client>,
+        key: String,
+        (part_size, uploading): (usize, usize),
+    ) -> S3Upload {
         S3Upload {
             part_size,
             uploading,
