@@ -2,5 +2,6 @@
 
 mod faults;
 mod flaky;
+mod latest;
 mod roundtrip;
 mod settings;
