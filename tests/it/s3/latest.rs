@@ -63,6 +63,33 @@ fn the_s3_pointer_names_the_newest_backup() {
         assert!(!run.all_output().contains("pg-latest"), "{run}");
     }
 
+    // Prune moves a pointer off the backup it deletes: an older copy planted beside the newest, named by the
+    // pointer (as after the clock went back), goes, and the pointer names the newest again.
+    let old = "pg-2020-01-01T00-00-00.sql.gz";
+    let client = s3.client("ptr", "");
+    let bytes = s3.get("ptr", &format!("db/{second}"));
+    client.put(&format!("db/{old}"), &bytes).expect("plant");
+    let line = format!("{}  {old}\n", files::sha256_hex(&bytes));
+    client
+        .put(&format!("db/{old}.sha256"), line.as_bytes())
+        .expect("plant");
+    client
+        .put("db/pg-latest", format!("{old}\n").as_bytes())
+        .expect("plant");
+    cmd.clone()
+        .env("BACKUP_LOCAL", "false")
+        .env("BACKUP_RETENTION_DAYS", "0")
+        .run(&["prune"])
+        .expect_success();
+    assert_eq!(
+        s3.keys("ptr"),
+        [format!("db/{second}"), format!("db/{second}.sha256")]
+    );
+    assert_eq!(
+        s3.pointers("ptr"),
+        [("db/pg-latest".to_string(), format!("{second}\n"))]
+    );
+
     // A failed backup leaves the pointer where it was.
     pg.psql("postgres", "DROP DATABASE app");
     cmd.run(&["backup-db"]).expect_code(1);
