@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
 
-use super::{prune, series};
+use super::{latest, prune, series};
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::engine::{self, Checker, DumpTarget, Engine};
@@ -232,6 +232,10 @@ fn backup_one(
             },
             _ => Error::Other(message),
         });
+    }
+    // Committed everywhere: only now does each destination's latest link move to it.
+    for dest in dests {
+        latest::point(dest.as_ref(), &name);
     }
     Ok(Outcome {
         file_name,

@@ -2,6 +2,7 @@
 //! function; async code runs one through [`blocking`].
 
 pub mod backup;
+mod latest;
 pub mod list;
 pub mod prune;
 pub mod restore;

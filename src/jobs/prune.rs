@@ -78,6 +78,7 @@ pub fn apply(cfg: &Config, dir: &dyn Storage, only: Option<&[String]>) -> Result
     }
     if decisions.iter().any(|d| d.action == Action::Delete) {
         dir.sync()?;
+        super::latest::after_prune(cfg, dir, &candidates, &decisions)?;
     }
     Ok(decisions)
 }

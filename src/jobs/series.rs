@@ -142,7 +142,7 @@ pub fn resolve(
     }
     if !spec.contains('/') {
         for dest in sources(cfg, from)? {
-            if let Some(found) = find_in(cfg, dest.as_ref(), spec)? {
+            if let Some(found) = find_or_follow(cfg, dest.as_ref(), spec)? {
                 return Ok(vec![(dest, found)]);
             }
         }
@@ -158,12 +158,21 @@ pub fn resolve(
         (Some(parent), Some(name)) => (LocalDir::new(parent), name.to_string()),
         _ => return Err(Error::file(path, "is not a path to a backup file")),
     };
-    match find_in(cfg, &dir, &file_name)? {
+    match find_or_follow(cfg, &dir, &file_name)? {
         Some(found) => Ok(vec![(Arc::new(dir), found)]),
         None => Err(Error::file(
             dir.file_path(&file_name),
             "does not exist; run `list` to see the backups, or give `latest`",
         )),
+    }
+}
+
+/// The backup `name` in `dest`, or the one it names when it is a latest link there.
+/// (A link's name is never a backup's: it has no time. On S3 the pointer is an object under that name.)
+fn find_or_follow(cfg: &Config, dest: &dyn Storage, name: &str) -> Result<Option<Found>> {
+    match super::latest::follow(dest, name)? {
+        Some(target) => find_in(cfg, dest, &target),
+        None => find_in(cfg, dest, name),
     }
 }
 

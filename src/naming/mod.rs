@@ -19,6 +19,10 @@ pub const CHECKSUM_SUFFIX: &str = ".sha256";
 /// Appended after the compression suffix when the backup is encrypted with age.
 pub const ENCRYPTED_SUFFIX: &str = ".age";
 
+/// What stands in place of the time in the name of a series' latest link (`app-latest.sql.gz`) or, on S3, latest
+/// pointer (`app-latest`): see `jobs::latest`. Never a backup's name: it has no time.
+pub const LATEST_MARK: &str = "-latest";
+
 /// `-YYYY-MM-DDTHH-MM-SS.`: the separator before the timestamp, the timestamp and the dot after it.
 const STAMP_LEN: usize = 21;
 
@@ -61,6 +65,23 @@ impl BackupName {
     /// The name of the checksum file beside the backup: [`BackupName::file_name`] plus `.sha256`.
     pub fn checksum_file_name(&self) -> String {
         checksum_name_of(&self.file_name())
+    }
+
+    /// `<prefix><series>`: what every file of the series starts with, before the time.
+    pub fn stem(&self) -> String {
+        format!("{}{}", self.prefix, self.series)
+    }
+
+    /// The name of the series' latest link when it points at this backup: `latest` in place of the time, e.g.
+    /// `app-latest.sql.gz`.
+    pub fn latest_link_name(&self) -> String {
+        format!(
+            "{}{LATEST_MARK}.{}{}{}",
+            self.stem(),
+            self.kind,
+            self.compression.suffix(),
+            if self.encrypted { ENCRYPTED_SUFFIX } else { "" },
+        )
     }
 
     /// Parses a file name that starts with `prefix`; None when the name is not a backup of ours
@@ -144,6 +165,19 @@ pub fn checksum_name_of(file_name: &str) -> String {
 /// checksum file's name.
 pub fn checksummed_file(name: &str) -> Option<&str> {
     name.strip_suffix(CHECKSUM_SUFFIX)
+}
+
+/// Splits the name of a latest link or pointer, `<stem>-latest[.<ext>]`, into the stem (`<prefix><series>`) and
+/// the extension with its dot (empty for a pointer); None for any other name.
+pub fn latest_link_parts(name: &str) -> Option<(&str, &str)> {
+    if name.starts_with('.') {
+        return None;
+    }
+    let at = name.rfind(LATEST_MARK)?;
+    let (stem, ext) = (&name[..at], &name[at + LATEST_MARK.len()..]);
+    // An extension never holds a '-'; a stem is never empty.
+    let ext_ok = ext.is_empty() || (ext.starts_with('.') && ext.len() > 1 && !ext.contains('-'));
+    (!stem.is_empty() && ext_ok).then_some((stem, ext))
 }
 
 /// The byte offset of the last `-YYYY-MM-DDTHH-MM-SS.` run in `s` (shape only, not date validity).

@@ -274,7 +274,41 @@ fn backup_name() -> impl Strategy<Value = BackupName> {
     )
 }
 
+#[test]
+fn the_latest_link_is_named_after_the_backup() {
+    let n = name("x_", "app-db", "sql", Compression::Gzip, true);
+    assert_eq!(n.latest_link_name(), "x_app-db-latest.sql.gz.age");
+    assert_eq!(
+        latest_link_parts("x_app-db-latest.sql.gz.age"),
+        Some(("x_app-db", ".sql.gz.age"))
+    );
+    assert_eq!(latest_link_parts("app-latest"), Some(("app", "")));
+    assert_eq!(
+        latest_link_parts("app-latest-latest.rdb"),
+        Some(("app-latest", ".rdb"))
+    );
+    for not_a_link in [
+        "app-2026-01-02T03-04-05.sql.gz",
+        "-latest.sql",
+        ".app-latest.sql.gz.new",
+        "app-latest.",
+        "app-latest.sql-x",
+        "app-latestx.sql",
+    ] {
+        assert_eq!(latest_link_parts(not_a_link), None, "{not_a_link}");
+    }
+}
+
 proptest! {
+    #[test]
+    fn a_latest_link_is_never_a_backup_and_names_its_series(n in backup_name()) {
+        let link = n.latest_link_name();
+        prop_assert_eq!(BackupName::parse(&link, &n.prefix), None);
+        prop_assert_eq!(BackupName::parse(&link, ""), None);
+        let stem = n.stem();
+        prop_assert_eq!(latest_link_parts(&link).map(|(s, _)| s), Some(stem.as_str()));
+    }
+
     #[test]
     fn parse_inverts_file_name(n in backup_name()) {
         prop_assert_eq!(BackupName::parse(&n.file_name(), &n.prefix), Some(n.clone()));

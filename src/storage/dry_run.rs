@@ -52,6 +52,10 @@ impl Storage for DryRun {
         Ok(0)
     }
 
+    fn get_latest(&self, stem: &str) -> Result<Option<(String, String)>> {
+        self.0.get_latest(stem)
+    }
+
     fn label(&self, name: &str) -> String {
         self.0.label(name)
     }

@@ -149,6 +149,18 @@ impl super::Storage for LocalDir {
         LocalDir::sync(self)
     }
 
+    fn set_latest(&self, stem: &str, link: &str, file_name: &str) -> Result<()> {
+        self.set_latest_link(stem, link, file_name)
+    }
+
+    fn get_latest(&self, stem: &str) -> Result<Option<(String, String)>> {
+        self.latest_link(stem)
+    }
+
+    fn remove_latest(&self, stem: &str) -> Result<()> {
+        self.remove_latest_links(stem)
+    }
+
     /// `BACKUP_DIR` is swept with the rest of the scratch area, under the run lock ([`ScratchDir::sweep`]).
     fn sweep(&self, _ours: &dyn Fn(&str) -> bool) -> Result<usize> {
         Ok(0)

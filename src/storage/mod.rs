@@ -6,6 +6,7 @@
 pub mod atomic;
 mod dry_run;
 mod fanout;
+mod latest_link;
 mod local;
 mod lock;
 pub mod s3;
@@ -91,6 +92,23 @@ pub trait Storage: Send + Sync {
     /// downloaded to be read twice).
     fn local_path(&self, _name: &str) -> Option<PathBuf> {
         None
+    }
+
+    /// Points the latest link of the series `stem` (`<prefix><series>`) at the committed backup `file_name`,
+    /// atomically, under the name `link` where names matter (the local directory), replacing any other link of
+    /// the series. See `jobs::latest`.
+    fn set_latest(&self, _stem: &str, _link: &str, _file_name: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// The latest link of the series `stem` here, as (its name, the backup it names); None when there is none.
+    fn get_latest(&self, _stem: &str) -> Result<Option<(String, String)>> {
+        Ok(None)
+    }
+
+    /// Removes the latest link of the series `stem` (succeeds when there is none).
+    fn remove_latest(&self, _stem: &str) -> Result<()> {
+        Ok(())
     }
 
     /// Whether deletions are only reported, not made (a [`DryRun`]).

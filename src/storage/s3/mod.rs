@@ -16,6 +16,7 @@ pub use client::{Client, Unsupported};
 pub use operations::{Object, PendingUpload};
 use upload::S3Upload;
 
+use super::latest_link::pointer_name;
 use super::{Entry, Storage, Upload};
 use crate::config::S3Settings;
 use crate::error::Result;
@@ -95,6 +96,36 @@ impl Storage for S3Store {
 
     fn delete(&self, name: &str) -> Result<()> {
         self.client.delete(&self.key(name))
+    }
+
+    /// S3 has no links: the pointer is a small object `<stem>-latest` holding the backup's name (one line),
+    /// written in one PUT, which S3 makes visible atomically.
+    fn set_latest(&self, stem: &str, _link: &str, file_name: &str) -> Result<()> {
+        let key = self.key(&pointer_name(stem));
+        self.client.put(&key, format!("{file_name}\n").as_bytes())
+    }
+
+    fn get_latest(&self, stem: &str) -> Result<Option<(String, String)>> {
+        let name = pointer_name(stem);
+        let key = self.key(&name);
+        // A pointer is one short line; anything else under that name is not ours.
+        match self.client.head(&key)? {
+            Some(size) if size <= 1024 => {}
+            _ => return Ok(None),
+        }
+        let mut text = String::new();
+        self.client
+            .get(&key)?
+            .take(1024)
+            .read_to_string(&mut text)
+            .map_err(|e| crate::error::Error::io(self.location(&name), e))?;
+        let target = text.trim();
+        let bare = !target.is_empty() && !target.contains(['/', '\n']);
+        Ok(bare.then(|| (name, target.to_string())))
+    }
+
+    fn remove_latest(&self, stem: &str) -> Result<()> {
+        self.client.delete(&self.key(&pointer_name(stem)))
     }
 
     /// Housekeeping: a store that lacks ListMultipartUploads (HTTP 501), or refuses or fails it, stays usable; a

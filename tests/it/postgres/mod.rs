@@ -3,6 +3,7 @@
 
 mod all;
 mod failures;
+mod latest;
 mod newserver;
 mod options;
 mod privileges;

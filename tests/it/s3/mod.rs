@@ -3,5 +3,6 @@
 mod faults;
 mod flaky;
 mod housekeeping;
+mod latest;
 mod roundtrip;
 mod settings;

@@ -10,16 +10,35 @@ use sha2::{Digest, Sha256};
 
 use super::runner::Run;
 
-/// Every entry of `dir` by name, sorted.
+/// Every entry of `dir` by name, sorted, except symlinks: the series' `-latest` links are not backups (see
+/// [`links`]).
 pub fn names(dir: &Path) -> Vec<String> {
+    entries(dir, false)
+}
+
+/// The symlinks in `dir` (the series' `<series>-latest.<ext>` links) by name, sorted.
+pub fn links(dir: &Path) -> Vec<String> {
+    entries(dir, true)
+}
+
+/// Where the symlink `dir/name` points, as written in it; fails unless it is a symlink.
+pub fn link_target(dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    let meta = fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(meta.file_type().is_symlink(), "{name} is not a symlink");
+    fs::read_link(&path)
+        .expect("read the link")
+        .to_str()
+        .expect("UTF-8 link")
+        .to_string()
+}
+
+fn entries(dir: &Path, symlinks: bool) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .expect("read backup dir")
-        .map(|e| {
-            e.expect("dir entry")
-                .file_name()
-                .into_string()
-                .expect("UTF-8 name")
-        })
+        .map(|e| e.expect("dir entry"))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_symlink()) == symlinks)
+        .map(|e| e.file_name().into_string().expect("UTF-8 name"))
         .collect();
     names.sort();
     names
@@ -110,21 +129,24 @@ pub fn write_with_checksum(dir: &Path, name: &str, bytes: &[u8]) {
     .expect("write checksum");
 }
 
-/// The content of every file a backup run could have produced: all but the `.db-backup*` dotfiles.
+/// The content of every file a backup run could have produced (all but the `.db-backup*` dotfiles), and where
+/// each symlink points.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DirState(BTreeMap<String, Vec<u8>>);
 
 pub fn snapshot(dir: &Path) -> DirState {
-    DirState(
-        names(dir)
-            .into_iter()
-            .filter(|n| !n.starts_with(".db-backup"))
-            .map(|n| {
-                let bytes = fs::read(dir.join(&n)).unwrap_or_else(|e| panic!("read {n}: {e}"));
-                (n, bytes)
-            })
-            .collect(),
-    )
+    let files = names(dir)
+        .into_iter()
+        .filter(|n| !n.starts_with(".db-backup"))
+        .map(|n| {
+            let bytes = fs::read(dir.join(&n)).unwrap_or_else(|e| panic!("read {n}: {e}"));
+            (n, bytes)
+        });
+    let links = links(dir).into_iter().map(|n| {
+        let target = format!("-> {}", link_target(dir, &n)).into_bytes();
+        (n, target)
+    });
+    DirState(files.chain(links).collect())
 }
 
 /// A failed run: exit status 1, stderr naming the cause, and the directory exactly as before

@@ -346,11 +346,26 @@ impl S3Server {
         .collect()
     }
 
-    /// Every key in `bucket` (all prefixes).
+    /// Every key in `bucket` (all prefixes) but the series' latest pointers (`<series>-latest`, see
+    /// [`S3Server::pointers`]).
     pub fn keys(&self, bucket: &str) -> Vec<String> {
         let mut keys: Vec<String> = self.client(bucket, "").list_all().into_iter().collect();
+        keys.retain(|k| !k.ends_with("-latest"));
         keys.sort();
         keys
+    }
+
+    /// The latest pointers in `bucket` (all prefixes), with the backup name each holds.
+    pub fn pointers(&self, bucket: &str) -> Vec<(String, String)> {
+        let mut keys: Vec<String> = self.client(bucket, "").list_all().into_iter().collect();
+        keys.retain(|k| k.ends_with("-latest"));
+        keys.sort();
+        keys.into_iter()
+            .map(|k| {
+                let text = String::from_utf8(self.get(bucket, &k)).expect("UTF-8 pointer");
+                (k, text)
+            })
+            .collect()
     }
 
     pub fn get(&self, bucket: &str, key: &str) -> Vec<u8> {

@@ -54,6 +54,15 @@ pub fn assert_only_complete_backups(dir: &Path) {
             files::check_artifacts(dir, &name);
         }
     }
+    // A latest link only ever names a complete backup beside it.
+    for link in files::links(dir) {
+        let target = files::link_target(dir, &link);
+        assert!(
+            files::is_backup_name(&target) && dir.join(&target).is_file(),
+            "{link} points at {target:?}, not a complete backup: {:?}",
+            files::names(dir)
+        );
+    }
 }
 
 /// A port nobody listens on right now.
