@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use ureq::http;
 
+use super::credentials::{Credentials, Provider};
 use super::sign::{self, ToSign, uri_encode};
 use super::xml;
 use crate::config::S3Settings;
@@ -44,6 +45,7 @@ pub struct Unsupported {
 /// A client for one destination.
 pub struct Client {
     agent: ureq::Agent,
+    credentials: Provider,
     pub settings: S3Settings,
     scheme: String,
     host: String,
@@ -51,7 +53,18 @@ pub struct Client {
 
 impl Client {
     pub fn new(settings: S3Settings) -> Client {
+        let tls = super::trust::tls_config(&settings);
+        let credentials = match &settings.source {
+            Some(source) => Provider::fetching(source.clone(), tls.clone()),
+            None => Provider::fixed(Credentials {
+                access_key: settings.access_key.clone(),
+                secret_key: settings.secret_key.clone(),
+                token: settings.session_token.clone(),
+                expires: None,
+            }),
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_recv_response(Some(Duration::from_secs(120)))
@@ -71,6 +84,7 @@ impl Client {
         };
         Client {
             agent,
+            credentials,
             scheme: scheme.to_string(),
             host,
             settings,
@@ -111,6 +125,7 @@ impl Client {
         body: &[u8],
         stream: bool,
     ) -> std::result::Result<(Reply, Option<ureq::Body>), Failure> {
+        let credentials = self.credentials.current().map_err(Failure::Permanent)?;
         let path = self.path(key);
         let payload = hex::encode(Sha256::digest(body));
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
@@ -119,7 +134,7 @@ impl Client {
             ("x-amz-content-sha256", payload.clone()),
             ("x-amz-date", amz_date.clone()),
         ];
-        if let Some(token) = &self.settings.session_token {
+        if let Some(token) = &credentials.token {
             signed.push(("x-amz-security-token", token.expose().to_string()));
         }
         let authorization = sign::authorization(&ToSign {
@@ -130,8 +145,8 @@ impl Client {
             payload_sha256: &payload,
             amz_date: &amz_date,
             region: &self.settings.region,
-            access_key: self.settings.access_key.expose(),
-            secret_key: self.settings.secret_key.expose(),
+            access_key: credentials.access_key.expose(),
+            secret_key: credentials.secret_key.expose(),
         });
         let query = sign::canonical_query(query);
         let uri = if query.is_empty() {
@@ -201,13 +216,20 @@ impl Client {
             format!("HTTP {} {code}: {said}", reply.status)
         };
         let permanent = |what: String| Failure::Permanent(format!("{what} ({detail})"));
+        // What to check when the store refuses the credentials: the keys, or the provider they came from.
+        let from = self
+            .credentials
+            .source()
+            .map(|s| format!("the credentials from {}", s.describe()));
         match (reply.status, code.as_str()) {
             (501, _) | (_, "NotImplemented") => Err(Failure::Unsupported(detail)),
             (_, "SignatureDoesNotMatch") => Err(permanent(format!(
-                "the store refused the request signature: the secret key is wrong; check {p}SECRET_KEY"
+                "the store refused the request signature: the secret key is wrong; check {}",
+                from.clone().unwrap_or(format!("{p}SECRET_KEY"))
             ))),
             (_, "InvalidAccessKeyId") => Err(permanent(format!(
-                "the store does not know the access key; check {p}ACCESS_KEY"
+                "the store does not know the access key; check {}",
+                from.clone().unwrap_or(format!("{p}ACCESS_KEY"))
             ))),
             (_, "InvalidToken" | "ExpiredToken" | "TokenRefreshRequired") => {
                 let aws = if p == "S3_" {
@@ -215,10 +237,13 @@ impl Client {
                 } else {
                     ""
                 };
-                Err(permanent(format!(
-                    "the store refused the session token: expired, or not issued with this key; renew the \
-                     temporary credentials or check {p}SESSION_TOKEN{aws}"
-                )))
+                Err(permanent(match &from {
+                    Some(from) => format!("the store refused the session token of {from}"),
+                    None => format!(
+                        "the store refused the session token: expired, or not issued with this key; renew the \
+                         temporary credentials or check {p}SESSION_TOKEN{aws}"
+                    ),
+                }))
             }
             (_, "NoSuchBucket") => Err(permanent(format!(
                 "the bucket {} does not exist; create it or fix {p}BACKUP_BUCKET",
@@ -336,6 +361,8 @@ mod tests {
             addressing: String::new(),
             access_key: Secret::new("a"),
             secret_key: Secret::new("s"),
+            source: None,
+            ca_file: None,
             session_token: None,
             part_size: 5 << 20,
             retry_seconds: 1,

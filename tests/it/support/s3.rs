@@ -307,6 +307,8 @@ impl S3Server {
             addressing: String::new(),
             access_key: Secret::new(self.access_key.clone()),
             secret_key: Secret::new(self.secret_key.clone()),
+            source: None,
+            ca_file: None,
             session_token: None,
             part_size: 5 * 1024 * 1024,
             retry_seconds: 2,

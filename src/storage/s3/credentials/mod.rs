@@ -1,0 +1,252 @@
+//! The credentials a destination signs with: its static keys, or temporary ones from a provider
+//! ([`crate::config::Source`]: web identity, container credentials, EC2 instance metadata), fetched at the first
+//! request and again before they expire, also in the middle of an upload. The client asks for the current ones
+//! at every request; one cache per destination is shared by the threads that upload parts.
+//!
+//! Small blocking providers of our own over `ureq` rather than the `aws-config` crate: that crate is async,
+//! needs a tokio runtime and the AWS SDK's HTTP stack beside our client, for three short HTTP calls.
+
+mod container;
+mod imds;
+mod web_identity;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::config::{Secret, Source};
+
+/// How long before their expiry temporary credentials are fetched again (at most: half their lifetime when
+/// they live shorter than twice this).
+const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
+
+/// One set of keys.
+pub struct Credentials {
+    pub access_key: Secret,
+    pub secret_key: Secret,
+    pub token: Option<Secret>,
+    /// When temporary credentials stop working.
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// The credentials of one destination: fixed, or fetched and cached.
+pub struct Provider {
+    kind: Kind,
+}
+
+enum Kind {
+    Static(Arc<Credentials>),
+    Fetched {
+        source: Source,
+        agent: ureq::Agent,
+        cache: Mutex<Option<Cached>>,
+    },
+}
+
+struct Cached {
+    credentials: Arc<Credentials>,
+    /// When to fetch new ones (`None`: never, they do not expire).
+    refresh_at: Option<Instant>,
+    /// When these stop working: until then they stand in when a refresh fails.
+    expires_at: Option<Instant>,
+}
+
+impl Provider {
+    pub fn fixed(credentials: Credentials) -> Provider {
+        Provider {
+            kind: Kind::Static(Arc::new(credentials)),
+        }
+    }
+
+    /// A provider fetching from `source`; `tls` is the destination's TLS configuration (its CA bundle).
+    pub fn fetching(source: Source, tls: ureq::tls::TlsConfig) -> Provider {
+        // The metadata services are on this machine or link-local: a short connect timeout, so that a machine
+        // without them fails fast, and no proxy.
+        let local = !matches!(source, Source::WebIdentity { .. });
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .tls_config(tls)
+            .timeout_connect(Some(Duration::from_secs(if local { 1 } else { 10 })))
+            .timeout_global(Some(Duration::from_secs(if local { 5 } else { 30 })));
+        if local {
+            config = config.proxy(None);
+        }
+        Provider {
+            kind: Kind::Fetched {
+                source,
+                agent: config.build().into(),
+                cache: Mutex::new(None),
+            },
+        }
+    }
+
+    /// The provider's name and settings, for messages (`None` for static keys).
+    pub fn source(&self) -> Option<&Source> {
+        match &self.kind {
+            Kind::Static(_) => None,
+            Kind::Fetched { source, .. } => Some(source),
+        }
+    }
+
+    /// The credentials to sign the next request with: the cached ones, or new ones when they are due for a
+    /// refresh. A failed refresh keeps the old ones while they still work (with a warning); `Err` says which
+    /// provider failed, with which variables, and never holds a secret.
+    pub fn current(&self) -> Result<Arc<Credentials>, String> {
+        let (source, agent, cache) = match &self.kind {
+            Kind::Static(c) => return Ok(Arc::clone(c)),
+            Kind::Fetched {
+                source,
+                agent,
+                cache,
+            } => (source, agent, cache),
+        };
+        // Held while fetching: the other threads wait for the new credentials rather than fetch their own.
+        let mut slot = cache.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if let Some(cached) = slot.as_ref()
+            && cached.refresh_at.is_none_or(|at| now < at)
+        {
+            return Ok(Arc::clone(&cached.credentials));
+        }
+        let fetched = match source {
+            Source::WebIdentity { .. } => web_identity::fetch(agent, source),
+            Source::Container { .. } => container::fetch(agent, source),
+            Source::Imds { endpoint } => imds::fetch(agent, endpoint),
+        };
+        match fetched {
+            Ok(credentials) => {
+                let left = credentials
+                    .expires
+                    .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+                tracing::debug!(
+                    provider = %source.describe(),
+                    valid_for_s = left.map(|l| l.as_secs()),
+                    "S3 credentials fetched"
+                );
+                let credentials = Arc::new(credentials);
+                *slot = Some(Cached {
+                    credentials: Arc::clone(&credentials),
+                    refresh_at: left.map(|l| now + l - REFRESH_BEFORE.min(l / 2)),
+                    expires_at: left.map(|l| now + l),
+                });
+                Ok(credentials)
+            }
+            Err(e) => match slot.as_ref() {
+                Some(cached) if cached.expires_at.is_none_or(|at| now < at) => {
+                    tracing::warn!(provider = %source.describe(), error = %e, "refreshing the S3 credentials failed; using the current ones until they expire");
+                    Ok(Arc::clone(&cached.credentials))
+                }
+                _ => Err(e),
+            },
+        }
+    }
+}
+
+/// The JSON answer of the container endpoint and of the instance metadata service.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct JsonCredentials {
+    access_key_id: String,
+    secret_access_key: String,
+    token: Option<String>,
+    expiration: Option<String>,
+    /// IMDS: `Success`, else why not.
+    code: Option<String>,
+}
+
+impl JsonCredentials {
+    /// Parses the answer; `what` names the provider in the error, which never quotes the body.
+    fn parse(body: &str, what: &str) -> Result<Credentials, String> {
+        let json: JsonCredentials = serde_json::from_str(body).map_err(|e| {
+            format!(
+                "{what} answered something other than credentials (JSON with AccessKeyId, SecretAccessKey, \
+                 Token, Expiration): {}",
+                e.classify_message()
+            )
+        })?;
+        if let Some(code) = json.code.as_deref().filter(|c| *c != "Success") {
+            return Err(format!("{what} answered Code={code} instead of credentials"));
+        }
+        credentials(
+            json.access_key_id,
+            json.secret_access_key,
+            json.token,
+            json.expiration.as_deref(),
+            what,
+        )
+    }
+}
+
+/// Checks and assembles fetched credentials.
+fn credentials(
+    access_key: String,
+    secret_key: String,
+    token: Option<String>,
+    expiration: Option<&str>,
+    what: &str,
+) -> Result<Credentials, String> {
+    if access_key.is_empty() || secret_key.is_empty() {
+        return Err(format!("{what} answered credentials without a key"));
+    }
+    let expires = expiration
+        .map(|e| {
+            DateTime::parse_from_rfc3339(e.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|err| format!("{what} answered an expiry that is not a time ({e:?}: {err})"))
+        })
+        .transpose()?;
+    Ok(Credentials {
+        access_key: Secret::new(access_key),
+        secret_key: Secret::new(secret_key),
+        token: token.filter(|t| !t.is_empty()).map(Secret::new),
+        expires,
+    })
+}
+
+/// A short description of a failed HTTP call, for errors (no body: it might echo a secret).
+fn http_failure(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(_) => "no answer in time".to_string(),
+        ureq::Error::HostNotFound => "the host cannot be resolved".to_string(),
+        ureq::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Helper for the serde_json error without quoting the input.
+trait Classify {
+    fn classify_message(&self) -> String;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_message(&self) -> String {
+        format!("{:?} at line {} column {}", self.classify(), self.line(), self.column())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_answers_without_quoting_them() {
+        let ok = JsonCredentials::parse(
+            r#"{"Code":"Success","AccessKeyId":"ASIA1","SecretAccessKey":"s3cr3t","Token":"tok","Expiration":"2030-01-01T00:00:00Z"}"#,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(ok.access_key.expose(), "ASIA1");
+        assert_eq!(ok.token.as_ref().map(Secret::expose), Some("tok"));
+        assert!(ok.expires.is_some());
+        let bad = JsonCredentials::parse(r#"{"SecretAccessKey":"s3cr3t"}"#, "x").err().unwrap();
+        assert!(!bad.contains("s3cr3t"), "{bad}");
+        let failed = JsonCredentials::parse(
+            r#"{"Code":"AssumeRoleUnauthorizedAccess","AccessKeyId":"","SecretAccessKey":""}"#,
+            "x",
+        );
+        assert!(failed.err().unwrap().contains("AssumeRoleUnauthorizedAccess"));
+    }
+}
