@@ -302,7 +302,9 @@ fn ca_file(var: &str, path: &str) -> Result<PathBuf, ConfigError> {
     if !certs.is_ok_and(|c| !c.is_empty()) {
         return Err(ConfigError::new(
             var,
-            format!("{path} holds no PEM certificate; give the CA certificates as PEM (-----BEGIN CERTIFICATE-----)"),
+            format!(
+                "{path} holds no PEM certificate; give the CA certificates as PEM (-----BEGIN CERTIFICATE-----)"
+            ),
         ));
     }
     Ok(PathBuf::from(path.trim()))

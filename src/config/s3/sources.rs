@@ -61,15 +61,8 @@ impl Source {
 
 /// The provider for the first destination when it has no keys; `region` is the destination's. `Err` when
 /// none can be used (the message lists what was looked for).
-pub(super) fn choose(
-    vars: &BTreeMap<String, String>,
-    region: &str,
-) -> Result<Source, ConfigError> {
-    let get = |name: &str| {
-        vars.get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    };
+pub(super) fn choose(vars: &BTreeMap<String, String>, region: &str) -> Result<Source, ConfigError> {
+    let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
     let role = get("AWS_ROLE_ARN");
     let token_file = get("AWS_WEB_IDENTITY_TOKEN_FILE");
     match (role, token_file) {
@@ -106,10 +99,7 @@ pub(super) fn choose(
             format!("{CONTAINER_HOST}/{}", relative.trim_start_matches('/')),
             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
         )),
-        (None, Some(full)) => Some((
-            container_uri(full)?,
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        )),
+        (None, Some(full)) => Some((container_uri(full)?, "AWS_CONTAINER_CREDENTIALS_FULL_URI")),
         (None, None) => None,
     };
     if let Some((uri, uri_var)) = uri {
@@ -242,7 +232,10 @@ mod tests {
         let imds = choose(&vars(&[]), "eu-west-1").unwrap();
         assert!(matches!(imds, Source::Imds { endpoint } if endpoint == IMDS_ENDPOINT));
         let off = choose(&vars(&[("AWS_EC2_METADATA_DISABLED", "true")]), "x").unwrap_err();
-        assert!(off.to_string().contains("AWS_EC2_METADATA_DISABLED"), "{off}");
+        assert!(
+            off.to_string().contains("AWS_EC2_METADATA_DISABLED"),
+            "{off}"
+        );
     }
 
     #[test]
@@ -264,12 +257,7 @@ mod tests {
             "http://127.0.0.1:4566"
         );
         assert!(choose(&vars(&[("AWS_ROLE_ARN", "r")]), "x").is_err());
-        let full = |uri: &str| {
-            choose(
-                &vars(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri)]),
-                "x",
-            )
-        };
+        let full = |uri: &str| choose(&vars(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri)]), "x");
         assert!(full("http://127.0.0.1:8080/creds").is_ok());
         assert!(full("http://[::1]:8080/creds").is_ok());
         assert!(full("https://creds.example.com/x").is_ok());

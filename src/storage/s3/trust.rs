@@ -37,5 +37,7 @@ pub fn tls_config(settings: &S3Settings) -> TlsConfig {
             settings.var_prefix
         ),
     }
-    builder.root_certs(RootCerts::Specific(Arc::new(roots))).build()
+    builder
+        .root_certs(RootCerts::Specific(Arc::new(roots)))
+        .build()
 }

@@ -1,5 +1,6 @@
 //! S3-compatible destinations: round trips, refusals, and a store that is slow, throttling or down.
 
+mod credentials;
 mod faults;
 mod flaky;
 mod housekeeping;

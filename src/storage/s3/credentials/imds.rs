@@ -62,7 +62,10 @@ pub(super) fn fetch(agent: &ureq::Agent, endpoint: &str) -> Result<Credentials, 
         format!("{WHAT} at {endpoint}: the instance has no IAM role attached: attach an instance profile")
     })?;
     let body = get(
-        &format!("{ROLES}{}", crate::storage::s3::sign::uri_encode(role, true)),
+        &format!(
+            "{ROLES}{}",
+            crate::storage::s3::sign::uri_encode(role, true)
+        ),
         "the role's credentials",
     )?;
     JsonCredentials::parse(&body, &format!("{WHAT} at {endpoint}"))

@@ -168,7 +168,9 @@ impl JsonCredentials {
             )
         })?;
         if let Some(code) = json.code.as_deref().filter(|c| *c != "Success") {
-            return Err(format!("{what} answered Code={code} instead of credentials"));
+            return Err(format!(
+                "{what} answered Code={code} instead of credentials"
+            ));
         }
         credentials(
             json.access_key_id,
@@ -195,7 +197,9 @@ fn credentials(
         .map(|e| {
             DateTime::parse_from_rfc3339(e.trim())
                 .map(|t| t.with_timezone(&Utc))
-                .map_err(|err| format!("{what} answered an expiry that is not a time ({e:?}: {err})"))
+                .map_err(|err| {
+                    format!("{what} answered an expiry that is not a time ({e:?}: {err})")
+                })
         })
         .transpose()?;
     Ok(Credentials {
@@ -223,7 +227,12 @@ trait Classify {
 
 impl Classify for serde_json::Error {
     fn classify_message(&self) -> String {
-        format!("{:?} at line {} column {}", self.classify(), self.line(), self.column())
+        format!(
+            "{:?} at line {} column {}",
+            self.classify(),
+            self.line(),
+            self.column()
+        )
     }
 }
 
@@ -241,12 +250,19 @@ mod tests {
         assert_eq!(ok.access_key.expose(), "ASIA1");
         assert_eq!(ok.token.as_ref().map(Secret::expose), Some("tok"));
         assert!(ok.expires.is_some());
-        let bad = JsonCredentials::parse(r#"{"SecretAccessKey":"s3cr3t"}"#, "x").err().unwrap();
+        let bad = JsonCredentials::parse(r#"{"SecretAccessKey":"s3cr3t"}"#, "x")
+            .err()
+            .unwrap();
         assert!(!bad.contains("s3cr3t"), "{bad}");
         let failed = JsonCredentials::parse(
             r#"{"Code":"AssumeRoleUnauthorizedAccess","AccessKeyId":"","SecretAccessKey":""}"#,
             "x",
         );
-        assert!(failed.err().unwrap().contains("AssumeRoleUnauthorizedAccess"));
+        assert!(
+            failed
+                .err()
+                .unwrap()
+                .contains("AssumeRoleUnauthorizedAccess")
+        );
     }
 }
