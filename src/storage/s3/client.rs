@@ -170,7 +170,14 @@ impl Client {
                 "the host {} cannot be resolved (check {}ENDPOINT)",
                 self.host, self.settings.var_prefix
             )),
-            other => Failure::Transient(format!("{other}")),
+            other => match untrusted(&other) {
+                Some(why) => Failure::Permanent(format!(
+                    "the store's TLS certificate is not trusted ({why}); if a private CA signed it, give that \
+                     CA's certificate in {}CA_FILE (or AWS_CA_BUNDLE), else check {}ENDPOINT",
+                    self.settings.var_prefix, self.settings.var_prefix
+                )),
+                None => Failure::Transient(format!("{other}")),
+            },
         })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -324,6 +331,21 @@ impl Client {
                 }
             }
         }
+    }
+}
+
+/// The reason when `e` is a certificate the client does not trust (no retry can change that).
+fn untrusted(e: &ureq::Error) -> Option<String> {
+    let tls = match e {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match tls {
+        Some(rustls::Error::InvalidCertificate(why)) => Some(format!("{why:?}")),
+        _ => None,
     }
 }
 

@@ -229,7 +229,12 @@ fn a_refusing_provider_is_named_with_its_variables() {
         ),
         (
             Role::Imds,
-            &["IMDSv2", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "HTTP 403"][..],
+            &[
+                "IMDSv2",
+                "no S3 credentials",
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                "HTTP 403",
+            ][..],
         ),
     ];
     for (role, words) in cases {

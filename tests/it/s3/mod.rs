@@ -4,5 +4,6 @@ mod credentials;
 mod faults;
 mod flaky;
 mod housekeeping;
+mod private_ca;
 mod roundtrip;
 mod settings;

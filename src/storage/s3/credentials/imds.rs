@@ -8,13 +8,13 @@ const WHAT: &str = "EC2 instance metadata (IMDSv2)";
 const ROLES: &str = "/latest/meta-data/iam/security-credentials/";
 
 pub(super) fn fetch(agent: &ureq::Agent, endpoint: &str) -> Result<Credentials, String> {
-    let unreachable = |e: ureq::Error| {
+    // The first call tells whether there is a metadata service at all: if not, say everything looked for.
+    let nothing = |why: String| {
         format!(
             "no S3 credentials: neither S3_ACCESS_KEY/S3_SECRET_KEY (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) \
              nor AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE nor AWS_CONTAINER_CREDENTIALS_FULL_URI/_RELATIVE_URI \
-             is set, and the {WHAT} at {endpoint} did not answer ({}); set one of them, or \
-             AWS_EC2_METADATA_SERVICE_ENDPOINT if the metadata service is elsewhere",
-            http_failure(&e)
+             is set, and the {WHAT} at {endpoint} {why}; set one of them, or AWS_EC2_METADATA_SERVICE_ENDPOINT \
+             if the metadata service is elsewhere"
         )
     };
     let refused = |step: &str, status: u16| {
@@ -40,9 +40,13 @@ pub(super) fn fetch(agent: &ureq::Agent, endpoint: &str) -> Result<Credentials, 
         .put(&format!("{endpoint}/latest/api/token"))
         .header("x-aws-ec2-metadata-token-ttl-seconds", "21600")
         .send_empty()
-        .map_err(unreachable)?;
+        .map_err(|e| nothing(format!("did not answer ({})", http_failure(&e))))?;
     if response.status() != 200 {
-        return Err(refused("the session token", response.status().as_u16()));
+        return Err(nothing(format!(
+            "gave no session token (HTTP {}; an EC2 instance in a container needs \
+             HttpPutResponseHopLimit 2)",
+            response.status()
+        )));
     }
     let token = read(response, "the session token")?;
     let token = token.trim();
