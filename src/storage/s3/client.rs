@@ -263,8 +263,8 @@ impl Client {
             }
             (403, _) => Err(permanent(format!(
                 "access denied; the key needs s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject, \
-                 s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket; check {p}ACCESS_KEY \
-                 and {p}SECRET_KEY"
+                 s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket; check {}",
+                from.unwrap_or(format!("{p}ACCESS_KEY and {p}SECRET_KEY"))
             ))),
             (404, _) if method == "HEAD" => Ok(reply),
             // The store is busy or briefly broken. Other 5xx (501 Not Implemented, 507 Insufficient Storage)
