@@ -238,6 +238,13 @@ impl Client {
                 "the store does not know the access key; check {}",
                 from.clone().unwrap_or(format!("{p}ACCESS_KEY"))
             ))),
+            // Fetched credentials that expired sooner than they said (a clock off): new ones, and again.
+            (_, "ExpiredToken" | "TokenRefreshRequired") if from.is_some() => {
+                self.credentials.expire();
+                Err(Failure::Transient(format!(
+                    "the store found the credentials expired ({detail}); fetching new ones"
+                )))
+            }
             (_, "InvalidToken" | "ExpiredToken" | "TokenRefreshRequired") => {
                 let aws = if p == "S3_" {
                     " or AWS_SESSION_TOKEN"

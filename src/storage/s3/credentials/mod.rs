@@ -91,6 +91,13 @@ impl Provider {
         }
     }
 
+    /// Forgets fetched credentials (the store found them expired): the next request fetches new ones.
+    pub fn expire(&self) {
+        if let Kind::Fetched { cache, .. } = &self.kind {
+            *cache.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
     /// The credentials to sign the next request with: the cached ones, or new ones when they are due for a
     /// refresh. A failed refresh keeps the old ones while they still work (with a warning); `Err` says which
     /// provider failed, with which variables, and never holds a secret.
@@ -239,6 +246,86 @@ impl Classify for serde_json::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A container endpoint on loopback answering credentials that live `ttl` seconds, the key numbered by the
+    /// fetch, or 500 once `fail_after` fetches were made; counts the fetches.
+    fn endpoint(ttl: i64, fail_after: usize) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/creds", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&count);
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let n = counted.fetch_add(1, Ordering::SeqCst);
+                let expires = (Utc::now() + chrono::Duration::seconds(ttl)).to_rfc3339();
+                let (status, body) = if n >= fail_after {
+                    ("500 Internal Server Error", String::new())
+                } else {
+                    let json = format!(
+                        r#"{{"AccessKeyId":"AKIA{n}","SecretAccessKey":"s","Token":"t","Expiration":"{expires}"}}"#
+                    );
+                    ("200 OK", json)
+                };
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        });
+        (url, count)
+    }
+
+    fn provider(uri: String) -> Provider {
+        let source = Source::Container {
+            uri,
+            uri_var: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            token: None,
+            token_file: None,
+        };
+        Provider::fetching(source, ureq::tls::TlsConfig::default())
+    }
+
+    #[test]
+    fn credentials_are_cached_until_due_then_fetched_again() {
+        // An hour: refreshed 5 minutes before, so cached now.
+        let (url, count) = endpoint(3600, usize::MAX);
+        let p = provider(url);
+        let first = p.current().unwrap();
+        assert_eq!(first.access_key.expose(), "AKIA0");
+        assert_eq!(p.current().unwrap().access_key.expose(), "AKIA0");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        p.expire();
+        assert_eq!(p.current().unwrap().access_key.expose(), "AKIA1");
+        // Two seconds: due after one.
+        let (url, count) = endpoint(2, usize::MAX);
+        let p = provider(url);
+        p.current().unwrap();
+        p.current().unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(p.current().unwrap().access_key.expose(), "AKIA1");
+    }
+
+    #[test]
+    fn a_failed_refresh_keeps_the_current_credentials_until_they_expire() {
+        let (url, _) = endpoint(2, 1);
+        let p = provider(url);
+        assert_eq!(p.current().unwrap().access_key.expose(), "AKIA0");
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(p.current().unwrap().access_key.expose(), "AKIA0");
+        std::thread::sleep(Duration::from_millis(1000));
+        let e = p.current().err().unwrap();
+        assert!(
+            e.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI") && e.contains("HTTP 500"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn parses_answers_without_quoting_them() {
