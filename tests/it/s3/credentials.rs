@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use tempfile::TempDir;
 
 use crate::support::files::backup_dir;
-use crate::support::metadata::{IMDS_TOKEN, Issued, Role, StandIn};
+use crate::support::metadata::{IMDS_TOKEN, Issued, Role, StandIn, mint};
 use crate::support::s3::{Faults, Kind, Proxy, S3Server, require_s3};
 use crate::support::{DbBackup, Run};
 
@@ -74,9 +74,10 @@ fn assert_uploaded(s3: &S3Server, bucket: &str) {
 #[test]
 fn web_identity_exchanges_the_token_at_sts() {
     require_s3!(Kind::Moto);
-    let s3 = S3Server::moto_with_roles(1);
+    let s3 = S3Server::start();
+    let roles = mint(&s3, 1);
     s3.bucket("web");
-    let sts = StandIn::start(Role::Sts, s3.roles.clone(), Duration::from_secs(3600));
+    let sts = StandIn::start(Role::Sts, roles.clone(), Duration::from_secs(3600));
     let (data, dir) = (TempDir::new().unwrap(), backup_dir());
     let token_file = data.path().join("token");
     std::fs::write(&token_file, format!("{WEB_TOKEN}\n")).unwrap();
@@ -110,8 +111,8 @@ fn web_identity_exchanges_the_token_at_sts() {
         !request.to_ascii_lowercase().contains("authorization:"),
         "AssumeRoleWithWebIdentity is not signed: {request}"
     );
-    assert_no_secrets(&config, &s3.roles);
-    assert_no_secrets(&run, &s3.roles);
+    assert_no_secrets(&config, &roles);
+    assert_no_secrets(&run, &roles);
 }
 
 /// Credentials that live 2 s are fetched again (1 s before they expire) while a 16 MiB backup is uploaded in
@@ -119,7 +120,8 @@ fn web_identity_exchanges_the_token_at_sts() {
 #[test]
 fn container_credentials_are_refreshed_during_a_multipart_upload() {
     require_s3!(Kind::Moto);
-    let s3 = S3Server::moto_with_roles(6);
+    let s3 = S3Server::start();
+    let roles = mint(&s3, 6);
     s3.bucket("long");
     let proxy = Proxy::start(
         s3.port(),
@@ -132,7 +134,7 @@ fn container_credentials_are_refreshed_during_a_multipart_upload() {
         Role::Container {
             token: CONTAINER_TOKEN.to_string(),
         },
-        s3.roles.clone(),
+        roles.clone(),
         Duration::from_secs(2),
     );
     let (data, dir) = (TempDir::new().unwrap(), backup_dir());
@@ -178,15 +180,16 @@ fn container_credentials_are_refreshed_during_a_multipart_upload() {
             .all(|r| r.contains(&format!("authorization: {CONTAINER_TOKEN}"))),
         "the authorization token was not sent"
     );
-    assert_no_secrets(&run, &s3.roles);
+    assert_no_secrets(&run, &roles);
 }
 
 #[test]
 fn instance_metadata_gives_the_role_credentials_with_a_session_token() {
     require_s3!(Kind::Moto);
-    let s3 = S3Server::moto_with_roles(1);
+    let s3 = S3Server::start();
+    let roles = mint(&s3, 1);
     s3.bucket("ec2");
-    let imds = StandIn::start(Role::Imds, s3.roles.clone(), Duration::from_secs(3600));
+    let imds = StandIn::start(Role::Imds, roles.clone(), Duration::from_secs(3600));
     let (data, dir) = (TempDir::new().unwrap(), backup_dir());
     let cmd = keyless_backup(&data, dir.path(), 1, &s3.endpoint(), "ec2")
         .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds.endpoint());
@@ -204,7 +207,23 @@ fn instance_metadata_gives_the_role_credentials_with_a_session_token() {
         lines[2].starts_with("GET /latest/meta-data/iam/security-credentials/backup-role "),
         "{lines:?}"
     );
-    assert_no_secrets(&run, &s3.roles);
+    assert_no_secrets(&run, &roles);
+    // moto checks what it is given: a token its STS did not issue is refused, naming the provider.
+    let forged: Vec<Issued> = roles
+        .iter()
+        .map(|r| Issued {
+            token: "forged-token".to_string(),
+            ..r.clone()
+        })
+        .collect();
+    let imds = StandIn::start(Role::Imds, forged, Duration::from_secs(3600));
+    let refused = cmd
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds.endpoint())
+        .run(&["backup-db"]);
+    refused
+        .expect_code(1)
+        .expect_stderr_mentions(&["InvalidToken", "EC2 instance metadata (IMDSv2"]);
+    assert_no_secrets(&refused, &roles);
 }
 
 #[test]

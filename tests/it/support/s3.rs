@@ -132,8 +132,6 @@ pub struct S3Server {
     pub secret_key: String,
     /// s3s-fs's data directory.
     root: Option<TempDir>,
-    /// Temporary credentials of a role allowed all of S3, issued by moto's STS ([`S3Server::moto_with_roles`]).
-    pub roles: Vec<super::metadata::Issued>,
 }
 
 impl S3Server {
@@ -145,21 +143,16 @@ impl S3Server {
 
     /// A server of `kind`; the test checked with [`require_s3!`] that it is there.
     pub fn of(kind: Kind) -> S3Server {
-        S3Server::launch(kind, None, 0)
+        S3Server::launch(kind, None)
     }
 
     /// moto whose key may do everything in S3 but `action` (an IAM action such as
     /// `s3:ListBucketMultipartUploads`), which it refuses with 403 AccessDenied, as a store with a narrow policy.
     pub fn moto_denying(action: &str) -> S3Server {
-        S3Server::launch(Kind::Moto, Some(action), 0)
+        S3Server::launch(Kind::Moto, Some(action))
     }
 
-    /// moto with `n` sets of temporary credentials in [`S3Server::roles`], for stand-in credential providers.
-    pub fn moto_with_roles(n: usize) -> S3Server {
-        S3Server::launch(Kind::Moto, None, n)
-    }
-
-    fn launch(kind: Kind, deny: Option<&str>, roles: usize) -> S3Server {
+    fn launch(kind: Kind, deny: Option<&str>) -> S3Server {
         let program = kind.path().unwrap_or_else(|| {
             panic!(
                 "{} is missing (scripts/test.sh installs it)",
@@ -200,16 +193,10 @@ impl S3Server {
             access_key,
             secret_key,
             root,
-            roles: Vec::new(),
         };
         server.wait_ready();
         if kind == Kind::Moto {
             server.make_user(deny);
-            server.roles = super::metadata::mint(&server, roles);
-            // From now on every request must carry a valid signature of a known key.
-            ureq::post(&format!("{}/moto-api/reset-auth", server.endpoint()))
-                .send("0".as_bytes())
-                .expect("switch on authentication");
         }
         server
     }
@@ -293,6 +280,10 @@ impl S3Server {
         };
         self.access_key = between("AccessKeyId");
         self.secret_key = between("SecretAccessKey");
+        // From now on every request must carry a valid signature of that key.
+        ureq::post(&format!("{}/moto-api/reset-auth", self.endpoint()))
+            .send("0".as_bytes())
+            .expect("switch on authentication");
     }
 
     /// A client of `bucket` under `prefix` with the server's key (`endpoint` overrides, e.g. a proxy).
