@@ -3,10 +3,10 @@
 //! `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (read at every fetch: it rotates) or
 //! `AWS_CONTAINER_AUTHORIZATION_TOKEN` in the `Authorization` header, answered with JSON.
 
-use super::{Credentials, JsonCredentials, http_failure};
+use super::{Credentials, Failed, JsonCredentials, http_failure};
 use crate::config::Source;
 
-pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials, String> {
+pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials, Failed> {
     let Source::Container {
         uri,
         uri_var,
@@ -36,10 +36,10 @@ pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials,
         request = request.header("authorization", token);
     }
     let response = request.call().map_err(|e| {
-        format!(
+        Failed::transient(format!(
             "{what}: {uri} cannot be reached ({}); check {uri_var}",
             http_failure(&e)
-        )
+        ))
     })?;
     let status = response.status().as_u16();
     if status != 200 {
@@ -48,8 +48,11 @@ pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials,
         } else {
             ""
         };
-        return Err(format!(
-            "{what}: {uri} refused to give credentials (HTTP {status}){hint}; check {uri_var}"
+        return Err(Failed::maybe(
+            status == 429 || status >= 500,
+            format!(
+                "{what}: {uri} refused to give credentials (HTTP {status}){hint}; check {uri_var}"
+            ),
         ));
     }
     let body = response
@@ -58,5 +61,5 @@ pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials,
         .limit(1024 * 1024)
         .read_to_string()
         .map_err(|e| format!("{what}: reading the answer of {uri}: {e}"))?;
-    JsonCredentials::parse(&body, &what)
+    Ok(JsonCredentials::parse(&body, &what)?)
 }

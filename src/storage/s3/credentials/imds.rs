@@ -2,12 +2,12 @@
 //! and its credentials (GET, with the token). Tried only when nothing else is configured; a machine that is not
 //! an EC2 instance fails fast (a 1 s connect timeout), with an error naming everything that was looked for.
 
-use super::{Credentials, JsonCredentials, http_failure};
+use super::{Credentials, Failed, JsonCredentials, http_failure};
 
 const WHAT: &str = "EC2 instance metadata (IMDSv2)";
 const ROLES: &str = "/latest/meta-data/iam/security-credentials/";
 
-pub(super) fn fetch(agent: &ureq::Agent, endpoint: &str) -> Result<Credentials, String> {
+pub(super) fn fetch(agent: &ureq::Agent, endpoint: &str) -> Result<Credentials, Failed> {
     // The first call tells whether there is a metadata service at all: if not, say everything looked for.
     let nothing = |why: String| {
         format!(
@@ -46,7 +46,8 @@ pub(super) fn fetch(agent: &ureq::Agent, endpoint: &str) -> Result<Credentials, 
             "gave no session token (HTTP {}; an EC2 instance in a container needs \
              HttpPutResponseHopLimit 2)",
             response.status()
-        )));
+        ))
+        .into());
     }
     let token = read(response, "the session token")?;
     let token = token.trim();
@@ -72,5 +73,8 @@ pub(super) fn fetch(agent: &ureq::Agent, endpoint: &str) -> Result<Credentials, 
         ),
         "the role's credentials",
     )?;
-    JsonCredentials::parse(&body, &format!("{WHAT} at {endpoint}"))
+    Ok(JsonCredentials::parse(
+        &body,
+        &format!("{WHAT} at {endpoint}"),
+    )?)
 }

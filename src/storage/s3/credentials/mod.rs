@@ -22,6 +22,39 @@ use crate::config::{Secret, Source};
 /// they live shorter than twice this).
 const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 
+/// How many times a provider that is busy or cannot be reached is asked (IMDS: once, to fail fast), and the
+/// wait before the second time (doubling).
+const FETCH_ATTEMPTS: u32 = 3;
+const FETCH_RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// Why a fetch failed: the message (never with a secret), and whether asking again may help.
+pub(super) struct Failed {
+    message: String,
+    transient: bool,
+}
+
+impl Failed {
+    fn transient(message: String) -> Failed {
+        Failed {
+            message,
+            transient: true,
+        }
+    }
+
+    fn maybe(transient: bool, message: String) -> Failed {
+        Failed { message, transient }
+    }
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Failed {
+        Failed {
+            message,
+            transient: false,
+        }
+    }
+}
+
 /// One set of keys.
 pub struct Credentials {
     pub access_key: Secret,
@@ -118,11 +151,7 @@ impl Provider {
         {
             return Ok(Arc::clone(&cached.credentials));
         }
-        let fetched = match source {
-            Source::WebIdentity { .. } => web_identity::fetch(agent, source),
-            Source::Container { .. } => container::fetch(agent, source),
-            Source::Imds { endpoint } => imds::fetch(agent, endpoint),
-        };
+        let fetched = fetch(source, agent);
         match fetched {
             Ok(credentials) => {
                 let left = credentials
@@ -148,6 +177,32 @@ impl Provider {
                 }
                 _ => Err(e),
             },
+        }
+    }
+}
+
+/// Fetches credentials from `source`, asking again after a short wait when it is busy or cannot be reached
+/// (but the metadata service, which is asked once so that a machine without it fails fast).
+fn fetch(source: &Source, agent: &ureq::Agent) -> Result<Credentials, String> {
+    let mut attempt = 1;
+    loop {
+        let result = match source {
+            Source::WebIdentity { .. } => web_identity::fetch(agent, source),
+            Source::Container { .. } => container::fetch(agent, source),
+            Source::Imds { endpoint } => imds::fetch(agent, endpoint),
+        };
+        match result {
+            Ok(credentials) => return Ok(credentials),
+            Err(e) if e.transient && attempt < FETCH_ATTEMPTS => {
+                let delay = FETCH_RETRY_DELAY * 2u32.pow(attempt - 1);
+                tracing::warn!(provider = %source.describe(), error = %e.message, retry_in_ms = delay.as_millis() as u64, "fetching S3 credentials failed; retrying");
+                std::thread::sleep(delay);
+                attempt += 1;
+            }
+            Err(e) if attempt > 1 => {
+                return Err(format!("{} (after {attempt} attempts)", e.message));
+            }
+            Err(e) => return Err(e.message),
         }
     }
 }
@@ -322,7 +377,9 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1000));
         let e = p.current().err().unwrap();
         assert!(
-            e.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI") && e.contains("HTTP 500"),
+            e.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+                && e.contains("HTTP 500")
+                && e.contains("after 3 attempts"),
             "{e}"
         );
     }

@@ -2,14 +2,14 @@
 //! `AWS_WEB_IDENTITY_TOKEN_FILE`, read again at every fetch since it rotates, exchanged for the role
 //! `AWS_ROLE_ARN`'s credentials by STS `AssumeRoleWithWebIdentity`, a call that is not signed.
 
-use super::{Credentials, credentials, http_failure};
+use super::{Credentials, Failed, credentials, http_failure};
 use crate::config::Source;
 use crate::storage::s3::sign::uri_encode;
 use crate::storage::s3::xml;
 
 const WHAT: &str = "web identity (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)";
 
-pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials, String> {
+pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials, Failed> {
     let Source::WebIdentity {
         role_arn,
         token_file,
@@ -31,7 +31,8 @@ pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials,
         return Err(format!(
             "{WHAT}: the token file {} (AWS_WEB_IDENTITY_TOKEN_FILE) is empty",
             token_file.display()
-        ));
+        )
+        .into());
     }
     let form: String = [
         ("Action", "AssumeRoleWithWebIdentity"),
@@ -51,11 +52,11 @@ pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials,
         .header("accept", "application/xml")
         .send(form.as_bytes())
         .map_err(|e| {
-            format!(
+            Failed::transient(format!(
                 "{WHAT}: STS at {sts_endpoint} cannot be reached ({}); check AWS_ENDPOINT_URL_STS or \
                  AWS_STS_REGIONAL_ENDPOINTS and the network",
                 http_failure(&e)
-            )
+            ))
         })?;
     let status = response.status().as_u16();
     let body = response
@@ -65,13 +66,17 @@ pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials,
         .read_to_string()
         .map_err(|e| format!("{WHAT}: reading STS's answer: {e}"))?;
     if status != 200 {
+        let busy = status == 429 || status >= 500;
         let code = xml::value(&body, "Code").unwrap_or_default();
         let message = xml::value(&body, "Message").unwrap_or_default();
-        return Err(format!(
-            "{WHAT}: STS at {sts_endpoint} refused to assume the role {role_arn} (HTTP {status} {code}{}{message}); \
+        return Err(Failed::maybe(
+            busy,
+            format!(
+                "{WHAT}: STS at {sts_endpoint} refused to assume the role {role_arn} (HTTP {status} {code}{}{message}); \
              check AWS_ROLE_ARN and that the role trusts the identity provider of the token in \
              AWS_WEB_IDENTITY_TOKEN_FILE",
-            if message.is_empty() { "" } else { ": " }
+                if message.is_empty() { "" } else { ": " }
+            ),
         ));
     }
     let block = xml::blocks(&body, "Credentials")
@@ -79,11 +84,11 @@ pub(super) fn fetch(agent: &ureq::Agent, source: &Source) -> Result<Credentials,
         .next()
         .ok_or_else(|| format!("{WHAT}: STS at {sts_endpoint} answered without credentials"))?;
     let field = |tag: &str| xml::value(block, tag).unwrap_or_default();
-    credentials(
+    Ok(credentials(
         field("AccessKeyId"),
         field("SecretAccessKey"),
         Some(field("SessionToken")),
         xml::value(block, "Expiration").as_deref(),
         WHAT,
-    )
+    )?)
 }
