@@ -71,17 +71,21 @@ pub(super) fn local(value: Option<&str>, remotes: &[S3Settings]) -> Result<bool,
 pub(super) fn describe_copies(d: &Destinations) -> Vec<(&'static str, String)> {
     let mut out = vec![("BACKUP_LOCAL", d.local.to_string())];
     for r in &d.remotes {
-        out.push((
-            "S3",
-            format!(
-                "{}: {}/{}/{} region={} addressing={} part_size={} access_key=[redacted] secret_key=[redacted]",
-                r.name, r.endpoint, r.bucket, r.prefix, r.region, r.addressing, r.part_size
-            ) + if r.session_token.is_some() {
-                " session_token=[redacted]"
-            } else {
-                ""
-            },
-        ));
+        let credentials = match &r.source {
+            Some(source) => format!("credentials={}", source.describe()),
+            None => "access_key=[redacted] secret_key=[redacted]".to_string(),
+        };
+        let mut line = format!(
+            "{}: {}/{}/{} region={} addressing={} part_size={} {credentials}",
+            r.name, r.endpoint, r.bucket, r.prefix, r.region, r.addressing, r.part_size
+        );
+        if r.session_token.is_some() {
+            line.push_str(" session_token=[redacted]");
+        }
+        if let Some(ca) = &r.ca_file {
+            line.push_str(&format!(" ca_file={}", ca.display()));
+        }
+        out.push(("S3", line));
     }
     out
 }

@@ -35,7 +35,7 @@ pub use logging::{LogFormat, Logging};
 pub use naming::Naming;
 pub use pipeline::Pipeline;
 pub use raw::{Env, KNOWN};
-pub use s3::S3Settings;
+pub use s3::{S3Settings, Source};
 pub use service::{NotifyOn, ServiceSettings, redact_url};
 pub use tls::{SslMode, TlsSettings, Verify};
 

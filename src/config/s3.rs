@@ -3,9 +3,12 @@
 //! numbered groups with the same names, `S3_2_*` to `S3_9_*`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 mod addressing;
+mod sources;
+
+pub use sources::Source;
 
 use super::Secret;
 use super::values::number;
@@ -24,6 +27,7 @@ const FIELDS: &[&str] = &[
     "REGION",
     "PREFIX",
     "FORCE_PATH_STYLE",
+    "CA_FILE",
 ];
 
 /// Settings of every destination, not per group.
@@ -54,8 +58,13 @@ pub struct S3Settings {
     pub path_style: bool,
     /// Which addressing style was chosen and why, for `config`.
     pub addressing: String,
+    /// The static keys; empty when `source` provides the credentials.
     pub access_key: Secret,
     pub secret_key: Secret,
+    /// Where temporary credentials come from when no keys are set (the first group only).
+    pub source: Option<Source>,
+    /// PEM certificates of private CAs, trusted beside the system's (`S3_CA_FILE`, or `AWS_CA_BUNDLE`).
+    pub ca_file: Option<PathBuf>,
     /// A temporary credential's token (`S3_SESSION_TOKEN`, or `AWS_SESSION_TOKEN` with the `AWS_*` keys).
     pub session_token: Option<Secret>,
     pub part_size: usize,
@@ -227,10 +236,28 @@ pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, Conf
                 )
             })
         };
-        let access_key = key("ACCESS_KEY", "AWS_ACCESS_KEY_ID")?;
-        let secret_key = key("SECRET_KEY", "AWS_SECRET_ACCESS_KEY")?;
+        // Without keys, the first group takes its credentials from the environment (`sources`).
+        let keyless = n == 1
+            && get("ACCESS_KEY").or(aws("AWS_ACCESS_KEY_ID")).is_none()
+            && get("SECRET_KEY").or(aws("AWS_SECRET_ACCESS_KEY")).is_none();
+        let (access_key, secret_key, source) = if keyless {
+            ("", "", Some(sources::choose(vars, &region)?))
+        } else {
+            (
+                key("ACCESS_KEY", "AWS_ACCESS_KEY_ID")?,
+                key("SECRET_KEY", "AWS_SECRET_ACCESS_KEY")?,
+                None,
+            )
+        };
+        let ca_file = match (get("CA_FILE"), aws("AWS_CA_BUNDLE")) {
+            (Some(path), _) => Some(ca_file(&format!("{prefix}CA_FILE"), path)?),
+            (None, Some(path)) => Some(ca_file("AWS_CA_BUNDLE", path)?),
+            (None, None) => None,
+        };
         // The token belongs to the key pair: the group's own with the group's keys, else the AWS one.
-        let session_token = if get("ACCESS_KEY").is_some() {
+        let session_token = if keyless {
+            None
+        } else if get("ACCESS_KEY").is_some() {
             get("SESSION_TOKEN")
         } else {
             aws("AWS_SESSION_TOKEN")
@@ -252,12 +279,35 @@ pub fn validate(vars: &BTreeMap<String, String>) -> Result<Vec<S3Settings>, Conf
             addressing: style.reason,
             access_key: Secret(access_key.to_string()),
             secret_key: Secret(secret_key.to_string()),
+            source,
+            ca_file,
             session_token,
             part_size,
             retry_seconds,
         });
     }
     Ok(remotes)
+}
+
+/// A CA bundle: a readable file of PEM certificates.
+fn ca_file(var: &str, path: &str) -> Result<PathBuf, ConfigError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let bytes = std::fs::read(path.trim()).map_err(|e| {
+        ConfigError::new(
+            var,
+            format!("cannot read {path}: {e}; mount the CA bundle there or fix the path"),
+        )
+    })?;
+    let certs = CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>();
+    if !certs.is_ok_and(|c| !c.is_empty()) {
+        return Err(ConfigError::new(
+            var,
+            format!(
+                "{path} holds no PEM certificate; give the CA certificates as PEM (-----BEGIN CERTIFICATE-----)"
+            ),
+        ));
+    }
+    Ok(PathBuf::from(path.trim()))
 }
 
 /// `16MiB`, `16M`, `16777216`...

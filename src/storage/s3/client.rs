@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use ureq::http;
 
+use super::credentials::{Credentials, Provider};
 use super::sign::{self, ToSign, uri_encode};
 use super::xml;
 use crate::config::S3Settings;
@@ -44,6 +45,7 @@ pub struct Unsupported {
 /// A client for one destination.
 pub struct Client {
     agent: ureq::Agent,
+    credentials: Provider,
     pub settings: S3Settings,
     scheme: String,
     host: String,
@@ -51,7 +53,18 @@ pub struct Client {
 
 impl Client {
     pub fn new(settings: S3Settings) -> Client {
+        let tls = super::trust::tls_config(&settings);
+        let credentials = match &settings.source {
+            Some(source) => Provider::fetching(source.clone(), tls.clone()),
+            None => Provider::fixed(Credentials {
+                access_key: settings.access_key.clone(),
+                secret_key: settings.secret_key.clone(),
+                token: settings.session_token.clone(),
+                expires: None,
+            }),
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_recv_response(Some(Duration::from_secs(120)))
@@ -71,6 +84,7 @@ impl Client {
         };
         Client {
             agent,
+            credentials,
             scheme: scheme.to_string(),
             host,
             settings,
@@ -111,6 +125,7 @@ impl Client {
         body: &[u8],
         stream: bool,
     ) -> std::result::Result<(Reply, Option<ureq::Body>), Failure> {
+        let credentials = self.credentials.current().map_err(Failure::Permanent)?;
         let path = self.path(key);
         let payload = hex::encode(Sha256::digest(body));
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
@@ -119,7 +134,7 @@ impl Client {
             ("x-amz-content-sha256", payload.clone()),
             ("x-amz-date", amz_date.clone()),
         ];
-        if let Some(token) = &self.settings.session_token {
+        if let Some(token) = &credentials.token {
             signed.push(("x-amz-security-token", token.expose().to_string()));
         }
         let authorization = sign::authorization(&ToSign {
@@ -130,8 +145,8 @@ impl Client {
             payload_sha256: &payload,
             amz_date: &amz_date,
             region: &self.settings.region,
-            access_key: self.settings.access_key.expose(),
-            secret_key: self.settings.secret_key.expose(),
+            access_key: credentials.access_key.expose(),
+            secret_key: credentials.secret_key.expose(),
         });
         let query = sign::canonical_query(query);
         let uri = if query.is_empty() {
@@ -155,7 +170,14 @@ impl Client {
                 "the host {} cannot be resolved (check {}ENDPOINT)",
                 self.host, self.settings.var_prefix
             )),
-            other => Failure::Transient(format!("{other}")),
+            other => match untrusted(&other) {
+                Some(why) => Failure::Permanent(format!(
+                    "the store's TLS certificate is not trusted ({why}); if a private CA signed it, give that \
+                     CA's certificate in {}CA_FILE (or AWS_CA_BUNDLE), else check {}ENDPOINT",
+                    self.settings.var_prefix, self.settings.var_prefix
+                )),
+                None => Failure::Transient(format!("{other}")),
+            },
         })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -201,24 +223,41 @@ impl Client {
             format!("HTTP {} {code}: {said}", reply.status)
         };
         let permanent = |what: String| Failure::Permanent(format!("{what} ({detail})"));
+        // What to check when the store refuses the credentials: the keys, or the provider they came from.
+        let from = self
+            .credentials
+            .source()
+            .map(|s| format!("the credentials from {}", s.describe()));
         match (reply.status, code.as_str()) {
             (501, _) | (_, "NotImplemented") => Err(Failure::Unsupported(detail)),
             (_, "SignatureDoesNotMatch") => Err(permanent(format!(
-                "the store refused the request signature: the secret key is wrong; check {p}SECRET_KEY"
+                "the store refused the request signature: the secret key is wrong; check {}",
+                from.clone().unwrap_or(format!("{p}SECRET_KEY"))
             ))),
             (_, "InvalidAccessKeyId") => Err(permanent(format!(
-                "the store does not know the access key; check {p}ACCESS_KEY"
+                "the store does not know the access key; check {}",
+                from.clone().unwrap_or(format!("{p}ACCESS_KEY"))
             ))),
+            // Fetched credentials that expired sooner than they said (a clock off): new ones, and again.
+            (_, "ExpiredToken" | "TokenRefreshRequired") if from.is_some() => {
+                self.credentials.expire();
+                Err(Failure::Transient(format!(
+                    "the store found the credentials expired ({detail}); fetching new ones"
+                )))
+            }
             (_, "InvalidToken" | "ExpiredToken" | "TokenRefreshRequired") => {
                 let aws = if p == "S3_" {
                     " or AWS_SESSION_TOKEN"
                 } else {
                     ""
                 };
-                Err(permanent(format!(
-                    "the store refused the session token: expired, or not issued with this key; renew the \
-                     temporary credentials or check {p}SESSION_TOKEN{aws}"
-                )))
+                Err(permanent(match &from {
+                    Some(from) => format!("the store refused the session token of {from}"),
+                    None => format!(
+                        "the store refused the session token: expired, or not issued with this key; renew the \
+                         temporary credentials or check {p}SESSION_TOKEN{aws}"
+                    ),
+                }))
             }
             (_, "NoSuchBucket") => Err(permanent(format!(
                 "the bucket {} does not exist; create it or fix {p}BACKUP_BUCKET",
@@ -231,8 +270,8 @@ impl Client {
             }
             (403, _) => Err(permanent(format!(
                 "access denied; the key needs s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject, \
-                 s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket; check {p}ACCESS_KEY \
-                 and {p}SECRET_KEY"
+                 s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket; check {}",
+                from.unwrap_or(format!("{p}ACCESS_KEY and {p}SECRET_KEY"))
             ))),
             (404, _) if method == "HEAD" => Ok(reply),
             // The store is busy or briefly broken. Other 5xx (501 Not Implemented, 507 Insufficient Storage)
@@ -302,6 +341,21 @@ impl Client {
     }
 }
 
+/// The reason when `e` is a certificate the client does not trust (no retry can change that).
+fn untrusted(e: &ureq::Error) -> Option<String> {
+    let tls = match e {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match tls {
+        Some(rustls::Error::InvalidCertificate(why)) => Some(format!("{why:?}")),
+        _ => None,
+    }
+}
+
 /// How long to wait before the next attempt, `None` once the budget is spent: the backoff, cut short so that
 /// the last attempt falls at the end of the budget (a store that is back within it is always reached).
 fn wait(attempt: u32, elapsed: Duration, budget: Duration) -> Option<Duration> {
@@ -336,6 +390,8 @@ mod tests {
             addressing: String::new(),
             access_key: Secret::new("a"),
             secret_key: Secret::new("s"),
+            source: None,
+            ca_file: None,
             session_token: None,
             part_size: 5 << 20,
             retry_seconds: 1,

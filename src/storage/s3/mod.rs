@@ -3,8 +3,10 @@
 //! `ureq`) rather than a general object-storage library: see the README's "Off-site copies (S3)" for why.
 
 mod client;
+mod credentials;
 mod operations;
 mod sign;
+mod trust;
 mod upload;
 mod xml;
 

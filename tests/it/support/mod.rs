@@ -5,6 +5,7 @@ pub mod certs;
 pub mod files;
 pub mod fixture;
 pub mod mariadb;
+pub mod metadata;
 pub mod my_fixture;
 pub mod pg;
 pub mod redis;

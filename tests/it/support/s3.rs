@@ -231,7 +231,7 @@ impl S3Server {
     }
 
     /// An IAM call before authentication is switched on (moto routes it by the credential scope).
-    fn iam(&self, form: &[(&str, &str)]) -> String {
+    pub(super) fn iam(&self, form: &[(&str, &str)]) -> String {
         let body: String = form
             .iter()
             .map(|(k, v)| format!("{k}={}", urlencode(v)))
@@ -307,6 +307,8 @@ impl S3Server {
             addressing: String::new(),
             access_key: Secret::new(self.access_key.clone()),
             secret_key: Secret::new(self.secret_key.clone()),
+            source: None,
+            ca_file: None,
             session_token: None,
             part_size: 5 * 1024 * 1024,
             retry_seconds: 2,
