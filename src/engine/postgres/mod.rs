@@ -4,6 +4,7 @@
 //! command line. A failed restore removes what it created (see `undo`).
 
 mod cluster;
+mod drill;
 mod dump;
 pub mod facts;
 mod globals;
@@ -341,6 +342,14 @@ impl Engine for Postgres {
         drop(stdin);
         tool.wait()?;
         Ok(())
+    }
+
+    fn drill_rows(&self, database: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+        Postgres::drill_rows(self, database)
+    }
+
+    fn drop_database(&self, database: &str) -> Result<()> {
+        Postgres::drop_database(self, database)
     }
 
     fn begin_restore(&self) -> Result<()> {

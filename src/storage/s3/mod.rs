@@ -90,6 +90,10 @@ impl Storage for S3Store {
         self.client.delete(&self.key(name))
     }
 
+    fn write_small(&self, name: &str, content: &[u8]) -> Result<()> {
+        self.client.put(&self.key(name), content)
+    }
+
     fn sweep_uploads(&self, ours: &dyn Fn(&str) -> bool) -> Result<usize> {
         let prefix = &self.client.settings.prefix;
         let mut removed = 0;
