@@ -7,6 +7,7 @@
 //! the missing grant) and the stream creates every object the server listed ([`dump_check`]).
 
 mod client;
+mod drill;
 mod dump_check;
 pub mod facts;
 mod grants;
@@ -251,6 +252,14 @@ impl Engine for Mysql {
             });
         }
         Ok("existing, empty".to_string())
+    }
+
+    fn drill_rows(&self, database: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+        Mysql::drill_rows(self, database)
+    }
+
+    fn drop_database(&self, database: &str) -> Result<()> {
+        Mysql::drop_database(self, database)
     }
 
     fn restore(&self, database: Option<&str>, _kind: &str, open: Opener) -> Result<()> {

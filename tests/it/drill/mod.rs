@@ -2,4 +2,5 @@
 //! failures a drill exists to catch (a role missing on a new server, rows missing against the manifest, a Redis
 //! scratch server that is the source).
 
+mod mysql;
 mod postgres;
