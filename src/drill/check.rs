@@ -9,10 +9,20 @@ pub fn compare(
     expected: Option<&BTreeMap<String, u64>>,
     restored: &BTreeMap<String, u64>,
 ) -> Result<String, String> {
+    compare_counts(expected, restored, "table", "rows")
+}
+
+/// [`compare`] for any kind of `item` holding a count of `unit` (Redis: logical databases holding keys).
+pub fn compare_counts(
+    expected: Option<&BTreeMap<String, u64>>,
+    restored: &BTreeMap<String, u64>,
+    item: &str,
+    unit: &str,
+) -> Result<String, String> {
     let total: u64 = restored.values().sum();
     let Some(expected) = expected else {
         return Ok(format!(
-            "restored {} tables, {total} rows; no row counts were recorded with this backup (made before \
+            "restored {} {item}s, {total} {unit}; no row counts were recorded with this backup (made before \
              manifests, or by a dump whose rows cannot be read as it streams), so they were not compared",
             restored.len()
         ));
@@ -21,10 +31,10 @@ pub fn compare(
     for (table, &want) in expected {
         match restored.get(table) {
             None => wrong.push(format!(
-                "table {table} is missing after the restore (the dump held {want} rows)"
+                "{item} {table} is missing after the restore (the dump held {want} {unit})"
             )),
             Some(&got) if got != want => wrong.push(format!(
-                "table {table} holds {got} rows after the restore, the dump held {want}"
+                "{item} {table} holds {got} {unit} after the restore, the dump held {want}"
             )),
             Some(_) => {}
         }
@@ -32,13 +42,13 @@ pub fn compare(
     for (table, &got) in restored {
         if got > 0 && !expected.contains_key(table) {
             wrong.push(format!(
-                "table {table} holds {got} rows after the restore, the dump held none"
+                "{item} {table} holds {got} {unit} after the restore, the dump held none"
             ));
         }
     }
     if wrong.is_empty() {
         return Ok(format!(
-            "restored {} tables, {total} rows: every table's row count matches the dump's manifest",
+            "restored {} {item}s, {total} {unit}: every {item}'s count matches the dump's",
             restored.len()
         ));
     }

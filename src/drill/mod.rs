@@ -8,7 +8,7 @@
 //! `db-backup test-restore [latest|FILE]` runs [`run`]; with `BACKUP_TEST_RESTORE=true` the service drills each
 //! new backup after a scheduled run.
 
-mod check;
+pub mod check;
 mod counter;
 mod manifest;
 mod target;

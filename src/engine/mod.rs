@@ -194,6 +194,12 @@ pub trait Engine: Send + Sync {
         )))
     }
 
+    /// What tells this server from any other whatever address reaches it (Redis's `run_id`), when the engine
+    /// knows.
+    fn server_id(&self) -> Option<String> {
+        None
+    }
+
     /// For a restore drill: drops the scratch database `database`.
     fn drop_database(&self, database: &str) -> Result<()> {
         Err(crate::error::Error::Other(format!(

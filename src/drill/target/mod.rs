@@ -2,6 +2,8 @@
 //! `TEST_RESTORE_HOST`, or on the source server), SQLite into a temporary file, Redis into the server
 //! `TEST_RESTORE_HOST` names (never the source), and the command engine feeds `TEST_RESTORE_CMD`.
 
+mod others;
+
 use std::collections::BTreeMap;
 
 use super::compare;
@@ -34,16 +36,15 @@ pub fn restore_and_check(
             let held = scratch_database(cfg, &found.name.kind, database, open, cancel)?;
             compare(rows, &held).map_err(Error::Other)
         }
-        other => Err(Error::Other(format!(
-            "restore drills of {} backups are not available yet",
-            other.name()
-        ))),
+        EngineKind::Sqlite => others::sqlite(cfg, open, cancel),
+        EngineKind::Redis => others::redis(cfg, open, cancel),
+        EngineKind::Command => others::command(cfg, &found.name.kind, open, cancel),
     }
 }
 
 /// The configuration that reaches the scratch server: `TEST_RESTORE_HOST` and the rest when set, else the
 /// source server itself.
-fn scratch_config(cfg: &Config) -> Config {
+pub(super) fn scratch_config(cfg: &Config) -> Config {
     let mut scratch = cfg.clone();
     let d = &cfg.drill;
     if let Some(host) = &d.host {

@@ -3,4 +3,5 @@
 //! scratch server that is the source).
 
 mod mysql;
+mod others;
 mod postgres;
