@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::state::{RunRecord, RunStatus};
+use super::state::{DrillRun, RunRecord, RunStatus};
 use crate::config::{Config, Databases, NotifyOn, Secret, redact_url};
 
 /// How long one request may take, connection included.
@@ -124,6 +124,41 @@ impl Notifier {
                     body: Some(body.to_string()),
                 });
             }
+        }
+    }
+
+    /// A restore drill of a new backup failed: told like a failed backup (the failure ping, and the webhook
+    /// with `"event": "drill"`).
+    pub fn drill_failed(&self, drill: &DrillRun) {
+        let message = format!(
+            "the restore drill of {} failed: {}",
+            drill.file, drill.summary
+        );
+        if let Some(url) = &self.ping_url {
+            self.queue(ping(url.expose(), "/fail", Some(&message)));
+        }
+        if let Some(url) = &self.webhook_url {
+            let host = hostname();
+            let text = format!("db-backup on {host}: {message}");
+            let body = json!({
+                "status": "failure",
+                "event": "drill",
+                "host": host,
+                "engine": self.engine,
+                "series": self.series,
+                "file": drill.file,
+                "finished_at": drill.at,
+                "error": drill.summary,
+                "text": text,
+                "content": text,
+            });
+            self.queue(Request {
+                method: "POST",
+                url: url.expose().to_string(),
+                label: format!("webhook {}", redact_url(url.expose())),
+                content_type: Some("application/json"),
+                body: Some(body.to_string()),
+            });
         }
     }
 

@@ -5,3 +5,4 @@
 mod mysql;
 mod others;
 mod postgres;
+mod service;
