@@ -58,6 +58,23 @@ fn a_drill_on_the_source_server_compares_every_table_and_records_it() {
     let run = cmd.run(&["test-restore", &name]);
     run.expect_success();
     assert!(run.stdout.contains("not compared"), "{run}");
+
+    // A manifest lives and dies with its backup: pruned with it, swept when its backup is gone.
+    let orphan = "pg-2020-01-01T00-00-00.sql.gz.manifest.json";
+    std::fs::write(dir.path().join(orphan), "{}").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    cmd.clone()
+        .env("DB_BACKUP_MAX_N", "1")
+        .run(&["backup-db"])
+        .expect_success();
+    let names = crate::support::files::names(dir.path());
+    let newest = only_backup(dir.path(), "pg");
+    assert_ne!(newest, name);
+    assert!(
+        names.contains(&format!("{newest}.manifest.json"))
+            && !names.iter().any(|n| n.starts_with(&name) || n == orphan),
+        "{names:?}"
+    );
 }
 
 #[test]
