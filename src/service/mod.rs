@@ -70,11 +70,12 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
         None
     });
     let now = Utc::now();
-    let state = Arc::new(Mutex::new(State::starting(
-        previous,
-        now,
-        schedule.describe_in(tz),
-    )));
+    let mut starting = State::starting(previous, now, schedule.describe_in(tz));
+    if !cfg.drill.after_backup {
+        // Drills turned off: a failed one from before no longer keeps the service unhealthy.
+        starting.last_drill = None;
+    }
+    let state = Arc::new(Mutex::new(starting));
 
     let metrics = match settings.metrics_port {
         Some(port) => {
