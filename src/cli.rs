@@ -297,7 +297,11 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
             .await??;
             let failed = outcomes.iter().filter(|o| !o.passed).count();
             for o in &outcomes {
-                let verdict = if o.passed { "passed" } else { "FAILED" };
+                let verdict = match (o.skipped, o.passed) {
+                    (true, _) => "skipped",
+                    (false, true) => "passed",
+                    (false, false) => "FAILED",
+                };
                 println!("{verdict}  {}: {}", o.file, o.summary);
             }
             if failed > 0 {

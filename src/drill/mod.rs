@@ -38,6 +38,8 @@ pub struct Outcome {
     /// The backup, as `list` names it among destinations.
     pub file: String,
     pub passed: bool,
+    /// Not drilled at all (server-wide data), so nothing was recorded; `passed` is true.
+    pub skipped: bool,
     /// What was checked (passed) or what was wrong (failed).
     pub summary: String,
 }
@@ -78,6 +80,17 @@ fn drill_one(
     cancel: &Cancel,
 ) -> Result<Outcome> {
     let label = dir.label(&found.file_name);
+    let database = crate::jobs::restore::target_database(cfg, found, None);
+    if cfg.conn.kind.has_databases() && database.is_none() {
+        return Ok(Outcome {
+            file: label,
+            passed: true,
+            skipped: true,
+            summary: "server-wide data (roles, users) is not drilled on its own: it is restored onto a scratch \
+                      server by hand, and its roles are what a database's drill needs there"
+                .into(),
+        });
+    }
     tracing::info!(file = %label, "restore drill started");
     let started = std::time::Instant::now();
     // A bad setting or a stop is not the backup's failure: it is not recorded against it.
@@ -108,6 +121,7 @@ fn drill_one(
     Ok(Outcome {
         file: label,
         passed,
+        skipped: false,
         summary,
     })
 }

@@ -47,21 +47,25 @@ pub async fn after_run(
             }
         };
         let outcome = match joined {
+            Ok(Ok(Ok(outcome))) if outcome.skipped => continue,
             Ok(Ok(Ok(outcome))) => outcome,
             Ok(Ok(Err(Error::Cancelled(_)))) => return,
             Ok(Ok(Err(e))) => drill::Outcome {
                 file: backup.file.clone(),
                 passed: false,
+                skipped: false,
                 summary: e.to_string(),
             },
             Ok(Err(e)) => drill::Outcome {
                 file: backup.file.clone(),
                 passed: false,
+                skipped: false,
                 summary: e.to_string(),
             },
             Err(e) => drill::Outcome {
                 file: backup.file.clone(),
                 passed: false,
+                skipped: false,
                 summary: format!("the drill task failed: {e}"),
             },
         };

@@ -27,11 +27,10 @@ pub fn restore_and_check(
     match cfg.conn.kind {
         EngineKind::Postgres | EngineKind::Mysql => {
             let Some(database) = database else {
-                return Ok(format!(
-                    "{} holds server-wide data (roles, users), which is not drilled; its restore is proven by \
-                     the drills of the databases that need it",
+                return Err(Error::Other(format!(
+                    "{} holds server-wide data (roles, users), which is not drilled on its own",
                     found.file_name
-                ));
+                )));
             };
             let held = scratch_database(cfg, &found.name.kind, database, open, cancel)?;
             compare(rows, &held).map_err(Error::Other)

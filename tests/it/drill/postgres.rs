@@ -150,3 +150,26 @@ fn a_dump_missing_a_tables_rows_fails_against_its_manifest() {
         std::fs::read_to_string(dir.path().join(format!("{name}.manifest.json"))).unwrap();
     assert!(manifest.contains("\"passed\": false"), "{manifest}");
 }
+
+#[test]
+fn with_every_database_the_globals_are_skipped_and_each_database_drilled() {
+    require_tools!(PG_SERVER, &["pg_dumpall"]);
+    let pg = PgServer::start();
+    fixture::create(&pg, "shop");
+    let dir = backup_dir();
+    let cmd = DbBackup::for_server(&pg, "all", dir.path());
+    cmd.run(&["backup-db"]).expect_success();
+    let run = cmd.run(&["test-restore", "latest"]);
+    run.expect_success();
+    let line = |series: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.contains(&format!("  {series}-")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("pg-globals").starts_with("skipped"), "{run}");
+    assert!(line("pg-shop").starts_with("passed"), "{run}");
+    assert!(!run.stdout.contains("FAILED"), "{run}");
+    assert_no_scratch_left(&pg);
+}
