@@ -5,4 +5,5 @@
 mod mysql;
 mod others;
 mod postgres;
+mod s3;
 mod service;
