@@ -215,7 +215,11 @@ fn backup_one(
     // The manifest goes before the commit, so a committed backup has one; one left by a failed commit is swept.
     // A dump whose rows cannot be read as it streams gets none (a drill of it says so).
     let manifest = rows.map(|r| drill::Manifest::new(Some(r.finish())));
-    for dest in dests.iter().filter(|_| manifest.is_some()) {
+    // Only where the backup is still being written: a destination already dropped would only cost retries.
+    for dest in dests
+        .iter()
+        .filter(|d| manifest.is_some() && tee.is_live(d.name()))
+    {
         let Some(manifest) = &manifest else { break };
         if let Err(e) = manifest.write(dest.as_ref(), &file_name) {
             tracing::warn!(destination = dest.name(), file = %file_name, error = %e, "the manifest could not be written; a restore drill of this backup gets the weaker check");
