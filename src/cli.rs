@@ -59,6 +59,13 @@ pub enum Command {
         #[arg(long, value_name = "DESTINATION")]
         from: Option<String>,
     },
+    /// Restore a backup into a scratch target and check it against its manifest; exit 0 only when it passed.
+    #[command(name = "test-restore")]
+    TestRestore {
+        /// `latest` (the newest backup of each series), a file name or a path.
+        #[arg(default_value = "latest")]
+        file: String,
+    },
     /// Apply the retention policy.
     Prune {
         /// Only say what would be deleted and why.
@@ -279,6 +286,28 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
                 return Err(Error::Other(format!(
                     "{failed} of {} backup(s) failed verification",
                     results.len()
+                )));
+            }
+        }
+        Command::TestRestore { file } => {
+            let cfg = cfg.clone();
+            let outcomes = jobs::blocking("drill task", move || {
+                crate::drill::run(&cfg, &file, &cancel)
+            })
+            .await??;
+            let failed = outcomes.iter().filter(|o| !o.passed).count();
+            for o in &outcomes {
+                let verdict = match (o.skipped, o.passed) {
+                    (true, _) => "skipped",
+                    (false, true) => "passed",
+                    (false, false) => "FAILED",
+                };
+                println!("{verdict}  {}: {}", o.file, o.summary);
+            }
+            if failed > 0 {
+                return Err(Error::Other(format!(
+                    "{failed} of {} restore drill(s) failed",
+                    outcomes.len()
                 )));
             }
         }

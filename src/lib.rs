@@ -12,6 +12,8 @@
 //!   wrapper). [`storage::ScratchDir`] owns `BACKUP_DIR` as the working area: run lock, state file, restore
 //!   downloads and the sweep of leftovers; [`storage::atomic`] is the one atomic file write.
 //! - [`naming`] formats and parses file names; [`retention`] decides what to keep; [`scheduler`] says when.
+//! - [`drill`] proves a backup restores: into a scratch target, checked against the manifest of row counts
+//!   read from the dump as it was written.
 //! - [`hooks`] runs the user's commands before and after a backup or a restore.
 //! - [`cancel`] is the one stop token, down to every tool; [`error`] holds error kinds and exit codes;
 //!   [`logging`] sets up the log output.
@@ -24,6 +26,7 @@
 pub mod cancel;
 pub mod cli;
 pub mod config;
+pub mod drill;
 pub mod engine;
 pub mod error;
 pub mod hooks;

@@ -22,6 +22,7 @@ fn is_secret(name: &str) -> bool {
         name,
         "DB_PASSWORD"
             | "PGPASSWORD"
+            | "TEST_RESTORE_PASSWORD"
             | "BACKUP_ENCRYPTION_PASSPHRASE"
             | "AWS_SECRET_ACCESS_KEY"
             | "AWS_ACCESS_KEY_ID"

@@ -6,6 +6,7 @@
 mod aliases;
 mod connection;
 mod destinations;
+mod drill;
 mod encryption;
 pub mod exclude;
 mod hooks;
@@ -30,6 +31,7 @@ use crate::error::ConfigError;
 pub use crate::engine::{EngineKind, EngineSettings};
 pub use connection::Connection;
 pub use destinations::Destinations;
+pub use drill::DrillSettings;
 pub use hooks::Hooks;
 pub use logging::{LogFormat, Logging};
 pub use naming::Naming;
@@ -100,6 +102,8 @@ pub struct Config {
     pub hooks: Hooks,
     /// `BACKUP_MEMORY_LIMIT` and `BACKUP_THREADS`, as the pipeline shares them out.
     pub budget: crate::pipeline::Budget,
+    /// Restore drills: `BACKUP_TEST_RESTORE` and the scratch target (`TEST_RESTORE_*`).
+    pub drill: DrillSettings,
 }
 
 /// What an engine is given: how to reach the server, its own settings `S`, which databases and how their
@@ -269,6 +273,7 @@ impl Config {
         ))
         .chain(destinations::describe_copies(dest))
         .chain(hooks::describe(&self.hooks))
+        .chain(self.drill.describe())
         .collect()
     }
 }
@@ -298,6 +303,7 @@ fn validate(raw: raw::Raw) -> Result<Config, ConfigError> {
         log,
         hooks: hooks::validate(&raw.hooks, raw.backup_user.as_deref())?,
         budget,
+        drill: drill::validate(&raw)?,
     })
 }
 

@@ -49,6 +49,7 @@ pub const KNOWN: &[&str] = &[
     "BACKUP_ENCRYPTION_PASSPHRASE_FILE",
     "BACKUP_ENCRYPTION_IDENTITY_FILE",
     "BACKUP_LOCAL",
+    "BACKUP_TEST_RESTORE",
 ];
 
 /// The environment as the program reads it: every field optional, everything a string.
@@ -102,6 +103,14 @@ pub struct Raw {
     pub notify_template: Option<String>,
     pub backup_encryption_recipients: Option<String>,
     pub backup_local: Option<String>,
+    pub backup_test_restore: Option<String>,
+    pub test_restore_host: Option<String>,
+    pub test_restore_port: Option<String>,
+    pub test_restore_user: Option<String>,
+    pub test_restore_cmd: Option<String>,
+    /// `TEST_RESTORE_PASSWORD` (+ `_FILE`), never deserialized.
+    #[serde(skip)]
+    pub test_restore_password: Option<String>,
     /// The `S3_*` and `AWS_*` variables, `_FILE` secrets read (see `s3`).
     #[serde(skip)]
     pub s3: std::collections::BTreeMap<String, String>,
@@ -181,6 +190,7 @@ pub fn read(
     raw.notify_webhook_url = secret(&map, "NOTIFY_WEBHOOK_URL", read_file)?;
     raw.notify_urls = secret(&map, "NOTIFY_URLS", read_file)?;
     raw.encryption_passphrase = secret(&map, "BACKUP_ENCRYPTION_PASSPHRASE", read_file)?;
+    raw.test_restore_password = secret(&map, "TEST_RESTORE_PASSWORD", read_file)?;
     raw.s3 = super::s3::read(&map, read_file)?;
     raw.hooks = super::hooks::read(&map);
     Ok(raw)

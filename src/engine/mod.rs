@@ -234,6 +234,28 @@ pub trait Engine: Send + Sync {
     /// unless the whole stream arrived and was complete.
     fn restore(&self, database: Option<&str>, kind: &str, open: Opener) -> Result<()>;
 
+    /// For a restore drill: the rows of every table in `database`, by the name the engine's dump gives it.
+    fn drill_rows(&self, database: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+        Err(crate::error::Error::Other(format!(
+            "the {} engine cannot count the rows of {database}",
+            self.name()
+        )))
+    }
+
+    /// What tells this server from any other whatever address reaches it (Redis's `run_id`), when the engine
+    /// knows.
+    fn server_id(&self) -> Option<String> {
+        None
+    }
+
+    /// For a restore drill: drops the scratch database `database`.
+    fn drop_database(&self, database: &str) -> Result<()> {
+        Err(crate::error::Error::Other(format!(
+            "the {} engine cannot drop {database}",
+            self.name()
+        )))
+    }
+
     /// Called once before a restore writes anything: remembers what the server holds, so that
     /// [`Engine::undo_restore`] can tell what the restore created.
     fn begin_restore(&self) -> Result<()> {

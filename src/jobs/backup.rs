@@ -8,6 +8,7 @@ use chrono::{SubsecRound, Utc};
 use super::{latest, prune, series};
 use crate::cancel::Cancel;
 use crate::config::Config;
+use crate::drill;
 use crate::engine::{self, Checker, DumpTarget, Engine};
 use crate::error::{Error, Kind, Result};
 use crate::hooks;
@@ -164,6 +165,8 @@ fn backup_one(
         tee.add(dest.name(), dest.put(&file_name));
     }
     let mut checker = Checker::start(engine.completeness(target), cancel)?;
+    let mut rows =
+        drill::RowCounter::for_dump(engine.name(), &target.kind, target.database.is_none());
     let mut dump = engine.dump(target)?;
 
     let streamed = pipeline::store(
@@ -173,7 +176,12 @@ fn backup_one(
         cfg.pipeline.compression_level,
         cfg.pipeline.encryption.as_ref(),
         &cfg.budget,
-        &mut |chunk| checker.feed(chunk),
+        &mut |chunk| {
+            if let Some(rows) = rows.as_mut() {
+                rows.feed(chunk);
+            }
+            checker.feed(chunk)
+        },
         cancel,
     );
     let measured = match streamed {
@@ -204,6 +212,19 @@ fn backup_one(
             database: label,
             message: "the dump is empty".into(),
         });
+    }
+    // The manifest goes before the commit, so a committed backup has one; one left by a failed commit is swept.
+    // A dump whose rows cannot be read as it streams gets none (a drill of it says so).
+    let manifest = rows.map(|r| drill::Manifest::new(Some(r.finish())));
+    // Only where the backup is still being written: a destination already dropped would only cost retries.
+    for dest in dests
+        .iter()
+        .filter(|d| manifest.is_some() && tee.is_live(d.name()))
+    {
+        let Some(manifest) = &manifest else { break };
+        if let Err(e) = manifest.write(dest.as_ref(), &file_name) {
+            tracing::warn!(destination = dest.name(), file = %file_name, error = %e, "the manifest could not be written; a restore drill of this backup gets the weaker check");
+        }
     }
     let line = checksum_line(&measured.sha256, &file_name);
     let (done, failed) = tee.commit(&name.checksum_file_name(), &line, measured.stored_bytes);

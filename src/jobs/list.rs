@@ -8,17 +8,18 @@ use crate::storage;
 
 /// The listing as lines of text, newest first, over every destination (the `WHERE` column).
 pub fn run(cfg: &Config) -> Result<Vec<String>> {
-    let mut found = Vec::new();
+    let mut found: Vec<(String, series::Found, String)> = Vec::new();
     let mut places = Vec::new();
     let mut failures = Vec::new();
     for dest in storage::destinations(cfg) {
         places.push(format!("{} ({})", dest.name(), dest.describe()));
         match dest.list() {
-            Ok(entries) => found.extend(
-                series::backups(cfg, &entries)
-                    .into_iter()
-                    .map(|f| (dest.name().to_string(), f)),
-            ),
+            Ok(entries) => {
+                for f in series::backups(cfg, &entries) {
+                    let drill = drill_note(dest.as_ref(), &entries, &f.file_name);
+                    found.push((dest.name().to_string(), f, drill));
+                }
+            }
             // One unreachable destination must not hide the others' backups.
             Err(e) => failures.push(format!("{}: cannot be listed: {e}", dest.name())),
         }
@@ -35,24 +36,25 @@ pub fn run(cfg: &Config) -> Result<Vec<String>> {
     }
     let width = found
         .iter()
-        .map(|(_, f)| f.file_name.len())
+        .map(|(_, f, _)| f.file_name.len())
         .max()
         .unwrap_or(4)
         .max(4);
     let mut lines = vec![format!(
-        "{:<width$}  {:<19}  {:>10}  {:>9}  {:<8}  {:<6}",
+        "{:<width$}  {:<19}  {:>10}  {:>9}  {:<8}  {:<6}  DRILL",
         "NAME", "TAKEN", "SIZE", "AGE", "CHECKSUM", "WHERE"
     )];
     let now = chrono::Utc::now();
-    for (place, f) in &found {
+    for (place, f, drill) in &found {
         lines.push(format!(
-            "{:<width$}  {:<19}  {:>10}  {:>9}  {:<8}  {}",
+            "{:<width$}  {:<19}  {:>10}  {:>9}  {:<8}  {:<6}  {}",
             f.file_name,
             f.name.time.format("%Y-%m-%d %H:%M:%S"),
             human_size(f.size),
             human_age(now - f.taken_at),
             if f.has_checksum { "present" } else { "MISSING" },
-            place
+            place,
+            drill
         ));
     }
     lines.push(format!(
@@ -62,6 +64,28 @@ pub fn run(cfg: &Config) -> Result<Vec<String>> {
     ));
     lines.extend(failures);
     Ok(lines)
+}
+
+/// The last restore drill of `file_name` as its manifest records it: `drill passed <when>`, `drill FAILED
+/// <when>`, or `-` when it was never drilled.
+fn drill_note(dest: &dyn storage::Storage, entries: &[storage::Entry], file_name: &str) -> String {
+    let manifest = crate::naming::manifest_name_of(file_name);
+    if !entries.iter().any(|e| e.name == manifest) {
+        return "-".to_string();
+    }
+    let record = dest
+        .read_small(&manifest)
+        .ok()
+        .and_then(|text| serde_json::from_str::<crate::drill::Manifest>(&text).ok())
+        .and_then(|m| m.drill);
+    match record {
+        Some(d) => format!(
+            "drill {} {}",
+            if d.passed { "passed" } else { "FAILED" },
+            d.at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        None => "-".to_string(),
+    }
 }
 
 /// A byte count in binary units, e.g. `1.5 MiB`.

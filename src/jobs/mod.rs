@@ -7,7 +7,7 @@ pub mod list;
 pub mod prune;
 pub mod restore;
 mod restore_file;
-mod series;
+pub(crate) mod series;
 pub mod verify;
 
 use crate::error::{Error, Result};

@@ -69,7 +69,9 @@ pub fn apply(cfg: &Config, dir: &dyn Storage, only: Option<&[String]>) -> Result
             continue;
         }
         dir.delete(&d.file_name)?;
-        dir.delete(&naming::checksum_name_of(&d.file_name))?;
+        for side in naming::side_files_of(&d.file_name) {
+            dir.delete(&side)?;
+        }
         if dir.is_dry_run() {
             tracing::info!(destination = dir.name(), file = %d.file_name, reason = %d.reason, "would delete (dry run)");
         } else {

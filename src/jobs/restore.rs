@@ -215,7 +215,7 @@ fn restore_all(
 /// Downloads a remote backup into a hidden file in `BACKUP_DIR`, so that its checksum (and every encrypted
 /// chunk) is checked before the first byte reaches the database, and so that engines that read a backup twice
 /// can. Removed when the restore ends; a killed restore's download is swept a day later.
-fn spool(cfg: &Config, dir: &dyn Storage, found: &Found) -> Result<tempfile::TempPath> {
+pub(crate) fn spool(cfg: &Config, dir: &dyn Storage, found: &Found) -> Result<tempfile::TempPath> {
     let temp = ScratchDir::of(cfg).spool()?;
     tracing::info!(file = %found.file_name, from = dir.name(), size = found.size, "downloading the backup before restoring it");
     let mut input = dir.get(&found.file_name)?;
@@ -233,7 +233,11 @@ fn spool(cfg: &Config, dir: &dyn Storage, found: &Found) -> Result<tempfile::Tem
 }
 
 /// The database a backup belongs in: `--database`, the single `DB_NAME`, or the one its series names.
-fn target_database(cfg: &Config, found: &Found, explicit: Option<&str>) -> Option<String> {
+pub(crate) fn target_database(
+    cfg: &Config,
+    found: &Found,
+    explicit: Option<&str>,
+) -> Option<String> {
     if let Some(db) = explicit {
         return Some(db.to_string());
     }

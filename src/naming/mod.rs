@@ -180,6 +180,25 @@ pub fn latest_link_parts(name: &str) -> Option<(&str, &str)> {
     (!stem.is_empty() && ext_ok).then_some((stem, ext))
 }
 
+/// Appended to a backup's file name to name its manifest: what the dump held (per-table row counts) and
+/// the outcome of its last restore drill.
+pub const MANIFEST_SUFFIX: &str = ".manifest.json";
+
+/// The name of the manifest beside the file `file_name`: the name plus `.manifest.json`.
+pub fn manifest_name_of(file_name: &str) -> String {
+    format!("{file_name}{MANIFEST_SUFFIX}")
+}
+
+/// The names of the side files that live and die with the backup `file_name`: its checksum and its manifest.
+pub fn side_files_of(file_name: &str) -> [String; 2] {
+    [checksum_name_of(file_name), manifest_name_of(file_name)]
+}
+
+/// The backup a side file named `name` (a checksum or a manifest) belongs to; None for any other name.
+pub fn side_file_owner(name: &str) -> Option<&str> {
+    checksummed_file(name).or_else(|| name.strip_suffix(MANIFEST_SUFFIX))
+}
+
 /// The byte offset of the last `-YYYY-MM-DDTHH-MM-SS.` run in `s` (shape only, not date validity).
 fn find_last_stamp(s: &[u8]) -> Option<usize> {
     const SHAPE: &[u8; STAMP_LEN] = b"-0000-00-00T00-00-00.";

@@ -39,6 +39,14 @@ fn formats_the_documented_examples() {
     );
     assert_eq!(checksummed_file(&n.file_name()), None);
     assert_eq!(checksum_name_of("x"), "x.sha256");
+    // The side files of a backup, and the backup each belongs to; a manifest is never a backup itself.
+    let file = n.file_name();
+    for side in side_files_of(&file) {
+        assert_eq!(side_file_owner(&side), Some(file.as_str()));
+        assert_eq!(BackupName::parse(&side, ""), None);
+    }
+    assert_eq!(manifest_name_of("x"), "x.manifest.json");
+    assert_eq!(side_file_owner(&file), None);
     assert_eq!(
         name("myprefix-", "app-db", "dump", Compression::Zstd, true).file_name(),
         "myprefix-app-db-2025-01-02T03-04-05.dump.zst.age"

@@ -1,7 +1,8 @@
 //! Is the service healthy? The rule behind the `healthcheck` command (the image's `HEALTHCHECK`), `/healthz`
 //! and the `db_backup_healthy` metric, as a pure function of the state, the schedule and the time.
 //!
-//! Unhealthy when the last run failed (after its retries), or when backups are overdue: no success for about
+//! Unhealthy when the last run failed (after its retries), when the last restore drill failed (until one
+//! passes), or when backups are overdue: no success for about
 //! two schedule periods (one missed run is tolerated, two are not), plus the time a backup takes and a minute
 //! of slack. The clock starts at the later of the last success and the service's start, so a fresh (or
 //! restarted) service is healthy until its first run is due and has had time to finish.
@@ -77,6 +78,17 @@ pub fn evaluate(state: &State, schedule: &Schedule, tz: Tz, now: DateTime<Utc>) 
         ));
     }
 
+    if let Some(drill) = &state.last_drill
+        && !drill.passed
+    {
+        return Verdict::unhealthy(format!(
+            "the last restore drill failed {} ago (at {}, of {}): {}",
+            human(now - drill.at),
+            local(drill.at, tz),
+            drill.file,
+            drill.summary
+        ));
+    }
     let last_success = state.last_success.as_ref();
     let since = last_success.map_or(started, |r| r.finished_at.max(started));
     let period = schedule.period(now, tz);
@@ -264,6 +276,31 @@ mod tests {
         );
         s.record(run(RunStatus::Success, t(6, 3, 0), 1), 0);
         assert!(evaluate(&s, &daily(), UTC, t(6, 3, 5)).healthy);
+    }
+
+    #[test]
+    fn a_failed_drill_makes_it_unhealthy_until_one_passes_even_after_a_restart() {
+        use super::super::state::DrillRun;
+        let mut s = started(t(1, 0, 0));
+        s.record(run(RunStatus::Success, t(4, 3, 0), 1), 0);
+        let drill = |passed, at| DrillRun {
+            at,
+            file: "pg-x.sql.gz".into(),
+            passed,
+            summary: "table public.t holds 0 rows after the restore, the dump held 2".into(),
+        };
+        s.record_drill(drill(false, t(4, 3, 2)));
+        let v = evaluate(&s, &daily(), UTC, t(4, 3, 5));
+        assert!(!v.healthy);
+        assert!(
+            v.reason.contains("restore drill failed") && v.reason.contains("public.t"),
+            "{v:?}"
+        );
+        let s2 = State::starting(Some(s.clone()), t(4, 4, 0), "x".into());
+        assert!(!evaluate(&s2, &daily(), UTC, t(4, 4, 1)).healthy);
+        s.record_drill(drill(true, t(5, 3, 2)));
+        assert!(evaluate(&s, &daily(), UTC, t(5, 3, 5)).healthy);
+        assert_eq!(s.last_drill_success_at, Some(t(5, 3, 2)));
     }
 
     #[test]

@@ -178,6 +178,19 @@ pub fn render(state: &State, verdict: &Verdict) -> String {
         Some(if verdict.healthy { 1.0 } else { 0.0 }),
     );
     gauge(
+        "db_backup_last_drill_success_timestamp_seconds",
+        "When a restore drill (BACKUP_TEST_RESTORE) last passed (Unix time).",
+        state.last_drill_success_at.map(ts),
+    );
+    gauge(
+        "db_backup_last_drill_passed",
+        "1 when the last restore drill passed, 0 when it failed; absent before the first drill.",
+        state
+            .last_drill
+            .as_ref()
+            .map(|d| if d.passed { 1.0 } else { 0.0 }),
+    );
+    gauge(
         "db_backup_service_start_timestamp_seconds",
         "When this backup-service process started (Unix time).",
         state.service_started_at.map(ts),
@@ -229,6 +242,20 @@ mod tests {
         };
         let empty = render(&state, &verdict);
         assert!(empty.contains("# TYPE db_backup_last_success_timestamp_seconds gauge\n# HELP"));
+        assert!(!empty.contains("\ndb_backup_last_drill_success_timestamp_seconds "));
+        let mut drilled = state.clone();
+        drilled.record_drill(super::super::state::DrillRun {
+            at: start,
+            file: "pg-x.sql.gz".into(),
+            passed: true,
+            summary: String::new(),
+        });
+        let text = render(&drilled, &verdict);
+        assert!(
+            text.contains("\ndb_backup_last_drill_success_timestamp_seconds 1749006000\n"),
+            "{text}"
+        );
+        assert!(text.contains("\ndb_backup_last_drill_passed 1\n"), "{text}");
         assert!(empty.contains("db_backup_runs_total{result=\"success\"} 0\n"));
 
         state.record(

@@ -9,11 +9,13 @@
 //! - [`health`]: the rule that says healthy or not (the `healthcheck` command, `/healthz`).
 //! - [`metrics`]: `/metrics` (Prometheus) and `/healthz` on `METRICS_PORT`.
 //! - [`notify`]: healthchecks.io-style pings, the JSON webhook and the messages of `NOTIFY_URLS`.
+//! - `drill`: with `BACKUP_TEST_RESTORE=true`, each new backup drilled after its run (see [`crate::drill`]).
 //!
 //! Runs never overlap: the loop waits for a run to end before it looks at the schedule again, and a scheduled
 //! time that passed meanwhile is skipped with a warning. The service never exits because a backup failed.
 
 pub mod detect;
+mod drill;
 pub mod health;
 pub mod metrics;
 pub mod notify;
@@ -68,11 +70,12 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
         None
     });
     let now = Utc::now();
-    let state = Arc::new(Mutex::new(State::starting(
-        previous,
-        now,
-        schedule.describe_in(tz),
-    )));
+    let mut starting = State::starting(previous, now, schedule.describe_in(tz));
+    if !cfg.drill.after_backup {
+        // Drills turned off: a failed one from before no longer keeps the service unhealthy.
+        starting.last_drill = None;
+    }
+    let state = Arc::new(Mutex::new(starting));
 
     let metrics = match settings.metrics_port {
         Some(port) => {
@@ -149,9 +152,17 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
         log_run(&finished.record);
         notifier.run_finished(&finished.record);
         stuck = finished.stuck;
+        let made = if cfg.drill.after_backup && finished.record.status == RunStatus::Success {
+            finished.record.backups.clone()
+        } else {
+            Vec::new()
+        };
         update(&state, &state_path, |s| {
             s.record(finished.record, finished.retries)
         });
+        if !made.is_empty() && !stuck {
+            drill::after_run(&cfg, &made, &shutdown, &notifier, &state, &state_path).await;
+        }
         if shutdown.is_cancelled() {
             break;
         }

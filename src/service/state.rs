@@ -80,6 +80,17 @@ impl RunRecord {
     }
 }
 
+/// One restore drill of a new backup (`BACKUP_TEST_RESTORE`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrillRun {
+    pub at: DateTime<Utc>,
+    /// The backup drilled.
+    pub file: String,
+    pub passed: bool,
+    /// What was checked, or what was wrong.
+    pub summary: String,
+}
+
 /// Counts of runs by result, since the service started.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -116,6 +127,10 @@ pub struct State {
     pub runs: RunCounts,
     /// Set when the service stopped on a signal.
     pub stopped_at: Option<DateTime<Utc>>,
+    /// The last restore drill, kept across restarts: a failed one keeps the service unhealthy until one passes.
+    pub last_drill: Option<DrillRun>,
+    /// When a restore drill last passed, kept across restarts.
+    pub last_drill_success_at: Option<DateTime<Utc>>,
 }
 
 impl State {
@@ -135,7 +150,17 @@ impl State {
             last_failure_at: previous.last_failure_at,
             runs: RunCounts::default(),
             stopped_at: None,
+            last_drill: previous.last_drill,
+            last_drill_success_at: previous.last_drill_success_at,
         }
+    }
+
+    /// Records a finished restore drill.
+    pub fn record_drill(&mut self, drill: DrillRun) {
+        if drill.passed {
+            self.last_drill_success_at = Some(drill.at);
+        }
+        self.last_drill = Some(drill);
     }
 
     /// Records a finished run.

@@ -44,6 +44,13 @@ impl Storage for DryRun {
         Ok(())
     }
 
+    fn write_small(&self, name: &str, _content: &[u8]) -> Result<()> {
+        Err(Error::Other(format!(
+            "{}: a dry run writes nothing",
+            self.location(name).display()
+        )))
+    }
+
     fn read_small(&self, name: &str) -> Result<String> {
         self.0.read_small(name)
     }

@@ -24,6 +24,13 @@ impl Tee {
         }
     }
 
+    /// Whether the destination `name` is still being written (it neither failed to start nor was dropped).
+    pub fn is_live(&self, name: &str) -> bool {
+        self.branches
+            .iter()
+            .any(|b| b.name == name && b.upload.is_some())
+    }
+
     /// Adds a destination; `Err` records one that could not even start.
     pub fn add(&mut self, name: &str, upload: Result<Box<dyn Upload>>) {
         let (upload, error) = match upload {

@@ -145,6 +145,10 @@ impl super::Storage for LocalDir {
         LocalDir::read_small(self, name)
     }
 
+    fn write_small(&self, name: &str, content: &[u8]) -> Result<()> {
+        atomic::write(&self.file_path(name), Temp::Partial, content)
+    }
+
     fn sync(&self) -> Result<()> {
         LocalDir::sync(self)
     }

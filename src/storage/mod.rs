@@ -54,6 +54,10 @@ pub trait Storage: Send + Sync {
         Ok(text)
     }
 
+    /// Writes a small file (a manifest) whole, replacing any file of that name; it appears complete or not at
+    /// all.
+    fn write_small(&self, name: &str, content: &[u8]) -> Result<()>;
+
     /// Makes deletions durable (the local directory's entry).
     fn sync(&self) -> Result<()> {
         Ok(())
@@ -67,15 +71,15 @@ pub trait Storage: Send + Sync {
     /// Removes what crashed runs left here: unfinished uploads and checksums whose backup never arrived, of the
     /// backups `ours` names only; returns how many.
     fn sweep(&self, ours: &dyn Fn(&str) -> bool) -> Result<usize> {
-        let ours = |name: &str| ours(naming::checksummed_file(name).unwrap_or(name));
+        let ours = |name: &str| ours(naming::side_file_owner(name).unwrap_or(name));
         let mut removed = self.sweep_uploads(&ours)?;
         let entries = self.list()?;
         for entry in &entries {
-            if let Some(data) = naming::checksummed_file(&entry.name)
+            if let Some(data) = naming::side_file_owner(&entry.name)
                 && ours(data)
                 && !entries.iter().any(|x| x.name == data)
             {
-                tracing::info!(destination = self.name(), file = %entry.name, "removing a checksum whose backup never arrived");
+                tracing::info!(destination = self.name(), file = %entry.name, "removing a checksum or manifest whose backup is not there");
                 self.delete(&entry.name)?;
                 removed += 1;
             }

@@ -119,8 +119,8 @@ impl ScratchDir {
                 .strip_prefix('.')
                 .and_then(|n| n.strip_suffix(PARTIAL_SUFFIX))
             {
-                ours(naming::checksummed_file(inner).unwrap_or(inner))
-            } else if let Some(data) = naming::checksummed_file(&entry.name) {
+                ours(naming::side_file_owner(inner).unwrap_or(inner))
+            } else if let Some(data) = naming::side_file_owner(&entry.name) {
                 ours(data) && !entries.iter().any(|x| x.name == data)
             } else if let Some(pid) = entry.name.strip_prefix(PROBE_PREFIX) {
                 // The writability probe of a process killed between creating and removing it (a live

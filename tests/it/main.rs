@@ -8,6 +8,7 @@ mod harness;
 mod cli;
 mod command;
 mod config;
+mod drill;
 mod faults;
 mod hooks;
 mod mysql;

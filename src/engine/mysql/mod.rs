@@ -8,6 +8,7 @@
 
 mod args;
 mod client;
+mod drill;
 mod dump_check;
 pub mod facts;
 mod grants;
@@ -254,6 +255,14 @@ impl Engine for Mysql {
             });
         }
         Ok("existing, empty".to_string())
+    }
+
+    fn drill_rows(&self, database: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+        Mysql::drill_rows(self, database)
+    }
+
+    fn drop_database(&self, database: &str) -> Result<()> {
+        Mysql::drop_database(self, database)
     }
 
     fn restore(&self, database: Option<&str>, _kind: &str, open: Opener) -> Result<()> {

@@ -5,6 +5,7 @@
 
 mod args;
 mod cluster;
+mod drill;
 mod dump;
 pub mod facts;
 mod globals;
@@ -344,6 +345,14 @@ impl Engine for Postgres {
         drop(stdin);
         tool.wait()?;
         Ok(())
+    }
+
+    fn drill_rows(&self, database: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+        Postgres::drill_rows(self, database)
+    }
+
+    fn drop_database(&self, database: &str) -> Result<()> {
+        Postgres::drop_database(self, database)
     }
 
     fn begin_restore(&self) -> Result<()> {

@@ -81,12 +81,65 @@ impl Engine for Redis {
         ))
     }
 
+    fn drill_rows(&self, _database: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+        self.keyspace()
+    }
+
+    /// Empties the scratch server (a drill restores only into a server it found empty).
+    fn drop_database(&self, _database: &str) -> Result<()> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::Other("the Redis connection is unusable".into()))?;
+        redis::cmd("FLUSHALL")
+            .query::<()>(&mut *conn)
+            .map_err(|e| server::error(&self.cfg, &e))
+    }
+
+    fn server_id(&self) -> Option<String> {
+        let mut conn = self.conn.lock().ok()?;
+        server::info(&mut conn, &self.cfg)
+            .ok()
+            .map(|i| i.run_id)
+            .filter(|id| !id.is_empty())
+    }
+
     fn restore(&self, _database: Option<&str>, _kind: &str, open: Opener) -> Result<()> {
         let mut conn = self
             .conn
             .lock()
             .map_err(|_| Error::Other("the Redis connection is unusable".into()))?;
         restore::run(&mut conn, &self.cfg, open, &self.cancel)
+    }
+}
+
+/// For a restore drill: the keys per logical database in the RDB that `open` streams (keys already expired
+/// left out), by the name `db<N>`.
+pub fn keys_in_backup(
+    open: Opener,
+    cancel: &Cancel,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    let plan = restore::first_pass(open()?, cancel)?;
+    Ok(plan
+        .keys
+        .into_iter()
+        .map(|(db, n)| (format!("db{db}"), n))
+        .collect())
+}
+
+impl Redis {
+    /// The server's keys per logical database (`db<N>`), from INFO keyspace.
+    fn keyspace(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::Other("the Redis connection is unusable".into()))?;
+        let info = server::info(&mut conn, &self.cfg)?;
+        Ok(info
+            .keyspace
+            .into_iter()
+            .map(|(db, n)| (format!("db{db}"), n))
+            .collect())
     }
 }
 

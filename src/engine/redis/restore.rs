@@ -25,10 +25,10 @@ const BATCH_BYTES: usize = 8 << 20;
 
 /// What the first pass found.
 #[derive(Debug, Default)]
-struct Plan {
+pub(super) struct Plan {
     version: u16,
     /// Keys per logical database (already expired ones excluded).
-    keys: BTreeMap<u64, u64>,
+    pub(super) keys: BTreeMap<u64, u64>,
     expired: u64,
     functions: u64,
 }
@@ -135,7 +135,7 @@ fn cancelled() -> Error {
 }
 
 /// Reads the whole backup: complete, intact, and nothing in it that RESTORE cannot carry.
-fn first_pass(input: Box<dyn Read + Send>, cancel: &Cancel) -> Result<Plan> {
+pub(super) fn first_pass(input: Box<dyn Read + Send>, cancel: &Cancel) -> Result<Plan> {
     let damaged = |e: rdb::RdbError| {
         let what = match e.kind {
             ErrorKind::Unknown => "holds something this db-backup cannot restore over the network",

@@ -182,6 +182,8 @@ pub struct ServerInfo {
     pub cluster: bool,
     /// Keys per logical database, for the databases that hold any.
     pub keyspace: BTreeMap<u64, u64>,
+    /// `run_id`: tells one server from another whatever address reaches it.
+    pub run_id: String,
 }
 
 impl ServerInfo {
@@ -222,6 +224,7 @@ pub fn info(conn: &mut redis::Connection, cfg: &RedisConfig) -> Result<ServerInf
         version: fields.get("redis_version").cloned().unwrap_or_default(),
         cluster: fields.get("cluster_enabled").is_some_and(|v| v == "1"),
         keyspace,
+        run_id: fields.get("run_id").cloned().unwrap_or_default(),
     })
 }
 

@@ -12,6 +12,7 @@
 //! `facts`: what is known without opening the database.
 
 mod copy;
+pub mod drill;
 pub mod facts;
 mod image;
 mod restore;

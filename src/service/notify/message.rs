@@ -1,7 +1,7 @@
 //! What a notification for people says about a run: a title naming the series, the host and the outcome, and
 //! a short body with what failed (the run's error, which names the server, file or variable) and what to do.
 
-use super::super::state::{RunRecord, RunStatus};
+use super::super::state::{DrillRun, RunRecord, RunStatus};
 
 /// The most of an error a message quotes: chats cut long messages, and the log has the rest.
 const ERROR_MAX: usize = 1500;
@@ -80,6 +80,30 @@ impl Note {
             file: run.backups.first().map(|b| b.file.clone()),
             size: (!run.backups.is_empty()).then(|| run.size()),
             duration_s,
+        }
+    }
+
+    /// The note for a failed restore drill of the backup `drill.file`: told like a failed backup.
+    pub fn of_drill(drill: &DrillRun, engine: &str, series: &str, host: &str) -> Note {
+        let at = drill.at.format("%Y-%m-%d %H:%M:%S UTC");
+        let error = shorten(drill.summary.trim(), ERROR_MAX);
+        Note {
+            status: RunStatus::Failure,
+            title: format!("db-backup: Restore drill of {series} on {host} FAILED"),
+            body: format!(
+                "The backup {} was made, but restoring it into a scratch target at {at} did not give back what \
+                 the dump held:\n{error}\n\nWhat to do: fix what the error names (a missing role, a scratch \
+                 server's settings), then run `test-restore latest` in the container to check. Until a drill \
+                 passes, the health check stays unhealthy.",
+                drill.file
+            ),
+            series: series.to_string(),
+            host: host.to_string(),
+            engine: engine.to_string(),
+            error: Some(error),
+            file: Some(drill.file.clone()),
+            size: None,
+            duration_s: 0.0,
         }
     }
 

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use self::http::Request;
 use self::message::Note;
 use self::urls::{NotifyUrl, Target};
-use super::state::{RunRecord, RunStatus};
+use super::state::{DrillRun, RunRecord, RunStatus};
 use crate::config::{Config, NotifyOn, Secret, redact_url};
 
 pub use self::webhook::{ping_url, webhook_payload};
@@ -162,6 +162,49 @@ impl Notifier {
             return;
         }
         let note = Note::of(run, &self.engine, &self.series, &host);
+        for url in &self.urls {
+            for job in jobs(url, &note) {
+                self.queue(job);
+            }
+        }
+    }
+
+    /// A restore drill of a new backup failed: told like a failed backup (the failure ping, the webhook with
+    /// `"event": "drill"`, and a message to every service of `NOTIFY_URLS`).
+    pub fn drill_failed(&self, drill: &DrillRun) {
+        let message = format!(
+            "the restore drill of {} failed: {}",
+            drill.file, drill.summary
+        );
+        if let Some(url) = &self.ping_url {
+            self.queue(Job::Http(webhook::ping(
+                url.expose(),
+                "/fail",
+                Some(&message),
+            )));
+        }
+        let host = webhook::hostname();
+        if let Some(url) = &self.webhook_url {
+            let text = format!("db-backup on {host}: {message}");
+            let body = serde_json::json!({
+                "status": "failure",
+                "event": "drill",
+                "host": host,
+                "engine": self.engine,
+                "series": self.series,
+                "file": drill.file,
+                "finished_at": drill.at,
+                "error": drill.summary,
+                "text": text,
+                "content": text,
+            });
+            self.queue(Job::Http(Request::json(
+                url.expose().to_string(),
+                format!("webhook {}", redact_url(url.expose())),
+                &body,
+            )));
+        }
+        let note = Note::of_drill(drill, &self.engine, &self.series, &host);
         for url in &self.urls {
             for job in jobs(url, &note) {
                 self.queue(job);

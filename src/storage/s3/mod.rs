@@ -130,6 +130,10 @@ impl Storage for S3Store {
         self.client.delete(&self.key(&pointer_name(stem)))
     }
 
+    fn write_small(&self, name: &str, content: &[u8]) -> Result<()> {
+        self.client.put(&self.key(name), content)
+    }
+
     /// Housekeeping: a store that lacks ListMultipartUploads (HTTP 501), or refuses or fails it, stays usable; a
     /// warning names the call and the lifecycle rule that removes unfinished uploads instead.
     fn sweep_uploads(&self, ours: &dyn Fn(&str) -> bool) -> Result<usize> {

@@ -229,6 +229,15 @@ fn cases() -> Vec<Case> {
         case("S3_BACKUP_BUCKET", &[("S3_ACCESS_KEY", "only-a-key")]),
         case("BACKUP_LOCAL", &[("BACKUP_LOCAL", "maybe")]),
         case("BACKUP_LOCAL", &[("BACKUP_LOCAL", "false")]), // with no bucket
+        case(
+            "BACKUP_TEST_RESTORE",
+            &[("BACKUP_TEST_RESTORE", "sometimes")],
+        ),
+        case("TEST_RESTORE_PORT", &[("TEST_RESTORE_PORT", "0")]),
+        case(
+            "TEST_RESTORE_PASSWORD_FILE",
+            &[("TEST_RESTORE_PASSWORD_FILE", "/nonexistent/pw")],
+        ),
     ]);
     out
 }

@@ -93,7 +93,9 @@ fn check_dir(dir: &Path, checked: &mut BTreeSet<String>) -> Leftovers {
             if checked.insert(name.clone()) {
                 check_complete(dir, &name);
             }
-        } else if let Some(data) = name.strip_suffix(".sha256")
+        } else if let Some(data) = name
+            .strip_suffix(".sha256")
+            .or_else(|| name.strip_suffix(".manifest.json"))
             && files::is_backup_name(data)
         {
             if !dir.join(data).exists() {

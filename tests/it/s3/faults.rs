@@ -17,7 +17,7 @@ fn with_env(cmd: DbBackup, vars: &[(String, String)]) -> DbBackup {
 fn remote_backups(s3: &S3Server, bucket: &str) -> Vec<String> {
     s3.keys(bucket)
         .into_iter()
-        .filter(|k| k.contains(".sql"))
+        .filter(|k| k.contains(".sql") && !k.ends_with(".manifest.json"))
         .collect()
 }
 

@@ -34,7 +34,11 @@ fn round_trip_through_s3_alone(kind: Kind) {
     let object = format!("nightly/db/{name}");
     assert_eq!(
         keys,
-        vec![object.clone(), format!("{object}.sha256")],
+        vec![
+            object.clone(),
+            format!("{object}.manifest.json"),
+            format!("{object}.sha256")
+        ],
         "{keys:?}"
     );
     let local = std::fs::read(dir.path().join(&name)).unwrap();
@@ -114,12 +118,16 @@ fn two_remotes_at_once_encrypted_without_a_local_copy(kind: Kind) {
     );
     let first = s3.keys("first");
     let second = s3.keys("second");
-    assert_eq!(first.len(), 2, "{first:?}");
+    assert_eq!(first.len(), 3, "{first:?}");
     let name = first[0].clone();
     assert!(name.ends_with(".sql.gz.age"), "{name}");
     assert_eq!(
         second,
-        vec![format!("db/pg/{name}"), format!("db/pg/{name}.sha256")]
+        vec![
+            format!("db/pg/{name}"),
+            format!("db/pg/{name}.manifest.json"),
+            format!("db/pg/{name}.sha256")
+        ]
     );
     // Each remote copy is a standard age file that the age tool opens with the identity.
     for (bucket, key_name) in [("first", name.clone()), ("second", format!("db/pg/{name}"))] {
@@ -189,14 +197,15 @@ fn zstd_and_passphrase_encryption_through_s3(kind: Kind) {
 
     assert!(files::backups(dir.path()).is_empty(), "no local copy");
     let keys = s3.keys("sealed");
-    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys.len(), 3, "{keys:?}");
     let object = keys[0].clone();
     let name = object
         .strip_prefix("pg/")
         .expect("under the prefix")
         .to_string();
     assert!(name.ends_with(".sql.zst.age"), "{name}");
-    assert_eq!(keys[1], format!("{object}.sha256"));
+    assert_eq!(keys[1], format!("{object}.manifest.json"));
+    assert_eq!(keys[2], format!("{object}.sha256"));
     let stored = s3.get("sealed", &object);
     assert!(stored.starts_with(b"age-encryption.org/v1\n"));
     let path = secrets.path().join(&name);

@@ -37,14 +37,17 @@ pub fn partials(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Fails unless `dir` holds only complete backups, their checksums and db-backup's own dotfiles.
+/// Fails unless `dir` holds only complete backups, their checksums and manifests, and db-backup's own dotfiles.
 pub fn assert_only_complete_backups(dir: &Path) {
     for name in files::names(dir) {
         if name.starts_with(".db-backup") {
             assert!(!name.ends_with(".partial"), "stray file {name}");
             continue;
         }
-        let backup = name.strip_suffix(".sha256").unwrap_or(&name);
+        let backup = name
+            .strip_suffix(".sha256")
+            .or_else(|| name.strip_suffix(".manifest.json"))
+            .unwrap_or(&name);
         assert!(
             files::is_backup_name(backup) && dir.join(backup).exists(),
             "stray file {name} in {:?}",
