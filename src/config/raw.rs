@@ -116,6 +116,9 @@ pub struct Raw {
     /// The `S3_*` and `AWS_*` variables, `_FILE` secrets read (see `s3`).
     #[serde(skip)]
     pub s3: std::collections::BTreeMap<String, String>,
+    /// `RCLONE_REMOTE`, `RCLONE_<N>_REMOTE` and `RCLONE_CONFIG` (see `rclone`).
+    #[serde(skip)]
+    pub rclone: std::collections::BTreeMap<String, String>,
     pub backup_encryption_identity_file: Option<String>,
     /// `BACKUP_ENCRYPTION_PASSPHRASE` (+ `_FILE`), never deserialized.
     #[serde(skip)]
@@ -163,6 +166,7 @@ pub fn read(
     raw.notify_urls = secret(&map, "NOTIFY_URLS", read_file)?;
     raw.encryption_passphrase = secret(&map, "BACKUP_ENCRYPTION_PASSPHRASE", read_file)?;
     raw.s3 = super::s3::read(&map, read_file)?;
+    raw.rclone = super::rclone::read(&map)?;
     raw.hooks = super::hooks::read(&map);
     Ok(raw)
 }
