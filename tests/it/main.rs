@@ -13,6 +13,7 @@ mod hooks;
 mod mysql;
 mod notify;
 mod postgres;
+mod rclone;
 mod redis;
 mod restore;
 mod retention;

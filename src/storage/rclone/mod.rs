@@ -69,12 +69,12 @@ impl RcloneStore {
     }
 
     /// The size of a file, `None` when it is not there (a size rclone cannot tell counts as matching).
-    fn size_of(&self, name: &str) -> Result<Option<u64>> {
+    fn size_of(&self, name: &str, patience: Patience) -> Result<Option<u64>> {
         let what = format!("checking {name}");
         match self.rclone.run(
             &what,
             &["lsjson", "--stat", "--no-mimetype", &self.path(name)],
-            Patience::Normal,
+            patience,
         )? {
             Ok(out) => {
                 let file: Listed = serde_json::from_slice(&out).map_err(|e| {
@@ -140,7 +140,7 @@ impl RcloneStore {
         {
             Ok(_) => Ok(()),
             // rclone says "is a directory or doesn't exist" with a general status: ask which.
-            Err(f) => match self.size_of(name) {
+            Err(f) => match self.size_of(name, patience) {
                 Ok(None) => Ok(()),
                 _ => Err(self.rclone.error(f.message)),
             },

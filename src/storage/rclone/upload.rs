@@ -65,7 +65,7 @@ impl RcloneUpload {
 
     /// A failed write: rclone's own reason when it has ended (a broken pipe says nothing).
     fn write_failed(&mut self, e: io::Error) -> io::Error {
-        drop(self.stdin.take());
+        self.close_stdin_unflushed();
         let message = match self.finish_rcat() {
             Err(said) => said,
             Ok(()) => format!("uploading {}: {e}", self.name),
@@ -76,7 +76,7 @@ impl RcloneUpload {
     fn commit_steps(&mut self, checksum_name: &str, checksum: &str, size: u64) -> Result<()> {
         self.finish_rcat().map_err(|m| self.rclone.error(m))?;
         let store = RcloneStore::with(Arc::clone(&self.rclone));
-        match store.size_of(&self.temp)? {
+        match store.size_of(&self.temp, Patience::Normal)? {
             Some(found) if found != size => {
                 return Err(self.rclone.error(format!(
                     "uploading {}: the uploaded file holds {found} bytes, not the {size} written; it is removed",
@@ -131,13 +131,21 @@ impl super::Upload for RcloneUpload {
 }
 
 impl RcloneUpload {
+    /// Closes rclone's stdin without writing what is buffered (a `BufWriter` dropped would, and block on an
+    /// rclone that no longer reads).
+    fn close_stdin_unflushed(&mut self) {
+        if let Some(stdin) = self.stdin.take() {
+            drop(stdin.into_parts());
+        }
+    }
+
     /// Stops rclone and removes the temporary file, as far as the remote lets us now (the next run's sweep
     /// removes what is left).
     fn abort_quietly(&mut self) {
-        drop(self.stdin.take());
         if let Some(tool) = self.tool.take() {
             tool.kill();
         }
+        self.close_stdin_unflushed();
         let store = RcloneStore::with(Arc::clone(&self.rclone));
         if let Err(e) = store.delete_with(&self.temp, Patience::Quick) {
             tracing::warn!(destination = %self.rclone.settings.name, file = %self.temp, error = %e,

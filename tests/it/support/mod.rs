@@ -7,6 +7,7 @@ pub mod fixture;
 pub mod mariadb;
 pub mod my_fixture;
 pub mod pg;
+pub mod rclone;
 pub mod redis;
 pub mod runner;
 pub mod s3;
