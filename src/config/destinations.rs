@@ -106,3 +106,27 @@ pub(super) fn describe_copies(d: &Destinations) -> Vec<(&'static str, String)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::raw::from_pairs;
+
+    #[test]
+    fn an_rclone_remote_alone_may_take_the_backups() {
+        let d = validate(&from_pairs(&[
+            ("BACKUP_LOCAL", "false"),
+            ("RCLONE_REMOTE", "box:backups"),
+        ]))
+        .unwrap();
+        assert!(!d.local);
+        assert_eq!(d.rclone.len(), 1);
+        assert!(
+            describe_copies(&d)
+                .iter()
+                .any(|(k, v)| *k == "RCLONE" && v.contains("box:backups"))
+        );
+        let err = validate(&from_pairs(&[("BACKUP_LOCAL", "false")])).unwrap_err();
+        assert!(err.message.contains("RCLONE_REMOTE"), "{err}");
+    }
+}

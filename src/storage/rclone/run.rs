@@ -123,6 +123,8 @@ impl Rclone {
         patience: Patience,
     ) -> Result<Tool> {
         let command = self.command(args, patience);
+        // The arguments are remote names, paths and flags: rclone's secrets are never among them.
+        tracing::debug!(destination = %self.settings.name, args = %args.join(" "), "running rclone");
         Tool::spawn("rclone", command, stdin, stdout, &self.cancel).map_err(|e| {
             if !on_path("rclone") {
                 self.error(format!(

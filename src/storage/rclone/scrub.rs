@@ -57,7 +57,12 @@ pub fn secrets(env: &[(String, String)], config_file: Option<&str>) -> Vec<Strin
             out.extend(config_secrets(&text));
         }
     }
-    out.retain(|v| v.len() >= SHORTEST);
+    // Flags and numbers (`key_use_agent = true`, a port) are not secrets, and would blank out ordinary words.
+    out.retain(|v| {
+        v.len() >= SHORTEST
+            && !v.bytes().all(|b| b.is_ascii_digit())
+            && !["true", "false", "yes", "no"].contains(&v.to_ascii_lowercase().as_str())
+    });
     // Longest first, so that a secret that holds another is replaced whole.
     out.sort_by_key(|v| std::cmp::Reverse(v.len()));
     out.dedup();
@@ -166,6 +171,7 @@ mod tests {
                 ("RCLONE_CONFIG_PASS", "config-password"),
                 ("DB_PASSWORD", "not-rclones"),
                 ("RCLONE_CONFIG_Y_PASS", "ab"),
+                ("RCLONE_CONFIG_X_KEY_USE_AGENT", "true"),
             ]),
             conf.to_str(),
         );
