@@ -113,6 +113,8 @@ COPY --from=pgdg-key /pgdg.asc /usr/share/postgresql-common/pgdg/apt.postgresql.
 # - no sqlite3: the SQLite engine uses the library built into the binary. No Redis tool either: the RDB is
 #   read over the replication protocol.
 # - tini runs as PID 1: it forwards signals to db-backup and reaps the children of `docker exec`.
+# - rclone: the destinations named by RCLONE_REMOTE (SFTP, WebDAV, cloud stores...); Debian's package, one static
+#   binary (about 57 MB installed). Its config file is read from RCLONE_CONFIG, set below.
 # hadolint ignore=DL3008
 RUN printf 'path-exclude=/usr/bin/%s\n' \
       mariadb-binlog mariadb-check mariadb-conv mariadb-import mariadb-plugin mariadb-show mariadb-slap \
@@ -120,7 +122,7 @@ RUN printf 'path-exclude=/usr/bin/%s\n' \
       > /etc/dpkg/dpkg.cfg.d/db-backup-excludes \
  && export DEBIAN_FRONTEND=noninteractive \
  && apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates tini \
+ && apt-get install -y --no-install-recommends ca-certificates tini rclone \
  && if [ "$PG_CLIENT_SOURCE" = pgdg ]; then \
       echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
         > /etc/apt/sources.list.d/pgdg.list; \
@@ -138,6 +140,7 @@ RUN printf 'path-exclude=/usr/bin/%s\n' \
       done; \
     done \
  && mariadb-dump --version \
+ && rclone version \
  && echo "removing the links to programs left out above:" \
  && find /usr/bin /usr/sbin -xtype l -print -delete \
  && dpkg -L libmariadb3 | grep '/libmariadb3/plugin/caching_sha2_password\.so$' \
@@ -151,6 +154,9 @@ RUN printf 'path-exclude=/usr/bin/%s\n' \
 
 COPY --from=binary /src/target/release/db-backup /usr/local/bin/db-backup
 COPY LICENSE /usr/share/doc/db-backup/LICENSE
+
+# Where rclone reads its remotes: mount an rclone.conf here (README, "Any storage through rclone").
+ENV RCLONE_CONFIG=/config/rclone/rclone.conf
 
 # Backups belong to uid 10001. A bind-mounted host directory keeps its own owner: give uid 10001 write
 # access to it (`chown 10001 ./backups`); when it cannot write, db-backup says so and names the uid.

@@ -105,6 +105,7 @@ needs=(
   "sqlite3:sqlite3" "tar:tar" "age:age" "age-keygen:age"
   "mariadb:mariadb-client" "mariadb-dump:mariadb-client" "mariadb-install-db:mariadb-server"
   "redis-server:redis-server" "redis-cli:redis-tools" "redis-check-rdb:redis-tools"
+  "rclone:rclone" "perl:perl-base"
 )
 missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null || missing+=(postgresql)

@@ -76,7 +76,22 @@ impl Tool {
     }
 
     /// Waits for the child and fails unless it exited 0; the error carries the end of its stderr.
-    pub fn wait(mut self) -> Result<String> {
+    pub fn wait(self) -> Result<String> {
+        let name = self.name.clone();
+        let (status, stderr) = self.wait_status()?;
+        if status.success() {
+            Ok(stderr)
+        } else {
+            Err(Error::Tool {
+                tool: name,
+                message: describe_failure(status, &stderr),
+            })
+        }
+    }
+
+    /// Waits for the child; its exit status and the end of its stderr, whatever the status (for a tool whose
+    /// exit codes say what went wrong).
+    pub fn wait_status(mut self) -> Result<(ExitStatus, String)> {
         let status = match self.child.take() {
             Some(mut child) => {
                 drop(child.stdin.take());
@@ -88,17 +103,9 @@ impl Tool {
                     message: format!("cannot wait for it: {e}"),
                 })?
             }
-            None => return Ok(String::new()),
+            None => return Ok((ExitStatus::default(), String::new())),
         };
-        let stderr = self.collect_stderr();
-        if status.success() {
-            Ok(stderr)
-        } else {
-            Err(Error::Tool {
-                tool: self.name.clone(),
-                message: describe_failure(status, &stderr),
-            })
-        }
+        Ok((status, self.collect_stderr()))
     }
 
     /// Kills the child and waits for it; its stderr is returned for the error message.
@@ -149,7 +156,8 @@ fn wait_unreaped(pid: u32) {
     }
 }
 
-fn describe_failure(status: ExitStatus, stderr: &str) -> String {
+/// How a tool ended, for an error message: the exit status or signal, then its stderr.
+pub fn describe_failure(status: ExitStatus, stderr: &str) -> String {
     use std::os::unix::process::ExitStatusExt;
     let how = match (status.code(), status.signal()) {
         (Some(code), _) => format!("exited with status {code}"),

@@ -1,12 +1,12 @@
 //! The destinations part: where backups go and how long they stay there (`BACKUP_DIR`, `BACKUP_LOCAL`, the
-//! S3 groups, and the retention: `BACKUP_RETENTION_DAYS`, `DB_BACKUP_MAX_N`, `BACKUP_KEEP_*`, see `retention`).
+//! S3 groups, the rclone remotes, and the retention: `BACKUP_RETENTION_DAYS`, `DB_BACKUP_MAX_N`, `BACKUP_KEEP_*`, see `retention`).
 
 use std::path::PathBuf;
 
-use super::S3Settings;
 use super::raw::Raw;
 use super::values::boolean;
-use super::{retention, s3};
+use super::{RcloneSettings, S3Settings};
+use super::{rclone, retention, s3};
 use crate::error::ConfigError;
 use crate::retention::Policy;
 
@@ -20,6 +20,8 @@ pub struct Destinations {
     /// Keep a copy in `BACKUP_DIR` (`BACKUP_LOCAL`, default true).
     pub local: bool,
     pub remotes: Vec<S3Settings>,
+    /// The destinations reached through rclone (`RCLONE_REMOTE`, `RCLONE_2_REMOTE`...).
+    pub rclone: Vec<RcloneSettings>,
 }
 
 /// Validates the local directory, the retention and the S3 destinations.
@@ -43,25 +45,37 @@ pub(super) fn validate(raw: &Raw) -> Result<Destinations, ConfigError> {
     }
     let retention = retention::validate(raw)?;
     let remotes = s3::validate(&raw.s3)?;
-    let local = local(raw.backup_local.as_deref(), &remotes)?;
+    let rclone = rclone::validate(&raw.rclone)?;
+    let local = local_or_remote(
+        raw.backup_local.as_deref(),
+        !remotes.is_empty() || !rclone.is_empty(),
+    )?;
     Ok(Destinations {
         backup_dir,
         retention,
         local,
         remotes,
+        rclone,
     })
 }
 
 /// `BACKUP_LOCAL`: whether to keep a local copy; refused off when no remote would take the backup.
+#[cfg(test)]
 pub(super) fn local(value: Option<&str>, remotes: &[S3Settings]) -> Result<bool, ConfigError> {
+    local_or_remote(value, !remotes.is_empty())
+}
+
+/// `BACKUP_LOCAL`, when `remote` tells whether any off-site destination (S3 or rclone) is configured.
+fn local_or_remote(value: Option<&str>, remote: bool) -> Result<bool, ConfigError> {
     let local = match value {
         None => true,
         Some(v) => boolean("BACKUP_LOCAL", v)?,
     };
-    if !local && remotes.is_empty() {
+    if !local && !remote {
         return Err(ConfigError::new(
             "BACKUP_LOCAL",
-            "is false but no S3 destination is configured (S3_BACKUP_BUCKET): backups would go nowhere",
+            "is false but no S3 or rclone destination is configured (S3_BACKUP_BUCKET, RCLONE_REMOTE): backups \
+             would go nowhere",
         ));
     }
     Ok(local)
@@ -87,5 +101,36 @@ pub(super) fn describe_copies(d: &Destinations) -> Vec<(&'static str, String)> {
         }
         out.push(("S3", line));
     }
+    for r in &d.rclone {
+        let config = r.config_file.as_deref().unwrap_or("rclone's default");
+        out.push((
+            "RCLONE",
+            format!("{}: {} (config file: {config})", r.name, r.remote),
+        ));
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::raw::from_pairs;
+
+    #[test]
+    fn an_rclone_remote_alone_may_take_the_backups() {
+        let d = validate(&from_pairs(&[
+            ("BACKUP_LOCAL", "false"),
+            ("RCLONE_REMOTE", "box:backups"),
+        ]))
+        .unwrap();
+        assert!(!d.local);
+        assert_eq!(d.rclone.len(), 1);
+        assert!(
+            describe_copies(&d)
+                .iter()
+                .any(|(k, v)| *k == "RCLONE" && v.contains("box:backups"))
+        );
+        let err = validate(&from_pairs(&[("BACKUP_LOCAL", "false")])).unwrap_err();
+        assert!(err.message.contains("RCLONE_REMOTE"), "{err}");
+    }
 }

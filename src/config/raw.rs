@@ -114,6 +114,9 @@ pub struct Raw {
     /// The `S3_*` and `AWS_*` variables, `_FILE` secrets read (see `s3`).
     #[serde(skip)]
     pub s3: std::collections::BTreeMap<String, String>,
+    /// `RCLONE_REMOTE`, `RCLONE_<N>_REMOTE` and `RCLONE_CONFIG` (see `rclone`).
+    #[serde(skip)]
+    pub rclone: std::collections::BTreeMap<String, String>,
     pub backup_encryption_identity_file: Option<String>,
     /// `BACKUP_ENCRYPTION_PASSPHRASE` (+ `_FILE`), never deserialized.
     #[serde(skip)]
@@ -192,6 +195,7 @@ pub fn read(
     raw.encryption_passphrase = secret(&map, "BACKUP_ENCRYPTION_PASSPHRASE", read_file)?;
     raw.test_restore_password = secret(&map, "TEST_RESTORE_PASSWORD", read_file)?;
     raw.s3 = super::s3::read(&map, read_file)?;
+    raw.rclone = super::rclone::read(&map)?;
     raw.hooks = super::hooks::read(&map);
     Ok(raw)
 }

@@ -49,7 +49,7 @@ fn dump_all(cfg: &Config, scratch: &ScratchDir, cancel: &Cancel) -> Result<Vec<O
     let Destinations {
         usable: dests,
         left_out,
-    } = usable_destinations(cfg)?;
+    } = usable_destinations(cfg, cancel)?;
 
     tracing::info!(engine = cfg.conn.kind.name(), reason = %cfg.conn.reason, "engine chosen");
     let engine = engine::connect(cfg, None, cancel)?;
@@ -125,11 +125,11 @@ struct Destinations {
 /// the store's own retries). A backup in the others is better than none: the run goes on and fails at the end.
 /// When every destination is left out, the first one's error ends the run before the dump. (The local directory
 /// was checked and swept as the scratch area; it is checked again here, which costs one probe file.)
-fn usable_destinations(cfg: &Config) -> Result<Destinations> {
+fn usable_destinations(cfg: &Config, cancel: &Cancel) -> Result<Destinations> {
     let mut usable = Vec::new();
     let mut left_out = Vec::new();
     let ours = series::ours(cfg);
-    for dest in storage::destinations(cfg) {
+    for dest in storage::destinations_under(cfg, cancel) {
         match dest.check().and_then(|()| dest.sweep(&ours).map(drop)) {
             Ok(()) => usable.push(dest),
             Err(e) => {

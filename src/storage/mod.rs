@@ -1,4 +1,5 @@
-//! Where backups are kept: the local directory and S3-compatible buckets, behind one narrow [`Storage`] trait.
+//! Where backups are kept: the local directory, S3-compatible buckets and whatever rclone reaches, behind one
+//! narrow [`Storage`] trait.
 //! A backup becomes visible under its final name only once it is complete. Callers never ask which kind a
 //! destination is: what differs is a method ([`Storage::label`], [`Storage::local_path`], [`Storage::sweep`]);
 //! `BACKUP_DIR` as the working area is [`ScratchDir`]'s, and a dry run is a wrapper ([`DryRun`]).
@@ -9,6 +10,7 @@ mod fanout;
 mod latest_link;
 mod local;
 mod lock;
+pub mod rclone;
 pub mod s3;
 mod scratch;
 
@@ -22,6 +24,7 @@ pub use local::{Entry, LocalDir};
 pub use lock::{LOCK_FILE, RunLock};
 pub use scratch::{PROBE_PREFIX, SPOOL_PREFIX, ScratchDir};
 
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::naming;
@@ -132,12 +135,20 @@ pub trait Upload: Write + Send {
 
 /// The configured destinations, the local directory first (unless `BACKUP_LOCAL=false`).
 pub fn destinations(cfg: &Config) -> Vec<Arc<dyn Storage>> {
+    destinations_under(cfg, &Cancel::new())
+}
+
+/// The configured destinations, those that run tools (rclone) under `cancel`, so that a stop kills them.
+pub fn destinations_under(cfg: &Config, cancel: &Cancel) -> Vec<Arc<dyn Storage>> {
     let mut out: Vec<Arc<dyn Storage>> = Vec::new();
     if cfg.destinations.local {
         out.push(Arc::new(LocalDir::new(&cfg.destinations.backup_dir)));
     }
     for remote in &cfg.destinations.remotes {
         out.push(Arc::new(s3::S3Store::new(remote.clone(), &cfg.budget)));
+    }
+    for remote in &cfg.destinations.rclone {
+        out.push(Arc::new(rclone::RcloneStore::new(remote.clone(), cancel)));
     }
     out
 }

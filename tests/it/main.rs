@@ -14,6 +14,7 @@ mod hooks;
 mod mysql;
 mod notify;
 mod postgres;
+mod rclone;
 mod redis;
 mod restore;
 mod retention;

@@ -8,6 +8,7 @@ pub mod mariadb;
 pub mod metadata;
 pub mod my_fixture;
 pub mod pg;
+pub mod rclone;
 pub mod redis;
 pub mod runner;
 pub mod s3;
