@@ -40,14 +40,20 @@ pub fn run(cfg: &Config) -> Result<Vec<String>> {
         .max()
         .unwrap_or(4)
         .max(4);
+    let place_width = found
+        .iter()
+        .map(|(p, _, _)| p.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let mut lines = vec![format!(
-        "{:<width$}  {:<19}  {:>10}  {:>9}  {:<8}  {:<6}  DRILL",
+        "{:<width$}  {:<19}  {:>10}  {:>9}  {:<8}  {:<place_width$}  DRILL",
         "NAME", "TAKEN", "SIZE", "AGE", "CHECKSUM", "WHERE"
     )];
     let now = chrono::Utc::now();
     for (place, f, drill) in &found {
         lines.push(format!(
-            "{:<width$}  {:<19}  {:>10}  {:>9}  {:<8}  {:<6}  {}",
+            "{:<width$}  {:<19}  {:>10}  {:>9}  {:<8}  {:<place_width$}  {}",
             f.file_name,
             f.name.time.format("%Y-%m-%d %H:%M:%S"),
             human_size(f.size),

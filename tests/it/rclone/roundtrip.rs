@@ -6,7 +6,7 @@ use std::fs;
 
 use super::{command_backup, data};
 use crate::support::files::{self, backup_dir};
-use crate::support::rclone::{ConfigFile, Protocol, RCLONE, Served, files_under};
+use crate::support::rclone::{ConfigFile, Protocol, RCLONE, Served, files_under, pointer_under};
 use crate::support::require_tools;
 
 const UNION: &str =
@@ -69,6 +69,12 @@ fn round_trip_through_local_sftp_webdav_and_a_union() {
             fs::read_to_string(folder.join(&checksum)).unwrap(),
             checksum_text
         );
+        assert_eq!(
+            pointer_under(&folder, "files").as_deref(),
+            Some(name.as_str()),
+            "the latest pointer in {}",
+            folder.display()
+        );
     }
 
     let list = cmd.run(&["list"]);
@@ -77,7 +83,7 @@ fn round_trip_through_local_sftp_webdav_and_a_union() {
         assert!(
             list.stdout
                 .lines()
-                .any(|l| l.contains(&name) && l.trim_end().ends_with(dest)),
+                .any(|l| l.contains(&name) && l.split_whitespace().any(|w| w == dest)),
             "{dest}:\n{list}"
         );
     }
@@ -103,6 +109,13 @@ fn round_trip_through_local_sftp_webdav_and_a_union() {
             "restore --from {dest}"
         );
     }
+    // The latest pointer names the backup on a remote as the local link does.
+    let by_pointer = cmd.run(&["verify", "files-latest", "--from", "rclone_2"]);
+    by_pointer.expect_success();
+    assert!(
+        by_pointer.stdout.contains(&format!("rclone_2:{name}")),
+        "{by_pointer}"
+    );
     // The downloads made for the restores are gone.
     assert_eq!(
         files::names(dir.path())

@@ -197,7 +197,8 @@ impl ConfigFile {
     }
 }
 
-/// Every file under `dir`, by path relative to it, sorted; none when `dir` does not exist.
+/// Every file under `dir`, by path relative to it, sorted, but for latest pointers (see [`pointer_under`]);
+/// none when `dir` does not exist.
 pub fn files_under(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -208,7 +209,10 @@ pub fn files_under(dir: &Path) -> Vec<String> {
             if path.is_dir() {
                 walk(root, &path, out);
             } else if let Ok(rel) = path.strip_prefix(root) {
-                out.push(rel.to_string_lossy().into_owned());
+                let rel = rel.to_string_lossy().into_owned();
+                if !rel.ends_with("-latest") {
+                    out.push(rel);
+                }
             }
         }
     }
@@ -216,6 +220,12 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// The backup the latest pointer `<stem>-latest` in `dir` names, when there is one.
+pub fn pointer_under(dir: &Path, stem: &str) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(format!("{stem}-latest"))).ok()?;
+    Some(text.trim().to_string())
 }
 
 fn free_port() -> u16 {
