@@ -107,11 +107,17 @@ pub(crate) struct Watched {
 }
 
 impl Watched {
-    fn kill(&self) {
+    /// Kills the child and the process group it leads (what it started), unless it was reaped.
+    pub(crate) fn kill(&self) {
         let reaped = lock(&self.reaped);
         if !*reaped {
-            // SAFETY: kill(2) on our own child, which has not been reaped (the lock above keeps it so).
-            unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGKILL) };
+            let pid = self.pid as libc::pid_t;
+            // SAFETY: kill(2) on our own child, which has not been reaped (the lock above keeps it so), and on
+            // the group it leads: while the leader is unreaped its id cannot name another group.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+                libc::kill(pid, libc::SIGKILL);
+            }
         }
     }
 

@@ -372,6 +372,8 @@ fn stop_on_signal() -> Cancel {
                     token.kill_tools();
                 });
             } else {
+                // The tools lead process groups of their own: a terminal's signal no longer reaches them.
+                token.kill_tools();
                 std::process::exit(130);
             }
         }

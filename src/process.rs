@@ -2,15 +2,19 @@
 //! checked, the child killed if it is dropped before it was waited for or when the cancel token kills tools.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::cancel::{Cancel, Watched};
 use crate::error::{Error, Result};
 
 /// How much of a child's stderr is kept for the error message: the end is what explains a failure.
 const STDERR_KEEP: usize = 16 * 1024;
+/// How long a killed tool's stderr is waited for: a process that left the tool's group may still hold it.
+const STDERR_AFTER_KILL: Duration = Duration::from_secs(2);
 
 /// A running tool. Dropping it without [`Tool::wait`] kills the child.
 pub struct Tool {
@@ -22,7 +26,9 @@ pub struct Tool {
 }
 
 impl Tool {
-    /// Starts `command` with stdin and stdout as given and stderr captured; `cancel` kills it on a stop.
+    /// Starts `command` with stdin and stdout as given and stderr captured; `cancel` kills it on a stop. The
+    /// child leads a process group of its own, so that a kill reaches what it started too (a shell's
+    /// commands, a tool's helpers).
     pub fn spawn(
         name: &str,
         mut command: Command,
@@ -30,7 +36,11 @@ impl Tool {
         stdout: Stdio,
         cancel: &Cancel,
     ) -> Result<Tool> {
-        command.stdin(stdin).stdout(stdout).stderr(Stdio::piped());
+        command
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .process_group(0);
         let mut child = command.spawn().map_err(|e| Error::Tool {
             tool: name.to_string(),
             message: format!("cannot start it: {e}"),
@@ -108,14 +118,30 @@ impl Tool {
         Ok((status, self.collect_stderr()))
     }
 
-    /// Kills the child and waits for it; its stderr is returned for the error message.
+    /// Kills the child and its process group and waits for it; its stderr is returned for the error message
+    /// (what a process that left the group still holds open is not waited for long).
     pub fn kill(mut self) -> String {
+        self.kill_and_reap();
+        let Some(reader) = self.stderr.take() else {
+            return String::new();
+        };
+        let deadline = Instant::now() + STDERR_AFTER_KILL;
+        while !reader.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if reader.is_finished() {
+            reader.join().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    }
+
+    fn kill_and_reap(&mut self) {
         if let Some(mut child) = self.child.take() {
+            self.watched.kill();
             self.watched.reaping();
-            let _ = child.kill();
             let _ = child.wait();
         }
-        self.collect_stderr()
     }
 
     fn collect_stderr(&mut self) -> String {
@@ -127,12 +153,9 @@ impl Tool {
 }
 
 impl Drop for Tool {
+    /// A tool dropped before it was waited for is killed with its group; its stderr reader ends by itself.
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            self.watched.reaping();
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill_and_reap();
     }
 }
 

@@ -46,7 +46,11 @@ fn the_s3_pointer_names_the_newest_backup() {
     // Retention counted one backup, not the pointer.
     assert_eq!(
         s3.keys("ptr"),
-        [format!("db/{second}"), format!("db/{second}.sha256")]
+        [
+            format!("db/{second}"),
+            format!("db/{second}.manifest.json"),
+            format!("db/{second}.sha256")
+        ]
     );
 
     // restore and verify follow the pointer when told to look there.
@@ -83,7 +87,11 @@ fn the_s3_pointer_names_the_newest_backup() {
         .expect_success();
     assert_eq!(
         s3.keys("ptr"),
-        [format!("db/{second}"), format!("db/{second}.sha256")]
+        [
+            format!("db/{second}"),
+            format!("db/{second}.manifest.json"),
+            format!("db/{second}.sha256")
+        ]
     );
     assert_eq!(
         s3.pointers("ptr"),
