@@ -184,3 +184,39 @@ fn a_parallel_restore_without_room_for_the_spool_restores_nothing() {
     assert!(!pg.db_exists("copy"), "half a restore stayed:\n{run}");
     assert_eq!(spools(out.path()), Vec::<String>::new(), "spool left");
 }
+
+/// A parallel restore stopped by SIGTERM while `pg_restore -j` runs (slowed down by an event trigger that
+/// the new database inherits from template1): its half-restored database is dropped, the spool is gone.
+#[test]
+fn a_stopped_parallel_restore_leaves_no_database_and_no_spool() {
+    require_tools!(PG_SERVER, &["gzip", "pg_restore"]);
+    let (pg, dir, cmd, _name, _source) = backed_up(8, &[("PG_DUMP_FORMAT", "custom")]);
+    pg.psql(
+        "template1",
+        "CREATE FUNCTION slow() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); \
+         END $$; CREATE EVENT TRIGGER slow ON ddl_command_end EXECUTE FUNCTION slow();",
+    );
+    let running =
+        cmd.env("PG_RESTORE_JOBS", "2")
+            .spawn(&["restore", "latest", "--database", "copy"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !running
+        .stderr_so_far()
+        .contains("custom archive written to BACKUP_DIR")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the archive was never spooled:\n{}",
+            running.stderr_so_far()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(pg.db_exists("copy"), "the restore had not begun");
+    running.signal(libc::SIGTERM);
+    let run = running.wait(std::time::Duration::from_secs(60));
+    assert_ne!(run.code, Some(0), "a stopped restore succeeded:\n{run}");
+    run.expect_stderr_mentions(&["removed what the restore had created: database copy"]);
+    assert!(!pg.db_exists("copy"), "half a restore stayed:\n{run}");
+    assert_eq!(spools(dir.path()), Vec::<String>::new(), "spool left");
+}
