@@ -220,3 +220,35 @@ fn a_stopped_parallel_restore_leaves_no_database_and_no_spool() {
     assert!(!pg.db_exists("copy"), "half a restore stayed:\n{run}");
     assert_eq!(spools(dir.path()), Vec::<String>::new(), "spool left");
 }
+
+/// `DB_NAME=all` in custom format onto a new server with `--jobs 2`: the globals create the databases, which
+/// are therefore new and restored in parallel; roles, properties and data come back as with one job.
+#[test]
+fn a_new_server_is_restored_in_parallel_from_an_all_backup() {
+    require_tools!(PG_SERVER, &["pg_dumpall", "pg_restore"]);
+    let (old, _app_password) = super::newserver::old_server();
+    let dir = backup_dir();
+    DbBackup::for_server(&old, "all", dir.path())
+        .env("PG_DUMP_FORMAT", "custom")
+        .run(&["backup-db"])
+        .expect_success();
+    let new = PgServer::start();
+    let run =
+        DbBackup::for_server(&new, "all", dir.path()).run(&["restore", "latest", "--jobs", "2"]);
+    run.expect_success();
+    assert!(
+        run.stderr.matches(PARALLEL_DONE).count() >= 2,
+        "shop and wiki were not restored in parallel:\n{run}"
+    );
+    assert_eq!(new.globals(), old.globals(), "roles differ");
+    assert_eq!(new.databases(), old.databases());
+    for db in old.databases() {
+        assert_eq!(
+            new.schema_with_database(&db),
+            old.schema_with_database(&db),
+            "database {db} differs"
+        );
+        assert_eq!(new.dump(&db), old.dump(&db), "the data of {db} differs");
+    }
+    assert_eq!(spools(dir.path()), Vec::<String>::new(), "spool left");
+}
