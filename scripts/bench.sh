@@ -4,7 +4,11 @@
 #
 #   scripts/bench.sh                                   every engine: PostgreSQL at 3,000,000 rows (a ~770 MB
 #                                                      plain dump), the others at 1,000,000; 3 rounds
-#   BENCH_ENGINES="mysql redis" scripts/bench.sh       some engines only (postgres mysql redis sqlite pipeline)
+#   BENCH_ENGINES="mysql redis" scripts/bench.sh       some engines only (postgres mysql redis sqlite pipeline
+#                                                      pgrestore)
+#   BENCH_ENGINES=pgrestore scripts/bench.sh           PostgreSQL restores of 200 tables (BENCH_PGR_TABLES) of
+#                                                      20,000 rows (BENCH_PGR_ROWS): psql from a plain backup
+#                                                      against pg_restore -j 1, 2 and 4 from a custom one
 #   BENCH_ENGINES=pipeline BENCH_PIPE_MB=400 scripts/bench.sh
 #                                                      the byte path alone: peak memory at 1 to 16 threads
 #                                                      (with and without encryption and two S3 destinations),
@@ -20,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/bench.sh
 
-engines=${BENCH_ENGINES:-postgres mysql redis sqlite pipeline}
+engines=${BENCH_ENGINES:-postgres mysql redis sqlite pipeline pgrestore}
 rounds=${BENCH_ROUNDS:-3}
 BENCH_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -40,7 +44,7 @@ fi
 
 log "== building db-backup (release)"
 cargo build --quiet --release
-bin=$PWD/target/release/db-backup
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/db-backup
 
 work=$(mktemp -d)
 chmod 0711 "$work" # as root, PostgreSQL runs as `postgres` and must reach $work/pg
@@ -59,9 +63,9 @@ mkdir -m 0700 "$BENCH_OUT"
 mkdir -p bench/results
 for engine in $engines; do
   case $engine in
-  postgres | mysql | redis | sqlite | pipeline) ;;
+  postgres | mysql | redis | sqlite | pipeline | pgrestore) ;;
   *)
-    echo "bench.sh: BENCH_ENGINES: unknown engine \"$engine\" (postgres, mysql, redis, sqlite, pipeline)" >&2
+    echo "bench.sh: BENCH_ENGINES: unknown engine \"$engine\" (postgres, mysql, redis, sqlite, pipeline, pgrestore)" >&2
     exit 2
     ;;
   esac
@@ -78,7 +82,7 @@ done
   echo
   echo "Made by \`scripts/bench.sh\`. Ratios of backups are to the bare dump tool in the same run; ratios of"
   echo "restores to the plain pipeline of the same file. Each section says when and on what it was measured."
-  for engine in postgres mysql redis sqlite pipeline; do
+  for engine in postgres pgrestore mysql redis sqlite pipeline; do
     [[ -f bench/results/$engine.md ]] || continue
     echo
     cat "bench/results/$engine.md"

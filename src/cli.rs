@@ -47,6 +47,9 @@ pub enum Command {
         /// Take the backup from this destination only: local, s3, s3_2... (see `list`).
         #[arg(long, value_name = "DESTINATION")]
         from: Option<String>,
+        /// pg_restore jobs for a PostgreSQL custom-format backup (overrides PG_RESTORE_JOBS).
+        #[arg(long, value_name = "N")]
+        jobs: Option<String>,
     },
     /// List the backups, newest first.
     #[command(alias = "snapshots")]
@@ -236,6 +239,7 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
             no_verify,
             to_file,
             from,
+            jobs,
         } => {
             let opts = restore::Options {
                 spec: file,
@@ -243,6 +247,7 @@ async fn run(command: Command, cfg: &Config) -> Result<(), Error> {
                 no_verify,
                 to_file,
                 from,
+                jobs,
             };
             let cfg = cfg.clone();
             let lines = jobs::blocking("restore task", move || restore::run(&cfg, &opts, &cancel))

@@ -208,6 +208,17 @@ impl Dump for ToolDump {
 /// Opens a fresh decompressed stream of the backup being restored (an engine may read it more than once).
 pub type Opener<'a> = &'a (dyn Fn() -> Result<Box<dyn Read + Send>> + Sync);
 
+/// What is known of the stored backup a restore reads, beside its stream (see [`Engine::restore_from`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RestoreSource<'a> {
+    /// The stored file's size: the plain stream's own when it is neither compressed nor encrypted, less
+    /// otherwise.
+    pub stored_size: u64,
+    /// The stored file when it is the plain stream itself (neither compressed nor encrypted) and local, for a
+    /// tool that reads a file rather than a pipe.
+    pub plain_file: Option<&'a std::path::Path>,
+}
+
 /// A reachable server of one engine, with what it needs to dump and restore.
 pub trait Engine: Send + Sync {
     fn name(&self) -> &'static str;
@@ -254,6 +265,18 @@ pub trait Engine: Send + Sync {
             "the {} engine cannot drop {database}",
             self.name()
         )))
+    }
+
+    /// [`Engine::restore`], told what is known of the stored file (for an engine that may need a copy of
+    /// the plain stream on disk, or can read the file itself).
+    fn restore_from(
+        &self,
+        database: Option<&str>,
+        kind: &str,
+        open: Opener,
+        _source: RestoreSource,
+    ) -> Result<()> {
+        self.restore(database, kind, open)
     }
 
     /// Called once before a restore writes anything: remembers what the server holds, so that

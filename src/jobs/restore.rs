@@ -11,7 +11,7 @@ use crate::config::{Config, Databases};
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::hooks;
-use crate::pipeline::{open_plain, read_through};
+use crate::pipeline::{Compression, open_plain, read_through};
 use crate::storage::{ScratchDir, Storage};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +29,8 @@ pub struct Options {
     pub to_file: Option<std::path::PathBuf>,
     /// Look only in this destination (`local`, `s3`, `s3_2`...).
     pub from: Option<String>,
+    /// `--jobs`: `pg_restore` jobs, instead of `PG_RESTORE_JOBS`.
+    pub jobs: Option<String>,
 }
 
 /// Where one backup goes.
@@ -46,6 +48,14 @@ struct Plan {
 /// Restores what `opts` names; returns a line per restored backup.
 /// `cancel` stops it; nothing half-restored stays behind.
 pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>> {
+    let with_jobs;
+    let cfg = match &opts.jobs {
+        Some(jobs) => {
+            with_jobs = override_jobs(cfg, jobs)?;
+            &with_jobs
+        }
+        None => cfg,
+    };
     let resolved = series::resolve(cfg, &opts.spec, opts.from.as_deref())?;
     if let Some(path) = &opts.to_file {
         return super::restore_file::run(cfg, resolved, path, opts.no_verify, cancel)
@@ -191,8 +201,18 @@ fn restore_all(
             )
             .map_err(|e| Error::file(&path, e.to_string()))
         };
+        let source = engine::RestoreSource {
+            stored_size: plan.found.size,
+            plain_file: (compression == Compression::None && keys.is_none())
+                .then_some(plan.source.as_path()),
+        };
         engine
-            .restore(plan.database.as_deref(), &plan.found.name.kind, &open)
+            .restore_from(
+                plan.database.as_deref(),
+                &plan.found.name.kind,
+                &open,
+                source,
+            )
             .map_err(|e| match e {
                 Error::Other(m) => Error::file(plan.dir.location(&plan.found.file_name), m),
                 e @ Error::NoPipe { .. } => {
@@ -230,6 +250,22 @@ pub(crate) fn spool(cfg: &Config, dir: &dyn Storage, found: &Found) -> Result<te
         })?;
     drop(out);
     Ok(temp.into_temp_path())
+}
+
+/// `cfg` with `--jobs` in place of `PG_RESTORE_JOBS`; refused for other engines than PostgreSQL.
+fn override_jobs(cfg: &Config, jobs: &str) -> Result<Config> {
+    let mut cfg = cfg.clone();
+    match &mut cfg.engine {
+        engine::EngineSettings::Postgres(pg) => {
+            pg.restore_jobs = engine::postgres::settings::restore_jobs("--jobs", jobs)
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            Ok(cfg)
+        }
+        _ => Err(Error::Usage(format!(
+            "--jobs applies to PostgreSQL custom-format backups only, not to the {} engine",
+            cfg.conn.kind.name()
+        ))),
+    }
 }
 
 /// The database a backup belongs in: `--database`, the single `DB_NAME`, or the one its series names.

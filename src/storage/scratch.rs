@@ -1,5 +1,6 @@
 //! `BACKUP_DIR` as the working area of every run, and the one owner of everything in it that is not a finished
-//! backup: the run lock, the service's state file, restore downloads (spool), the writability probe, and the
+//! backup: the run lock, the service's state file, restore downloads and archives written out for `pg_restore
+//! -j` (spool, with a check of the free space), the writability probe, and the
 //! sweep of what killed runs left there (temporary files, orphan checksums, probes, old downloads, SQLite
 //! copies no process holds).
 
@@ -106,6 +107,43 @@ impl ScratchDir {
             .map_err(|e| Error::io(&self.dir, e))
     }
 
+    /// The bytes this process may still write in the directory.
+    pub fn free_space(&self) -> Result<u64> {
+        let stat = nix::sys::statvfs::statvfs(&self.dir)
+            .map_err(|e| Error::io(&self.dir, std::io::Error::from(e)))?;
+        Ok(stat.blocks_available().saturating_mul(stat.fragment_size()))
+    }
+
+    /// A spool (see [`ScratchDir::spool`]) for `what`, which needs at least `needed` bytes: refused, naming
+    /// `BACKUP_DIR` and both sizes, when fewer are free. `hint` says what else the user can do.
+    pub fn spool_with_room(
+        &self,
+        what: &str,
+        needed: u64,
+        hint: &str,
+    ) -> Result<tempfile::NamedTempFile> {
+        let free = self.free_space()?;
+        if free < needed {
+            return Err(self.no_room(
+                what,
+                &format!("at least {needed} bytes, {free} are free"),
+                hint,
+            ));
+        }
+        self.spool()
+    }
+
+    /// The error for a spool that does not fit: `sizes` says how much was needed and free.
+    pub fn no_room(&self, what: &str, sizes: &str, hint: &str) -> Error {
+        Error::file(
+            &self.dir,
+            format!(
+                "BACKUP_DIR has no room for {what} ({sizes}); free space there or give it a larger volume, \
+                 or {hint}"
+            ),
+        )
+    }
+
     /// Removes what crashed runs left behind: temporary files and checksum files whose backup never got its
     /// final name (of the backups `ours` names), probes of dead processes, day-old downloads and SQLite copies
     /// no process holds. Must only run while [`ScratchDir::lock`] is held; returns how many files went.
@@ -188,6 +226,24 @@ mod tests {
                 "pg-1.sql.gz.sha256"
             ]
         );
+    }
+
+    #[test]
+    fn a_spool_that_cannot_fit_is_refused_naming_backup_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = ScratchDir::new(dir.path());
+        assert!(scratch.free_space().unwrap() > 0);
+        let err = scratch
+            .spool_with_room("the archive", u64::MAX, "use one job")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("BACKUP_DIR has no room for the archive"),
+            "{err}"
+        );
+        assert!(err.contains("use one job"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        scratch.spool_with_room("the archive", 1, "").unwrap();
     }
 
     #[test]

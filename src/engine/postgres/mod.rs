@@ -9,6 +9,7 @@ mod drill;
 mod dump;
 pub mod facts;
 mod globals;
+mod parallel;
 mod server;
 mod sessions;
 pub mod settings;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio_postgres::Client;
 
-use super::{Checker, Completeness, Dump, DumpTarget, Engine, Opener};
+use super::{Checker, Completeness, Dump, DumpTarget, Engine, Opener, RestoreSource};
 use crate::cancel::Cancel;
 use crate::config::{Databases, exclude};
 use crate::engine::postgres::settings::{PgConfig, PgFormat};
@@ -355,6 +356,22 @@ impl Engine for Postgres {
         Postgres::drop_database(self, database)
     }
 
+    fn restore_from(
+        &self,
+        database: Option<&str>,
+        kind: &str,
+        open: Opener,
+        source: RestoreSource,
+    ) -> Result<()> {
+        match database {
+            Some(db) => match self.restore_jobs(db, kind) {
+                1 => self.restore(database, kind, open),
+                jobs => self.restore_parallel(db, open, source, jobs),
+            },
+            None => self.restore(database, kind, open),
+        }
+    }
+
     fn begin_restore(&self) -> Result<()> {
         let snapshot = self
             .runtime
@@ -372,8 +389,10 @@ impl Engine for Postgres {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()?;
+        // A token of its own: a stopped restore (a parallel one leaves half a database) is undone too, bounded
+        // by DB_WAIT_TIMEOUT.
         self.runtime
-            .block_on(undo::remove_created(&self.cfg, &self.cancel, &before))
+            .block_on(undo::remove_created(&self.cfg, &Cancel::new(), &before))
     }
 }
 

@@ -39,6 +39,11 @@ impl Snapshot {
         self.creating_roles.insert(name);
     }
 
+    /// Whether `database` did not exist when the restore began (so that a failed restore drops it).
+    pub fn is_new_database(&self, database: &str) -> bool {
+        !self.databases.contains(database)
+    }
+
     /// Notes a database the restore creates.
     pub fn creating_database(&mut self, name: String) {
         self.creating_databases.insert(name);

@@ -22,7 +22,7 @@ fn descendants(pid: u32) -> Vec<(u32, String)> {
 
 #[test]
 fn a_stop_signal_ends_a_command_whose_shell_started_children() {
-    require_tools!(&["sh", "head", "sleep"]);
+    require_tools!(&["sh", "head", "sleep"][..]);
     let dir = backup_dir();
     // The shell stays; each `head` is its child, writing into the dump pipe.
     let running = DbBackup::bare()
@@ -36,7 +36,7 @@ fn a_stop_signal_ends_a_command_whose_shell_started_children() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let started = loop {
         let below = descendants(running.id());
-        if below.iter().any(|(_, name)| name == "sh") && files::names(dir.path()).len() > 0 {
+        if below.iter().any(|(_, name)| name == "sh") && !files::names(dir.path()).is_empty() {
             break below;
         }
         assert!(

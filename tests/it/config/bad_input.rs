@@ -117,6 +117,7 @@ fn cases() -> Vec<Case> {
         case("PG_DUMP_ARGS", &[("PG_DUMP_ARGS", "--file=/tmp/elsewhere")]),
         case("PG_DUMP_ARGS", &[("PG_DUMP_ARGS", "'unclosed")]),
         case("PG_BIN_DIR", &[("PG_BIN_DIR", "/nonexistent/bin")]),
+        case("PG_RESTORE_JOBS", &[("PG_RESTORE_JOBS", "0")]),
         case(
             "MYSQLDUMP_ARGS",
             &[("DB_TYPE", "mysql"), ("MYSQLDUMP_ARGS", "--skip-comments")],

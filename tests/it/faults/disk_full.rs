@@ -26,7 +26,7 @@ const OLDER: &str = "pg-2001-01-01T00-00-00.sql.gz";
 /// Mounts the tmpfs on `$1`, copies the older backup in from `$2`, runs db-backup (`$3`) with the remaining
 /// arguments, then copies what the directory holds to `$4` (the tmpfs goes away with the namespace) and
 /// exits with db-backup's status.
-const SCRIPT: &str = r#"
+pub(crate) const SCRIPT: &str = r#"
 set -e
 mount -t tmpfs -o "$TMPFS_OPTIONS,mode=0700" tmpfs "$1"
 dir=$1 bin=$3 out=$4
@@ -41,7 +41,7 @@ exit $rc
 
 /// Whether this process may mount a tmpfs in a private mount namespace. When not: a notice and `false`, or
 /// under `CI=true` a failure that names what is needed.
-fn can_mount() -> bool {
+pub(crate) fn can_mount() -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let probe = backup_dir();

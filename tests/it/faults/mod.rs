@@ -2,7 +2,7 @@
 //! servers.
 
 mod connect_bounds;
-mod disk_full;
+pub(crate) mod disk_full;
 mod file_modes;
 mod permission_hints;
 mod sigkill;

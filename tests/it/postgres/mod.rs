@@ -1,8 +1,9 @@
 //! PostgreSQL against servers the tests start: round trips, `DB_NAME=all`, a new server, options, privileges,
-//! failures, restores, TLS.
+//! failures, restores (with one job and in parallel), TLS.
 
 mod all;
 mod failures;
+mod jobs;
 mod latest;
 mod newserver;
 mod options;

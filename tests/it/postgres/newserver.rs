@@ -8,7 +8,7 @@ use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
 /// An old server with roles (a login with a password, a group, a second superuser, settings, a comment, a
 /// membership) and two databases with every database-level property, one of them not open to PUBLIC.
 /// Returns the server and the password of its role `app`.
-fn old_server() -> (PgServer, String) {
+pub(super) fn old_server() -> (PgServer, String) {
     let old = PgServer::start();
     let app_password = old.create_user("app", "COMMENT ON ROLE app IS 'the application'");
     old.psql(
