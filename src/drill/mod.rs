@@ -17,7 +17,6 @@ pub use check::compare;
 pub use counter::RowCounter;
 pub use manifest::{DrillRecord, Manifest};
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,7 +28,7 @@ use crate::engine;
 use crate::error::{Error, Result};
 use crate::jobs::series::{self, Found};
 use crate::jobs::verify::{check_digest, expected_checksum};
-use crate::pipeline::{open_plain, read_through};
+use crate::pipeline::read_through;
 use crate::storage::Storage;
 
 /// The outcome of one backup's drill.
@@ -157,16 +156,7 @@ fn drill(cfg: &Config, dir: &dyn Storage, found: &Found, cancel: &Cancel) -> Res
     let manifest = Manifest::read(dir, &found.file_name)?;
     let compression = found.name.compression;
     let path: PathBuf = source.clone();
-    let open = || -> Result<Box<dyn Read + Send>> {
-        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-        open_plain(
-            std::io::BufReader::with_capacity(1 << 20, file),
-            compression,
-            keys,
-            &cfg.budget,
-        )
-        .map_err(|e| Error::file(&path, e.to_string()))
-    };
+    let open = crate::jobs::restore::opener(cfg, &path, compression, keys);
     let database = crate::jobs::restore::target_database(cfg, found, None);
     let rows = manifest.as_ref().and_then(|m| m.rows.as_ref());
     let mut summary =

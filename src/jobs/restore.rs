@@ -191,16 +191,7 @@ fn restore_all(
         let path = plan.source.clone();
         let compression = plan.found.name.compression;
         let keys = plan.found.name.encrypted.then_some(&cfg.pipeline.keys);
-        let open = || -> Result<Box<dyn Read + Send>> {
-            let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-            open_plain(
-                std::io::BufReader::with_capacity(1 << 20, file),
-                compression,
-                keys,
-                &cfg.budget,
-            )
-            .map_err(|e| Error::file(&path, e.to_string()))
-        };
+        let open = opener(cfg, &path, compression, keys);
         let source = engine::RestoreSource {
             stored_size: plan.found.size,
             plain_file: (compression == Compression::None && keys.is_none())
@@ -235,6 +226,25 @@ fn restore_all(
 /// Downloads a remote backup into a hidden file in `BACKUP_DIR`, so that its checksum (and every encrypted
 /// chunk) is checked before the first byte reaches the database, and so that engines that read a backup twice
 /// can. Removed when the restore ends; a killed restore's download is swept a day later.
+/// Opens the stored file at `path` as its plain dump (decrypted, decompressed), each time it is called.
+pub(crate) fn opener<'a>(
+    cfg: &'a Config,
+    path: &'a std::path::Path,
+    compression: Compression,
+    keys: Option<&'a crate::pipeline::Keys>,
+) -> impl Fn() -> Result<Box<dyn Read + Send>> + 'a {
+    move || {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        open_plain(
+            std::io::BufReader::with_capacity(1 << 20, file),
+            compression,
+            keys,
+            &cfg.budget,
+        )
+        .map_err(|e| Error::file(path, e.to_string()))
+    }
+}
+
 pub(crate) fn spool(cfg: &Config, dir: &dyn Storage, found: &Found) -> Result<tempfile::TempPath> {
     let temp = ScratchDir::of(cfg).spool()?;
     tracing::info!(file = %found.file_name, from = dir.name(), size = found.size, "downloading the backup before restoring it");

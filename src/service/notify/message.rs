@@ -143,12 +143,22 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::super::state::BackupFile;
     use super::*;
     use chrono::{TimeDelta, TimeZone, Utc};
 
     pub fn record(status: RunStatus) -> RunRecord {
+        record_with(
+            status,
+            "app",
+            48213,
+            "PostgreSQL at db:5432: password authentication failed",
+        )
+    }
+
+    /// A run of the series `series` at a fixed time: one file of `size` bytes on success, `error` on failure.
+    pub fn record_with(status: RunStatus, series: &str, size: u64, error: &str) -> RunRecord {
         let start = Utc.with_ymd_and_hms(2025, 6, 4, 3, 0, 0).unwrap();
         RunRecord {
             status,
@@ -157,15 +167,14 @@ mod tests {
             attempts: if status == RunStatus::Success { 1 } else { 3 },
             backups: if status == RunStatus::Success {
                 vec![BackupFile {
-                    series: "app".into(),
-                    file: "app-2025-06-04T03-00-00.sql.gz".into(),
-                    size: 48213,
+                    series: series.into(),
+                    file: format!("{series}-2025-06-04T03-00-00.sql.gz"),
+                    size,
                 }]
             } else {
                 vec![]
             },
-            error: (status == RunStatus::Failure)
-                .then(|| "PostgreSQL at db:5432: password authentication failed".into()),
+            error: (status == RunStatus::Failure).then(|| error.into()),
         }
     }
 

@@ -114,9 +114,8 @@ pub fn hostname() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::state::BackupFile;
+    use super::super::message::tests::record_with;
     use super::*;
-    use chrono::{TimeDelta, TimeZone, Utc};
 
     #[test]
     fn ping_urls_put_the_suffix_before_the_query() {
@@ -139,24 +138,7 @@ mod tests {
     }
 
     fn record(status: RunStatus) -> RunRecord {
-        let start = Utc.with_ymd_and_hms(2025, 6, 4, 3, 0, 0).unwrap();
-        RunRecord {
-            status,
-            started_at: start,
-            finished_at: start + TimeDelta::milliseconds(2500),
-            attempts: if status == RunStatus::Success { 1 } else { 3 },
-            backups: if status == RunStatus::Success {
-                vec![BackupFile {
-                    series: "pg".into(),
-                    file: "pg-2025-06-04T03-00-00.sql.gz".into(),
-                    size: 4096,
-                }]
-            } else {
-                vec![]
-            },
-            error: (status == RunStatus::Failure)
-                .then(|| "pg: password authentication failed".into()),
-        }
+        record_with(status, "pg", 4096, "pg: password authentication failed")
     }
 
     #[test]
