@@ -24,7 +24,6 @@ use chrono::Utc;
 
 use crate::cancel::Cancel;
 use crate::config::Config;
-use crate::engine;
 use crate::error::{Error, Result};
 use crate::jobs::series::{self, Found};
 use crate::jobs::verify::{check_digest, expected_checksum};
@@ -127,16 +126,7 @@ fn drill_one(
 
 /// Checks the checksum, restores into a scratch target, compares; the summary of what was checked.
 fn drill(cfg: &Config, dir: &dyn Storage, found: &Found, cancel: &Cancel) -> Result<String> {
-    if !engine::kinds(cfg).contains(&found.name.kind.as_str()) {
-        return Err(Error::file(
-            dir.location(&found.file_name),
-            format!(
-                "is a .{} backup, which the {} engine cannot restore; set DB_TYPE to the engine that made it",
-                found.name.kind,
-                cfg.conn.kind.name()
-            ),
-        ));
-    }
+    crate::jobs::restore::check_kind(cfg, dir, found)?;
     let (source, _spool) = match dir.local_path(&found.file_name) {
         Some(path) => (path, None),
         None => {

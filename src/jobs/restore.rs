@@ -63,16 +63,7 @@ pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>>
     }
     let mut plans = Vec::new();
     for (dir, found) in resolved {
-        if !engine::kinds(cfg).contains(&found.name.kind.as_str()) {
-            return Err(Error::file(
-                dir.location(&found.file_name),
-                format!(
-                    "is a .{} backup, which the {} engine cannot restore; set DB_TYPE to the engine that made it",
-                    found.name.kind,
-                    cfg.conn.kind.name()
-                ),
-            ));
-        }
+        check_kind(cfg, dir.as_ref(), &found)?;
         let database = target_database(cfg, &found, opts.database.as_deref());
         let (source, spool) = match dir.local_path(&found.file_name) {
             Some(path) => (path, None),
@@ -226,6 +217,21 @@ fn restore_all(
 /// Downloads a remote backup into a hidden file in `BACKUP_DIR`, so that its checksum (and every encrypted
 /// chunk) is checked before the first byte reaches the database, and so that engines that read a backup twice
 /// can. Removed when the restore ends; a killed restore's download is swept a day later.
+/// Fails unless the configured engine can restore the backup `found` (a `.rdb` with `DB_TYPE=postgres`...).
+pub(crate) fn check_kind(cfg: &Config, dir: &dyn Storage, found: &Found) -> Result<()> {
+    if engine::kinds(cfg).contains(&found.name.kind.as_str()) {
+        return Ok(());
+    }
+    Err(Error::file(
+        dir.location(&found.file_name),
+        format!(
+            "is a .{} backup, which the {} engine cannot restore; set DB_TYPE to the engine that made it",
+            found.name.kind,
+            cfg.conn.kind.name()
+        ),
+    ))
+}
+
 /// Opens the stored file at `path` as its plain dump (decrypted, decompressed), each time it is called.
 pub(crate) fn opener<'a>(
     cfg: &'a Config,

@@ -68,6 +68,18 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// The series the run backed up, comma-separated; `configured` when it failed before it found any.
+    pub fn series_or(&self, configured: &str) -> String {
+        if self.backups.is_empty() {
+            return configured.to_string();
+        }
+        self.backups
+            .iter()
+            .map(|b| b.series.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     pub fn duration(&self) -> Duration {
         (self.finished_at - self.started_at)
             .to_std()

@@ -26,15 +26,7 @@ impl Note {
     /// The note for a finished run; `configured_series` stands in when the run failed before it found its
     /// databases.
     pub fn of(run: &RunRecord, engine: &str, configured_series: &str, host: &str) -> Note {
-        let series = if run.backups.is_empty() {
-            configured_series.to_string()
-        } else {
-            run.backups
-                .iter()
-                .map(|b| b.series.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let series = run.series_or(configured_series);
         let duration_s = run.duration().as_secs_f64();
         let at = run.finished_at.format("%Y-%m-%d %H:%M:%S UTC");
         let error = run.error.as_deref().map(|e| shorten(e.trim(), ERROR_MAX));

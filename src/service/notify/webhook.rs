@@ -62,15 +62,7 @@ pub fn webhook_payload(
     configured_series: &str,
     host: &str,
 ) -> serde_json::Value {
-    let series = if run.backups.is_empty() {
-        configured_series.to_string()
-    } else {
-        run.backups
-            .iter()
-            .map(|b| b.series.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let series = run.series_or(configured_series);
     let duration = run.duration().as_secs_f64();
     let text = match run.status {
         RunStatus::Success => format!(
