@@ -45,7 +45,7 @@ pub struct Outcome {
 /// Drills what `spec` names (`latest`: the newest complete backup of each series; or a file); each outcome is
 /// recorded in the backup's manifest. Fails only when no drill could start (nothing to drill, a bad setting).
 pub fn run(cfg: &Config, spec: &str, cancel: &Cancel) -> Result<Vec<Outcome>> {
-    let chosen = series::resolve(cfg, spec, None)?;
+    let chosen = series::resolve(cfg, spec, None, cancel)?;
     let mut out = Vec::new();
     for (dir, found) in chosen {
         out.push(drill_one(cfg, dir, &found, cancel)?);

@@ -56,7 +56,7 @@ pub fn run(cfg: &Config, opts: &Options, cancel: &Cancel) -> Result<Vec<String>>
         }
         None => cfg,
     };
-    let resolved = series::resolve(cfg, &opts.spec, opts.from.as_deref())?;
+    let resolved = series::resolve(cfg, &opts.spec, opts.from.as_deref(), cancel)?;
     if let Some(path) = &opts.to_file {
         return super::restore_file::run(cfg, resolved, path, opts.no_verify, cancel)
             .map(|line| vec![line]);

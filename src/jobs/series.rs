@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::cancel::Cancel;
 use crate::config::{Config, Databases, exclude};
 use crate::error::Result;
 use crate::naming::BackupName;
@@ -64,9 +65,10 @@ pub fn ours(cfg: &Config) -> impl Fn(&str) -> bool + '_ {
     }
 }
 
-/// The destinations a command looks in: all of them (the local directory first), or the one `--from` names.
-pub fn sources(cfg: &Config, from: Option<&str>) -> Result<Vec<Arc<dyn Storage>>> {
-    let all = storage::destinations(cfg);
+/// The destinations a command looks in: all of them (the local directory first), or the one `--from` names;
+/// `cancel` reaches the tools they run (rclone).
+pub fn sources(cfg: &Config, from: Option<&str>, cancel: &Cancel) -> Result<Vec<Arc<dyn Storage>>> {
+    let all = storage::destinations_under(cfg, cancel);
     let Some(from) = from else {
         return Ok(all);
     };
@@ -88,12 +90,13 @@ pub fn resolve(
     cfg: &Config,
     spec: &str,
     from: Option<&str>,
+    cancel: &Cancel,
 ) -> Result<Vec<(Arc<dyn Storage>, Found)>> {
     use crate::error::Error;
     if spec == "latest" {
         let mut chosen: Vec<(Arc<dyn Storage>, Found)> = Vec::new();
         let mut unreachable = Vec::new();
-        for dest in sources(cfg, from)? {
+        for dest in sources(cfg, from, cancel)? {
             let entries = match dest.list() {
                 Ok(e) => e,
                 Err(e) => {
@@ -141,7 +144,7 @@ pub fn resolve(
         return Ok(chosen);
     }
     if !spec.contains('/') {
-        for dest in sources(cfg, from)? {
+        for dest in sources(cfg, from, cancel)? {
             if let Some(found) = find_or_follow(cfg, dest.as_ref(), spec)? {
                 return Ok(vec![(dest, found)]);
             }

@@ -24,7 +24,7 @@ pub fn run(cfg: &Config, spec: &str, from: Option<&str>, cancel: &Cancel) -> Res
     let mut skipped = 0;
     let chosen: Vec<(Arc<dyn Storage>, Found)> = if spec == "all" {
         let mut chosen = Vec::new();
-        for dest in series::sources(cfg, from)? {
+        for dest in series::sources(cfg, from, cancel)? {
             let (ours, others): (Vec<Found>, Vec<Found>) = series::backups(cfg, &dest.list()?)
                 .into_iter()
                 .partition(|f| series::is_ours(cfg, &f.name.series));
@@ -49,7 +49,7 @@ pub fn run(cfg: &Config, spec: &str, from: Option<&str>, cancel: &Cancel) -> Res
         }
         chosen
     } else {
-        series::resolve(cfg, spec, from)?
+        series::resolve(cfg, spec, from, cancel)?
     };
     let results = chosen
         .into_iter()
