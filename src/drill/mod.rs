@@ -3,7 +3,10 @@
 //!
 //! - [`counter`] reads per-table row counts from a dump stream while it is backed up; [`manifest`] keeps them
 //!   beside the backup, with the outcome of its last drill.
-//! - [`target`] restores into a scratch target per engine and reads back what it holds; [`check`] compares.
+//! - [`target`] restores into a scratch target per engine and reads back what it holds (a custom-format
+//!   archive's rows are counted in the archive at drill time); [`check`] compares.
+//! - A drill holds the run lock in `BACKUP_DIR`, so nothing deletes the backup it drills and the scratch
+//!   databases a killed drill left can be dropped at the start of the next.
 //!
 //! `db-backup test-restore [latest|FILE]` runs [`run`]; with `BACKUP_TEST_RESTORE=true` the service drills each
 //! new backup after a scheduled run.
