@@ -3,7 +3,7 @@
 //! scratch database.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::Stdio;
 use std::time::Instant;
 
@@ -12,6 +12,7 @@ use super::server::{self, bounded, quote_ident, wait_for};
 use crate::drill::RowCounter;
 use crate::engine::Opener;
 use crate::error::{Error, Result};
+use crate::pipeline::pump;
 use crate::process::Tool;
 
 impl Postgres {
@@ -96,40 +97,35 @@ impl Postgres {
             .ok_or_else(|| Error::no_pipe("pg_restore", "output"))?;
         let mut input = open()?;
         let cancel = &self.cancel;
-        let (fed, counted) = std::thread::scope(|scope| {
+        let mut counter = RowCounter::Postgres(Default::default());
+        let (fed, read) = std::thread::scope(|scope| {
             let feeder = scope.spawn(move || {
-                let fed = crate::pipeline::pump(&mut *input, cancel, &mut |chunk| {
-                    stdin.write_all(chunk)
-                });
+                let fed = pump(&mut *input, cancel, &mut |chunk| stdin.write_all(chunk));
                 drop(stdin);
                 fed
             });
-            let mut counter = RowCounter::Postgres(Default::default());
-            let mut buf = vec![0u8; 1 << 16];
-            let counted = loop {
-                match stdout.read(&mut buf) {
-                    Ok(0) => break Ok(counter),
-                    Ok(n) => counter.feed(&buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => break Err(e),
-                }
-            };
+            let read = pump(&mut stdout, cancel, &mut |chunk| {
+                counter.feed(chunk);
+                Ok(())
+            });
             drop(stdout);
-            let fed = feeder
-                .join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("the archive reader panicked")));
-            (fed, counted)
+            let fed = feeder.join().unwrap_or_else(|_| {
+                Err(std::io::Error::other("the thread feeding pg_restore panicked"))
+            });
+            (fed, read)
         });
-        // The tool's own message explains a broken pipe best.
-        let said = tool.wait();
-        said?;
+        let waited = tool.wait();
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled(
+                "the drill was stopped while the archive's rows were counted".into(),
+            ));
+        }
+        // pg_restore's own message explains an unreadable archive (and the broken pipe it causes) best.
+        waited?;
         fed.map_err(|e| {
-            Error::stopped(
-                self.cancel.is_cancelled(),
-                format!("the archive could not be read for its row counts: {e}"),
-            )
+            Error::Other(format!("the archive could not be read for its row counts: {e}"))
         })?;
-        let counter = counted.map_err(|e| Error::Other(format!("pg_restore's output could not be read: {e}")))?;
+        read.map_err(|e| Error::Other(format!("pg_restore's output could not be read: {e}")))?;
         Ok(Some(counter.finish()))
     }
 }
