@@ -19,7 +19,8 @@ const VERSION: u32 = 1;
 pub struct Manifest {
     pub version: u32,
     /// Rows per table in the dump, by the table's name as the dump writes it; `None` when the dump's rows
-    /// could not be read from its stream (a custom-format archive, an RDB file, a command's output).
+    /// could not be read from its stream (a custom-format archive, whose rows a drill counts in the archive
+    /// itself; an RDB file; a command's output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<BTreeMap<String, u64>>,
     /// The last restore drill of this backup.

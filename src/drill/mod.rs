@@ -3,7 +3,10 @@
 //!
 //! - [`counter`] reads per-table row counts from a dump stream while it is backed up; [`manifest`] keeps them
 //!   beside the backup, with the outcome of its last drill.
-//! - [`target`] restores into a scratch target per engine and reads back what it holds; [`check`] compares.
+//! - [`target`] restores into a scratch target per engine and reads back what it holds (a custom-format
+//!   archive's rows are counted in the archive at drill time); [`check`] compares.
+//! - A drill holds the run lock in `BACKUP_DIR`, so nothing deletes the backup it drills and the scratch
+//!   databases a killed drill left can be dropped at the start of the next.
 //!
 //! `db-backup test-restore [latest|FILE]` runs [`run`]; with `BACKUP_TEST_RESTORE=true` the service drills each
 //! new backup after a scheduled run.
@@ -28,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::jobs::series::{self, Found};
 use crate::jobs::verify::{check_digest, expected_checksum};
 use crate::pipeline::read_through;
-use crate::storage::Storage;
+use crate::storage::{RunLock, ScratchDir, Storage};
 
 /// The outcome of one backup's drill.
 #[derive(Debug, Clone)]
@@ -45,6 +48,7 @@ pub struct Outcome {
 /// Drills what `spec` names (`latest`: the newest complete backup of each series; or a file); each outcome is
 /// recorded in the backup's manifest. Fails only when no drill could start (nothing to drill, a bad setting).
 pub fn run(cfg: &Config, spec: &str, cancel: &Cancel) -> Result<Vec<Outcome>> {
+    let _lock = lock(cfg)?;
     let chosen = series::resolve(cfg, spec, None, cancel)?;
     let mut out = Vec::new();
     for (dir, found) in chosen {
@@ -63,11 +67,22 @@ pub fn run_file(
     file_name: &str,
     cancel: &Cancel,
 ) -> Result<Outcome> {
+    let _lock = lock(cfg)?;
     let found = series::backups(cfg, &dir.list()?)
         .into_iter()
         .find(|f| f.file_name == file_name)
         .ok_or_else(|| Error::file(dir.location(file_name), "is gone: it cannot be drilled"))?;
     drill_one(cfg, dir, &found, cancel)
+}
+
+/// Takes the run lock in `BACKUP_DIR` for the whole drill, as a backup and a prune do: no prune or retention
+/// deletes the backup being drilled, and no other drill of this directory runs at the same time (which is what
+/// lets a drill drop every scratch database a killed one left, see [`target`]). A held lock fails at once
+/// with the same "another backup is running" error as `backup-db`.
+fn lock(cfg: &Config) -> Result<RunLock> {
+    let scratch = ScratchDir::of(cfg);
+    scratch.check()?;
+    scratch.lock()
 }
 
 /// Drills one backup and records the outcome beside it.

@@ -259,6 +259,23 @@ pub trait Engine: Send + Sync {
         None
     }
 
+    /// For a restore drill: the name of every database on the server (templates left out), to find the
+    /// scratch databases a killed drill left.
+    fn database_names(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    /// For a restore drill: the rows per table a backup of `kind` holds, read from the stream itself, when
+    /// the backup kept no row counts of its own (a PostgreSQL custom-format archive); `None` when the engine
+    /// cannot read them.
+    fn archive_rows(
+        &self,
+        _kind: &str,
+        _open: Opener,
+    ) -> Result<Option<std::collections::BTreeMap<String, u64>>> {
+        Ok(None)
+    }
+
     /// For a restore drill: drops the scratch database `database`.
     fn drop_database(&self, database: &str) -> Result<()> {
         Err(crate::error::Error::Other(format!(

@@ -161,7 +161,16 @@ pub async fn run_with(cfg: &Config, shutdown: Cancel) -> Result<()> {
             s.record(finished.record, finished.retries)
         });
         if !made.is_empty() && !stuck {
-            drill::after_run(&cfg, &made, &shutdown, &notifier, &state, &state_path).await;
+            drill::after_run(
+                &cfg,
+                &made,
+                policy.lock_wait,
+                &shutdown,
+                &notifier,
+                &state,
+                &state_path,
+            )
+            .await;
         }
         if shutdown.is_cancelled() {
             break;

@@ -16,7 +16,7 @@ use crate::scheduler::{backoff, unit_random, with_jitter};
 const BASE_RETRY_DELAY: Duration = Duration::from_secs(30);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(10 * 60);
 /// How often the lock is tried again while another backup holds it.
-const LOCK_POLL: Duration = Duration::from_millis(500);
+pub(super) const LOCK_POLL: Duration = Duration::from_millis(500);
 /// The shortest time a run waits for another backup to release the lock.
 const MIN_LOCK_WAIT: Duration = Duration::from_secs(30);
 /// After the stop grace period: how long the job has to notice the cancel flag, and then to die once its

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 /// The name of the lock file in the backup directory.
 pub const LOCK_FILE: &str = ".db-backup.lock";
 
-/// Held while a backup or prune runs; dropping it releases the lock.
+/// Held while a backup, prune or restore drill runs; dropping it releases the lock.
 pub struct RunLock {
     _file: File,
 }
@@ -30,8 +30,8 @@ impl RunLock {
             Err(TryLockError::WouldBlock) => {
                 return Err(Error::LockBusy {
                     path,
-                    message: "another backup is running in this directory (the lock is held); wait for it \
-                              to finish"
+                    message: "another backup is running in this directory (or a prune or restore drill: the \
+                              lock is held); wait for it to finish"
                         .into(),
                 });
             }

@@ -83,8 +83,8 @@ impl ScratchDir {
         }
     }
 
-    /// Takes the run lock (one backup or prune at a time in this directory), or fails at once when another
-    /// run holds it.
+    /// Takes the run lock (one backup, prune or restore drill at a time in this directory), or fails at once
+    /// when another run holds it.
     pub fn lock(&self) -> Result<RunLock> {
         RunLock::try_acquire(&self.dir)
     }

@@ -1,5 +1,5 @@
-//! What a restore drill asks of MySQL and MariaDB: the rows of every table in the scratch database, and
-//! dropping it.
+//! What a restore drill asks of MySQL and MariaDB: the rows of every table in the scratch database, the
+//! databases on the server (for the leftovers of killed drills), and dropping a scratch database.
 
 use std::collections::BTreeMap;
 
@@ -50,5 +50,12 @@ impl Mysql {
                 .await
                 .map_err(|e| server::error(cfg, database, &e))
         })
+    }
+
+    /// Every database on the server but its own (`mysql`, `sys`, the schemas).
+    pub(super) fn database_names(&self) -> Result<Vec<String>> {
+        let mut conn = self.conn()?;
+        self.runtime
+            .block_on(server::list_databases(&mut conn, &self.cfg))
     }
 }

@@ -265,6 +265,10 @@ impl Engine for Mysql {
         Mysql::drop_database(self, database)
     }
 
+    fn database_names(&self) -> Result<Vec<String>> {
+        Mysql::database_names(self)
+    }
+
     fn restore(&self, database: Option<&str>, _kind: &str, open: Opener) -> Result<()> {
         let (name, path) = self.tools.client()?;
         let Some(database) = database else {

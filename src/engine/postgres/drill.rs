@@ -1,11 +1,19 @@
-//! What a restore drill asks of PostgreSQL: the rows of every table in the scratch database, and dropping it.
+//! What a restore drill asks of PostgreSQL: the rows of every table in the scratch database, the databases on
+//! the server (for the leftovers of killed drills), the rows a custom-format archive holds, and dropping a
+//! scratch database.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::Stdio;
 use std::time::Instant;
 
 use super::Postgres;
 use super::server::{self, bounded, quote_ident, wait_for};
-use crate::error::Result;
+use crate::drill::RowCounter;
+use crate::engine::Opener;
+use crate::error::{Error, Result};
+use crate::pipeline::pump;
+use crate::process::Tool;
 
 impl Postgres {
     /// Rows per user table in `database` (`count(*)` of each, partitions and inheritance children on their own),
@@ -48,5 +56,76 @@ impl Postgres {
                 .await
                 .map_err(|e| server::error(&self.cfg, database, &e))
         })
+    }
+
+    /// Every database on the server but the templates.
+    pub(super) fn database_names(&self) -> Result<Vec<String>> {
+        self.runtime.block_on(async {
+            Ok(self
+                .client
+                .query(
+                    "SELECT datname FROM pg_database WHERE NOT datistemplate",
+                    &[],
+                )
+                .await
+                .map_err(|e| server::error(&self.cfg, "postgres", &e))?
+                .iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect())
+        })
+    }
+
+    /// The rows per table of a custom-format archive (`kind` `dump`): the archive streamed through
+    /// `pg_restore --data-only --file=-`, whose script's `COPY` blocks are counted as a plain dump's are at
+    /// backup time. `None` for any other kind (a plain dump's rows are counted as it is backed up).
+    pub(super) fn archive_rows(
+        &self,
+        kind: &str,
+        open: Opener,
+    ) -> Result<Option<BTreeMap<String, u64>>> {
+        if kind != "dump" {
+            return Ok(None);
+        }
+        let mut cmd = self.tools.command("pg_restore");
+        cmd.args(["--data-only", "--file=-"]);
+        let mut tool = Tool::spawn("pg_restore", cmd, Stdio::piped(), Stdio::piped(), &self.cancel)?;
+        let mut stdin = tool
+            .take_stdin()
+            .ok_or_else(|| Error::no_pipe("pg_restore", "input"))?;
+        let mut stdout = tool
+            .take_stdout()
+            .ok_or_else(|| Error::no_pipe("pg_restore", "output"))?;
+        let mut input = open()?;
+        let cancel = &self.cancel;
+        let mut counter = RowCounter::Postgres(Default::default());
+        let (fed, read) = std::thread::scope(|scope| {
+            let feeder = scope.spawn(move || {
+                let fed = pump(&mut *input, cancel, &mut |chunk| stdin.write_all(chunk));
+                drop(stdin);
+                fed
+            });
+            let read = pump(&mut stdout, cancel, &mut |chunk| {
+                counter.feed(chunk);
+                Ok(())
+            });
+            drop(stdout);
+            let fed = feeder.join().unwrap_or_else(|_| {
+                Err(std::io::Error::other("the thread feeding pg_restore panicked"))
+            });
+            (fed, read)
+        });
+        let waited = tool.wait();
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled(
+                "the drill was stopped while the archive's rows were counted".into(),
+            ));
+        }
+        // pg_restore's own message explains an unreadable archive (and the broken pipe it causes) best.
+        waited?;
+        fed.map_err(|e| {
+            Error::Other(format!("the archive could not be read for its row counts: {e}"))
+        })?;
+        read.map_err(|e| Error::Other(format!("pg_restore's output could not be read: {e}")))?;
+        Ok(Some(counter.finish()))
     }
 }

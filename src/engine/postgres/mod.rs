@@ -356,6 +356,18 @@ impl Engine for Postgres {
         Postgres::drop_database(self, database)
     }
 
+    fn database_names(&self) -> Result<Vec<String>> {
+        Postgres::database_names(self)
+    }
+
+    fn archive_rows(
+        &self,
+        kind: &str,
+        open: Opener,
+    ) -> Result<Option<std::collections::BTreeMap<String, u64>>> {
+        Postgres::archive_rows(self, kind, open)
+    }
+
     fn restore_from(
         &self,
         database: Option<&str>,

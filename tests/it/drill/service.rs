@@ -106,3 +106,34 @@ fn the_service_drills_each_new_backup_and_a_failed_drill_is_unhealthy_and_notifi
     let list = cmd.run(&["list"]);
     assert!(list.stdout.contains("drill FAILED"), "{list}");
 }
+
+#[test]
+fn the_services_drill_waits_for_a_lock_that_another_process_holds() {
+    require_tools!(PG_SERVER, &["flock", "setsid"]);
+    let pg = PgServer::start();
+    crate::support::fixture::create(&pg, "app");
+    let dir = files::backup_dir();
+    let marks = tempfile::tempdir().unwrap();
+    let (d, m) = (dir.path().display(), marks.path().display());
+    // Under the run's lock, the post-hook moves the lock file aside and has another process lock a new one
+    // for 3 s: when the drill comes, the lock in BACKUP_DIR is held by someone else, as by a `prune` by hand.
+    let hook = format!(
+        "mv '{d}/.db-backup.lock' '{m}/lock-of-the-run' && \
+         (setsid flock '{d}/.db-backup.lock' sh -c 'touch {m}/held; sleep 3' </dev/null >/dev/null 2>&1 &) && \
+         until [ -e '{m}/held' ]; do sleep 0.05; done"
+    );
+    let cmd = DbBackup::for_server(&pg, "app", dir.path())
+        .env("BACKUP_ON_START", "true")
+        .env("BACKUP_SCHEDULE", "0 3 * * *")
+        .env("BACKUP_TEST_RESTORE", "true")
+        .env("BACKUP_POST_CMD", &hook);
+    let (_, service) = one_drilled_run(&cmd, true);
+    let log = stop(service);
+    let waited = log.find("the drill waits for it");
+    let passed = log.find("restore drill passed");
+    assert!(
+        waited.is_some() && passed.is_some() && waited < passed,
+        "{log}"
+    );
+    assert!(!log.contains("restore drill failed"), "{log}");
+}
