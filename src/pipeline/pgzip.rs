@@ -220,6 +220,24 @@ mod tests {
     }
 
     #[test]
+    fn reused_buffers_hold_members_of_every_size() {
+        // Incompressible blocks between compressible ones: a small member follows a large one in the same
+        // buffer, and one block and one member buffer go round.
+        let mut data = Vec::new();
+        for i in 0..6u32 {
+            if i % 2 == 0 {
+                data.extend((0..BLOCK as u32).map(|j| (j.wrapping_mul(2_654_435_761) >> 13) as u8));
+            } else {
+                data.extend(std::iter::repeat_n(b'a' + i as u8, BLOCK));
+            }
+        }
+        data.extend_from_slice(b"tail");
+        let mut gz = ParallelGzip::new(Vec::new(), 4, 1, 1).unwrap();
+        gz.write_all(&data).unwrap();
+        assert_eq!(gunzip(&gz.finish().unwrap()), data);
+    }
+
+    #[test]
     fn empty_input_is_valid_gzip() {
         let out = ParallelGzip::new(Vec::new(), 4, 2, 4)
             .unwrap()
