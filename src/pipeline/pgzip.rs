@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -17,15 +17,24 @@ use super::member;
 /// small enough that memory stays a few MiB.
 pub(super) const BLOCK: usize = 1024 * 1024;
 
-type Job = (Vec<u8>, SyncSender<io::Result<Vec<u8>>>);
+/// A block to compress, the buffer to compress it into (reused) and where to send the member.
+type Job = (Vec<u8>, Vec<u8>, SyncSender<io::Result<Member>>);
+/// A member: the first `len` bytes of `buf`. The buffer keeps the length of the largest member it can hold
+/// and is reused, so only the pages a member fills are ever touched (a member is a third of its block, often).
+type Member = (Vec<u8>, usize);
 
 /// A gzip encoder that compresses on several threads and writes to `W` in order.
 pub struct ParallelGzip<W: Write> {
     inner: Option<W>,
     block: Vec<u8>,
     jobs: Option<SyncSender<Job>>,
-    pending: VecDeque<Receiver<io::Result<Vec<u8>>>>,
+    pending: VecDeque<Receiver<io::Result<Member>>>,
     max_pending: usize,
+    /// Blocks the workers compressed (given back at once) and buffers of members written, for the next
+    /// blocks: the same few buffers go round, so memory stays what is in flight and the allocator is not
+    /// asked for a MiB per block.
+    spare_blocks: Receiver<Vec<u8>>,
+    spare_members: Vec<Vec<u8>>,
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -39,10 +48,11 @@ impl<W: Write> ParallelGzip<W> {
         let threads = threads.max(1);
         let (tx, rx) = sync_channel::<Job>(threads);
         let rx = Arc::new(Mutex::new(rx));
+        let (spare_tx, spare_blocks) = channel();
         let workers = (0..threads)
             .map(|_| {
-                let rx = Arc::clone(&rx);
-                std::thread::spawn(move || work(&rx, lvl, level))
+                let (rx, spare) = (Arc::clone(&rx), spare_tx.clone());
+                std::thread::spawn(move || work(&rx, &spare, lvl, level))
             })
             .collect();
         Ok(ParallelGzip {
@@ -51,6 +61,8 @@ impl<W: Write> ParallelGzip<W> {
             jobs: Some(tx),
             pending: VecDeque::new(),
             max_pending: in_flight.max(1),
+            spare_blocks,
+            spare_members: Vec::new(),
             workers,
         })
     }
@@ -73,13 +85,18 @@ impl<W: Write> ParallelGzip<W> {
         while self.pending.len() >= self.max_pending {
             self.write_oldest()?;
         }
-        let block = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK));
+        let next = self
+            .spare_blocks
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BLOCK));
+        let block = std::mem::replace(&mut self.block, next);
+        let out = self.spare_members.pop().unwrap_or_default();
         let (tx, rx) = sync_channel(1);
         let jobs = self
             .jobs
             .as_ref()
             .ok_or_else(|| io::Error::other("the gzip workers stopped"))?;
-        jobs.send((block, tx))
+        jobs.send((block, out, tx))
             .map_err(|_| io::Error::other("the gzip workers stopped"))?;
         self.pending.push_back(rx);
         Ok(())
@@ -89,34 +106,49 @@ impl<W: Write> ParallelGzip<W> {
         let Some(rx) = self.pending.pop_front() else {
             return Ok(());
         };
-        let member = rx
+        let (member, len) = rx
             .recv()
             .map_err(|_| io::Error::other("a gzip worker stopped"))??;
         match self.inner.as_mut() {
-            Some(inner) => inner.write_all(&member),
-            None => Err(io::Error::other("the gzip stream is already finished")),
+            Some(inner) => inner.write_all(&member[..len])?,
+            None => return Err(io::Error::other("the gzip stream is already finished")),
         }
+        self.spare_members.push(member);
+        Ok(())
     }
 }
 
-fn work(rx: &Mutex<Receiver<Job>>, lvl: CompressionLvl, level: i32) {
+fn work(rx: &Mutex<Receiver<Job>>, spare: &Sender<Vec<u8>>, lvl: CompressionLvl, level: i32) {
     let mut compressor = Compressor::new(lvl);
     loop {
         let job = match rx.lock() {
             Ok(guard) => guard.recv(),
             Err(_) => return,
         };
-        let Ok((input, reply)) = job else {
+        let Ok((mut input, out, reply)) = job else {
             return;
         };
-        let _ = reply.send(compress_member(&mut compressor, &input, level));
+        let member = compress_member(&mut compressor, &input, out, level);
+        input.clear();
+        // The block goes back before its member, so the writer finds it when it submits the next one.
+        let _ = spare.send(input);
+        let _ = reply.send(member);
     }
 }
 
-/// One gzip member holding `input`, its size recorded in its header.
-fn compress_member(compressor: &mut Compressor, input: &[u8], level: i32) -> io::Result<Vec<u8>> {
+/// One gzip member holding `input`, its size recorded in its header, written into `out` (reused when it is
+/// large enough: a new buffer is zeroed by the allocator without touching its pages).
+fn compress_member(
+    compressor: &mut Compressor,
+    input: &[u8],
+    mut out: Vec<u8>,
+    level: i32,
+) -> io::Result<Member> {
     let bound = compressor.deflate_compress_bound(input.len());
-    let mut out = vec![0u8; member::HEADER_LEN + bound + member::TRAILER_LEN];
+    let need = member::HEADER_LEN + bound + member::TRAILER_LEN;
+    if out.len() < need {
+        out = vec![0u8; need];
+    }
     let n = compressor
         .deflate_compress(
             input,
@@ -131,8 +163,7 @@ fn compress_member(compressor: &mut Compressor, input: &[u8], level: i32) -> io:
     out[at..at + 4].copy_from_slice(&libdeflater::crc32(input).to_le_bytes());
     // ISIZE is the input's size modulo 2^32 (RFC 1952).
     out[at + 4..at + 8].copy_from_slice(&(input.len() as u32).to_le_bytes());
-    out.truncate(total);
-    Ok(out)
+    Ok((out, total))
 }
 
 impl<W: Write> Write for ParallelGzip<W> {
@@ -186,6 +217,24 @@ mod tests {
         }
         let out = gz.finish().unwrap();
         assert_eq!(gunzip(&out), data);
+    }
+
+    #[test]
+    fn reused_buffers_hold_members_of_every_size() {
+        // Incompressible blocks between compressible ones: a small member follows a large one in the same
+        // buffer, and one block and one member buffer go round.
+        let mut data = Vec::new();
+        for i in 0..6u32 {
+            if i % 2 == 0 {
+                data.extend((0..BLOCK as u32).map(|j| (j.wrapping_mul(2_654_435_761) >> 13) as u8));
+            } else {
+                data.extend(std::iter::repeat_n(b'a' + i as u8, BLOCK));
+            }
+        }
+        data.extend_from_slice(b"tail");
+        let mut gz = ParallelGzip::new(Vec::new(), 4, 1, 1).unwrap();
+        gz.write_all(&data).unwrap();
+        assert_eq!(gunzip(&gz.finish().unwrap()), data);
     }
 
     #[test]

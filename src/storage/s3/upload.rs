@@ -5,7 +5,7 @@
 //! part is sent with one PUT at the commit.
 
 use std::io::{self, Write};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -34,6 +34,9 @@ pub struct S3Upload {
     next_part: u32,
     bytes: u64,
     sender: Option<SyncSender<Part>>,
+    /// Buffers of parts uploaded, back from the workers for the next parts: at most one filling and one per
+    /// worker exist, and the allocator is not asked for a part's worth of memory each time.
+    spare: Option<Receiver<Vec<u8>>>,
     workers: Vec<JoinHandle<()>>,
     shared: Arc<Mutex<Shared>>,
     finished: bool,
@@ -56,6 +59,7 @@ impl S3Upload {
             next_part: 1,
             bytes: 0,
             sender: None,
+            spare: None,
             workers: Vec::new(),
             shared: Arc::new(Mutex::new(Shared {
                 etags: Vec::new(),
@@ -89,7 +93,7 @@ impl S3Upload {
             self.start_workers(id.clone());
             self.upload_id = Some(id);
         }
-        let part = std::mem::replace(&mut self.buf, Vec::with_capacity(self.part_size));
+        let part = std::mem::take(&mut self.buf);
         let number = self.next_part;
         self.next_part += 1;
         let sender = self
@@ -101,7 +105,16 @@ impl S3Upload {
                 self.failed()
                     .unwrap_or_else(|| "the upload workers stopped".into()),
             )
-        })
+        })?;
+        // The worker that took this part gave back its last one first: reuse it.
+        self.buf = match self.spare.as_ref().and_then(|s| s.try_recv().ok()) {
+            Some(mut buf) => {
+                buf.clear();
+                buf
+            }
+            None => Vec::with_capacity(self.part_size),
+        };
+        Ok(())
     }
 
     fn client_error(&self, message: String) -> Error {
@@ -115,19 +128,22 @@ impl S3Upload {
         // A rendezvous channel: a part is handed over only when a worker is free, so memory stays bounded.
         let (tx, rx) = sync_channel::<Part>(0);
         let rx = Arc::new(Mutex::new(rx));
+        let (spare_tx, spare_rx) = channel();
         for _ in 0..self.uploading {
-            let (client, key, id, rx, shared) = (
+            let (client, key, id, rx, shared, spare) = (
                 Arc::clone(&self.client),
                 self.key.clone(),
                 upload_id.clone(),
                 Arc::clone(&rx),
                 Arc::clone(&self.shared),
+                spare_tx.clone(),
             );
             self.workers.push(std::thread::spawn(move || {
-                work(&client, &key, &id, &rx, &shared)
+                work(&client, &key, &id, &rx, &shared, &spare)
             }));
         }
         self.sender = Some(tx);
+        self.spare = Some(spare_rx);
     }
 
     /// Waits for every part in flight; the first error, if any.
@@ -168,6 +184,7 @@ fn work(
     upload_id: &str,
     rx: &Mutex<Receiver<Part>>,
     shared: &Mutex<Shared>,
+    spare: &Sender<Vec<u8>>,
 ) {
     loop {
         let next = match rx.lock() {
@@ -179,6 +196,8 @@ fn work(
             continue;
         }
         let result = client.upload_part(key, upload_id, number, &body);
+        // Back to the writer before taking the next part (the writer may have stopped: then it is dropped).
+        let _ = spare.send(body);
         let Ok(mut s) = shared.lock() else { return };
         match result {
             Ok(etag) => s.etags.push((number, etag)),
