@@ -1,8 +1,8 @@
 //! PostgreSQL custom-format archives: their rows are counted in the archive at drill time (`pg_restore
 //! --data-only --file=-` through the same `COPY` counter) and compared with `count(*)` after the restore.
 
-use crate::support::files::{backup_dir, only_backup};
-use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, require_tools};
+use crate::support::files::only_backup;
+use crate::support::{PG_SERVER, PgServer, require_tools};
 
 /// Makes every database later created on `pg` lose the rows loaded into `extra.numbers`: an event trigger in
 /// `template1` gives the table, as soon as it is created, a trigger that drops each row. A restore into such a
@@ -26,11 +26,7 @@ fn lose_rows_on_new_databases(pg: &PgServer) {
 #[test]
 fn a_custom_archive_is_compared_table_by_table_and_a_restore_short_of_rows_fails() {
     require_tools!(PG_SERVER, &["pg_restore"]);
-    let pg = PgServer::start();
-    fixture::create(&pg, "app");
-    let dir = backup_dir();
-    let cmd = DbBackup::for_server(&pg, "app", dir.path()).env("PG_DUMP_FORMAT", "custom");
-    cmd.run(&["backup-db"]).expect_success();
+    let (pg, dir, cmd) = super::pg_backed_up("app", "app", &[("PG_DUMP_FORMAT", "custom")]);
     let name = only_backup(dir.path(), "pg");
     assert!(name.contains(".dump"), "{name}");
 

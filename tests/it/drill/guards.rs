@@ -6,10 +6,10 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use crate::support::files::{backup_dir, only_backup};
-use crate::support::mariadb::{self, MariaDb};
+use crate::support::files::only_backup;
+use crate::support::mariadb;
 use crate::support::service::{path_str, wait_until};
-use crate::support::{DbBackup, PG_SERVER, PgServer, fixture, my_fixture, require_tools, tools};
+use crate::support::{PG_SERVER, PgServer, require_tools, tools};
 
 /// The scratch databases (`<db>_drill_...`) on `pg`.
 fn scratch_databases(pg: &PgServer) -> Vec<String> {
@@ -43,11 +43,7 @@ fn slow_psql() -> tempfile::TempDir {
 #[test]
 fn a_drill_is_refused_while_the_lock_is_held_and_holds_it_itself() {
     require_tools!(PG_SERVER, &["perl"]);
-    let pg = PgServer::start();
-    fixture::create(&pg, "app");
-    let dir = backup_dir();
-    let cmd = DbBackup::for_server(&pg, "app", dir.path());
-    cmd.run(&["backup-db"]).expect_success();
+    let (pg, dir, cmd) = super::pg_backed_up("app", "app", &[]);
     let name = only_backup(dir.path(), "pg");
 
     // Another process holds the lock (a backup or prune by hand): the drill fails at once, as they do.
@@ -117,11 +113,7 @@ fn a_mysql_drill_drops_the_leftovers_of_its_database_only() {
     if !mariadb::available() {
         return;
     }
-    let my = MariaDb::start();
-    my_fixture::create(&my, "app");
-    let dir = backup_dir();
-    let cmd = my.db_backup("app", dir.path());
-    cmd.run(&["backup-db"]).expect_success();
+    let (my, _dir, cmd) = super::mariadb_backed_up("app");
     // A killed drill's scratch database, and two that only look like one.
     for db in [
         "app_drill_0badc0de",

@@ -1,20 +1,15 @@
 //! MySQL/MariaDB drills: into a scratch database on the source server, compared with the rows of the dump's
 //! `INSERT` statements.
 
-use crate::support::files::{backup_dir, only_backup};
-use crate::support::mariadb::{self, MariaDb};
-use crate::support::my_fixture;
+use crate::support::files::only_backup;
+use crate::support::mariadb;
 
 #[test]
 fn a_mysql_drill_compares_the_rows_of_every_table() {
     if !mariadb::available() {
         return;
     }
-    let my = MariaDb::start();
-    my_fixture::create(&my, "app");
-    let dir = backup_dir();
-    let cmd = my.db_backup("app", dir.path());
-    cmd.run(&["backup-db"]).expect_success();
+    let (my, dir, cmd) = super::mariadb_backed_up("app");
     let name = only_backup(dir.path(), "my");
     let manifest = std::fs::read_to_string(dir.path().join(format!("{name}.manifest.json")))
         .expect("a manifest beside the backup");

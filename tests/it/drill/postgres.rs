@@ -28,11 +28,7 @@ fn assert_no_scratch_left(pg: &PgServer) {
 #[test]
 fn a_drill_on_the_source_server_compares_every_table_and_records_it() {
     require_tools!(PG_SERVER, &[]);
-    let pg = PgServer::start();
-    fixture::create(&pg, "app");
-    let dir = backup_dir();
-    let cmd = DbBackup::for_server(&pg, "app", dir.path());
-    cmd.run(&["backup-db"]).expect_success();
+    let (pg, dir, cmd) = super::pg_backed_up("app", "app", &[]);
     let name = only_backup(dir.path(), "pg");
     let manifest = std::fs::read_to_string(dir.path().join(format!("{name}.manifest.json")))
         .expect("a manifest beside the backup");
@@ -128,11 +124,7 @@ fn drop_rows_of(dir: &Path, name: &str, table: &str) {
 #[test]
 fn a_dump_missing_a_tables_rows_fails_against_its_manifest() {
     require_tools!(PG_SERVER, &[]);
-    let pg = PgServer::start();
-    fixture::create(&pg, "app");
-    let dir = backup_dir();
-    let cmd = DbBackup::for_server(&pg, "app", dir.path());
-    cmd.run(&["backup-db"]).expect_success();
+    let (pg, dir, cmd) = super::pg_backed_up("app", "app", &[]);
     let name = only_backup(dir.path(), "pg");
     drop_rows_of(dir.path(), &name, "extra.numbers");
     // The checksum and the trailer cannot tell: verify passes.
@@ -154,11 +146,7 @@ fn a_dump_missing_a_tables_rows_fails_against_its_manifest() {
 #[test]
 fn with_every_database_the_globals_are_skipped_and_each_database_drilled() {
     require_tools!(PG_SERVER, &["pg_dumpall"]);
-    let pg = PgServer::start();
-    fixture::create(&pg, "shop");
-    let dir = backup_dir();
-    let cmd = DbBackup::for_server(&pg, "all", dir.path());
-    cmd.run(&["backup-db"]).expect_success();
+    let (pg, _dir, cmd) = super::pg_backed_up("shop", "all", &[]);
     let run = cmd.run(&["test-restore", "latest"]);
     run.expect_success();
     let line = |series: &str| {
